@@ -1,0 +1,165 @@
+"""What every StyleGAN2 generator variant here shares: style normalisation, the learned constant,
+the noise buffers, latent preparation (mapping, truncation, style mixing) and the synthesis loop,
+optionally modulated by spatial feature transforms (SFT) as in GFPGAN.
+
+Variants (BasicSR's original, the "clean" one, the bilinear one) differ only in their layers.
+"""
+import random
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    'NormStyleCode', 'ConstantInput', 'StyleGAN2GeneratorBase', 'SFTGeneratorMixin', 'apply_sft', 'modulate_weight',
+    'modulated_conv2d'
+]
+
+
+class NormStyleCode(nn.Module):
+    """Pixel norm of style codes: x / sqrt(mean(x^2) + 1e-8) over dim 1."""
+
+    def forward(self, x):
+        return x * torch.rsqrt(torch.mean(x**2, dim=1, keepdim=True) + 1e-8)
+
+
+class ConstantInput(nn.Module):
+    """Learned (1, C, size, size) input of the synthesis network, repeated over the batch."""
+
+    def __init__(self, num_channel, size):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, num_channel, size, size))
+
+    def forward(self, batch):
+        return self.weight.repeat(batch, 1, 1, 1)
+
+
+def modulate_weight(weight, style, demodulate, eps=1e-8):
+    """Per-sample conv weights: weight (1, C_out, C_in, k, k) * style (B, C_in), optionally demodulated
+    (each output filter scaled to unit L2 norm) -> (B, C_out, C_in, k, k)."""
+    b, c = style.shape
+    weight = weight * style.view(b, 1, c, 1, 1)
+    if demodulate:
+        demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + eps)
+        weight = weight * demod.view(b, weight.shape[1], 1, 1, 1)
+    return weight
+
+
+def modulated_conv2d(x, weight, style, demodulate, eps, padding):
+    """Per-sample modulated conv as one grouped conv.
+
+    x: (B, C_in, H, W); weight: (1, C_out, C_in, k, k); style: (B, C_in) -> (B, C_out, H', W').
+    """
+    b, c, h, w = x.shape
+    weight = modulate_weight(weight, style, demodulate, eps)
+    c_out, k = weight.shape[1], weight.shape[-1]
+    out = F.conv2d(x.reshape(1, b * c, h, w), weight.reshape(b * c_out, c, k, k), padding=padding, groups=b)
+    return out.reshape(b, c_out, *out.shape[2:4])
+
+
+def apply_sft(out, scale, shift, sft_half):
+    """Spatial feature transform ``out * scale + shift``, on all channels or only the second half."""
+    c = out.shape[1]
+    if not sft_half:
+        if torch.is_grad_enabled():
+            return out * scale + shift
+        return out.mul_(scale).add_(shift)
+    if torch.is_grad_enabled():
+        out_same, out_sft = torch.split(out, c // 2, dim=1)
+        return torch.cat([out_same, out_sft * scale + shift], dim=1)
+    out[:, c // 2:].mul_(scale).add_(shift)
+    return out
+
+
+class StyleGAN2GeneratorBase(nn.Module):
+    """Shared forward of the StyleGAN2 generators.
+
+    Subclasses create ``style_mlp``, ``constant_input``, ``style_conv1``, ``to_rgb1``, ``style_convs``
+    (pairs: upsampling conv, conv), ``to_rgbs`` and call ``_init_noises()``; ``self.log_size``,
+    ``self.num_style_feat`` must be set first.
+    """
+
+    def _init_noises(self):
+        self.num_layers = (self.log_size - 2) * 2 + 1
+        self.num_latent = self.log_size * 2 - 2
+        self.noises = nn.Module()
+        for layer_idx in range(self.num_layers):
+            resolution = 2**((layer_idx + 5) // 2)
+            self.noises.register_buffer(f'noise{layer_idx}', torch.randn(1, 1, resolution, resolution))
+
+    def make_noise(self):
+        """Fresh random noise maps, one per style conv: [(1, 1, 4, 4), (1, 1, 8, 8), (1, 1, 8, 8), ...]."""
+        device = self.constant_input.weight.device
+        noises = [torch.randn(1, 1, 4, 4, device=device)]
+        for i in range(3, self.log_size + 1):
+            for _ in range(2):
+                noises.append(torch.randn(1, 1, 2**i, 2**i, device=device))
+        return noises
+
+    def get_latent(self, x):
+        """Map z (B, num_style_feat) to w with the style MLP."""
+        return self.style_mlp(x)
+
+    def mean_latent(self, num_latent):
+        """Mean w of ``num_latent`` random z, (1, num_style_feat): the truncation centre."""
+        latent_in = torch.randn(num_latent, self.num_style_feat, device=self.constant_input.weight.device)
+        return self.style_mlp(latent_in).mean(0, keepdim=True)
+
+    def forward(self, styles, input_is_latent=False, noise=None, randomize_noise=True, truncation=1,
+                truncation_latent=None, inject_index=None, return_latents=False):
+        """styles: list of one or two (B, num_style_feat) codes (z, or w if input_is_latent), or one
+        (B, num_latent, num_style_feat) w+. Returns (image (B, 3, out_size, out_size), latent or None)."""
+        return self._generate(styles, None, input_is_latent, noise, randomize_noise, truncation, truncation_latent,
+                              inject_index, return_latents)
+
+    def _latent_codes(self, styles, input_is_latent, truncation, truncation_latent, inject_index):
+        if not isinstance(styles, (list, tuple)) or len(styles) not in (1, 2):
+            raise ValueError(f'{type(self).__name__} expects styles as a list of one or two tensors, '
+                             f'got {type(styles).__name__} of length {len(styles) if hasattr(styles, "__len__") else "?"}.')
+        if not input_is_latent:
+            styles = [self.style_mlp(s) for s in styles]
+        if truncation < 1:
+            styles = [truncation_latent + truncation * (style - truncation_latent) for style in styles]
+        if len(styles) == 1:
+            if styles[0].ndim < 3:
+                return styles[0].unsqueeze(1).repeat(1, self.num_latent, 1)
+            return styles[0]
+        if inject_index is None:
+            inject_index = random.randint(1, self.num_latent - 1)
+        latent1 = styles[0].unsqueeze(1).repeat(1, inject_index, 1)
+        latent2 = styles[1].unsqueeze(1).repeat(1, self.num_latent - inject_index, 1)
+        return torch.cat([latent1, latent2], 1)
+
+    def _generate(self, styles, conditions, input_is_latent, noise, randomize_noise, truncation, truncation_latent,
+                  inject_index, return_latents):
+        latent = self._latent_codes(styles, input_is_latent, truncation, truncation_latent, inject_index)
+        if noise is None:
+            if randomize_noise:
+                noise = [None] * self.num_layers
+            else:
+                noise = [getattr(self.noises, f'noise{i}') for i in range(self.num_layers)]
+
+        out = self.constant_input(latent.shape[0])
+        out = self.style_conv1(out, latent[:, 0], noise=noise[0])
+        skip = self.to_rgb1(out, latent[:, 1])
+        i = 1
+        for conv1, conv2, noise1, noise2, to_rgb in zip(self.style_convs[::2], self.style_convs[1::2], noise[1::2],
+                                                        noise[2::2], self.to_rgbs):
+            out = conv1(out, latent[:, i], noise=noise1)
+            # conditions = [scale_8, shift_8, scale_16, shift_16, ...]; there may be fewer levels than layers
+            if conditions is not None and i < len(conditions):
+                out = apply_sft(out, conditions[i - 1], conditions[i], self.sft_half)
+            out = conv2(out, latent[:, i + 1], noise=noise2)
+            skip = to_rgb(out, latent[:, i + 2], skip)
+            i += 2
+        return skip, (latent if return_latents else None)
+
+
+class SFTGeneratorMixin:
+    """Adds the SFT forward ``(styles, conditions, ...)`` used as GFPGAN's decoder."""
+
+    def forward(self, styles, conditions, input_is_latent=False, noise=None, randomize_noise=True, truncation=1,
+                truncation_latent=None, inject_index=None, return_latents=False):
+        """conditions: [scale_8, shift_8, scale_16, shift_16, ...] (B, C or C/2 if sft_half, res, res)."""
+        return self._generate(styles, conditions, input_is_latent, noise, randomize_noise, truncation,
+                              truncation_latent, inject_index, return_latents)

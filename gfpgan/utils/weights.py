@@ -1,0 +1,105 @@
+"""Where pretrained weight files come from: a local path first, then ``experiments/pretrained_models/``,
+then the cache folders, then the file's URL (downloaded atomically, hash-checked). Offline, one
+sentence says which file to put where."""
+import hashlib
+import os
+import tempfile
+import urllib.request
+
+__all__ = ['WeightsNotFoundError', 'PRETRAINED_DIR', 'cache_dir', 'resolve_weights', 'download_file', 'sha256sum']
+
+PRETRAINED_DIR = os.path.join('experiments', 'pretrained_models')
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A pretrained file that is neither on disk nor downloadable."""
+
+
+def cache_dir():
+    """``$GFPGAN_CACHE`` or ``~/.cache/gfpgan``."""
+    return os.environ.get('GFPGAN_CACHE') or os.path.join(os.path.expanduser('~'), '.cache', 'gfpgan')
+
+
+def _torch_hub_checkpoints():
+    try:
+        import torch.hub
+        return os.path.join(torch.hub.get_dir(), 'checkpoints')
+    except Exception:  # pragma: no cover - torch is always there in practice
+        return None
+
+
+def sha256sum(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hash_ok(path, sha256):
+    """sha256 is a full hex digest or a prefix of one (as torchvision file names carry)."""
+    return not sha256 or sha256sum(path).startswith(sha256.lower())
+
+
+def download_file(url, dst, sha256=None, progress=True):
+    """Download ``url`` to ``dst`` via a temporary file; the file appears only complete and verified."""
+    if os.environ.get('GFPGAN_NO_DOWNLOAD'):
+        raise OSError('downloads are disabled (GFPGAN_NO_DOWNLOAD is set)')
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(dst)}.', suffix='.part',
+                               dir=os.path.dirname(os.path.abspath(dst)))
+    try:
+        with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get('Content-Length') or 0) or None
+            bar = None
+            if progress:
+                from tqdm import tqdm
+                bar = tqdm(total=total, unit='B', unit_scale=True, desc=os.path.basename(dst))
+            try:
+                for block in iter(lambda: response.read(1 << 20), b''):
+                    f.write(block)
+                    if bar is not None:
+                        bar.update(len(block))
+            finally:
+                if bar is not None:
+                    bar.close()
+        if total is not None and os.path.getsize(tmp) != total:
+            raise OSError(f'incomplete download ({os.path.getsize(tmp)} of {total} bytes)')
+        if not _hash_ok(tmp, sha256):
+            raise OSError(f'SHA-256 mismatch (expected {sha256}, got {sha256sum(tmp)})')
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return dst
+
+
+def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_dirs=None):
+    """Local path of a pretrained file.
+
+    Order: ``name_or_path`` itself if it exists; its file name in ``search_dirs`` (default:
+    ``experiments/pretrained_models/``, the gfpgan cache, torch hub's checkpoints folder); then
+    ``url`` downloaded into the gfpgan cache. Raises WeightsNotFoundError naming the file, where
+    to put it and where to get it.
+    """
+    name_or_path = os.fspath(name_or_path)
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    filename = os.path.basename(name_or_path) or os.path.basename(url or '')
+    dirs = search_dirs if search_dirs is not None else [PRETRAINED_DIR, cache_dir(), _torch_hub_checkpoints()]
+    for folder in dirs:
+        if folder and os.path.isfile(os.path.join(folder, filename)):
+            candidate = os.path.join(folder, filename)
+            if _hash_ok(candidate, sha256):
+                return candidate
+    reason = 'no URL is known for it'
+    if url:
+        dst = os.path.join(cache_dir(), filename)
+        try:
+            return download_file(url, dst, sha256=sha256, progress=progress)
+        except (OSError, ValueError) as err:
+            reason = f'downloading {url} failed ({err})'
+    where = ', '.join(d for d in dirs if d)
+    get = f' Get it from {url} and' if url else ' Obtain it and'
+    raise WeightsNotFoundError(f"Pretrained file '{filename}' was not found (looked in: {where}) and {reason}.{get} "
+                               f"put it in {PRETRAINED_DIR}/ (or pass its path).")

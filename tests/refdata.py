@@ -1,0 +1,98 @@
+"""Reference data for the compatibility tests: the official state_dict manifests and test vectors
+(tests/data/reference/, see update_reference.py), and the deterministic weight generator their
+recipes use.
+
+Generator (platform independent, bit-exact): element i of the k-th tensor of a state_dict is
+``lo + (hi - lo) * u / 2**bits`` in float64, cast to float32, where u is the top ``bits`` bits of
+splitmix64((seed << 48) | (k << 32) | i). Integer tensors are filled with ``lo``.
+"""
+import glob
+import hashlib
+import json
+import os
+import re
+
+import numpy as np
+import torch
+
+REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'reference')
+MASK = (1 << 64) - 1
+
+
+def _splitmix64(z):
+    """Vectorised splitmix64 finaliser on uint64 arrays (arithmetic mod 2**64)."""
+    with np.errstate(over='ignore'):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def det_values(seed, k, shape, lo, hi, dtype='float32', bits=24):
+    """The deterministic tensor (numpy) of entry ``k`` for ``seed``."""
+    n = int(np.prod(shape)) if len(shape) else 1
+    if dtype.startswith('int'):
+        return np.full(shape, int(lo), dtype=dtype)
+    idx = np.arange(n, dtype=np.uint64)
+    x = (np.uint64(seed) << np.uint64(48)) | (np.uint64(k) << np.uint64(32)) | idx
+    u = (_splitmix64(x) >> np.uint64(64 - bits)).astype(np.float64)
+    values = lo + (hi - lo) * u / float(2**bits)
+    out = values.astype(np.float32)
+    assert np.array_equal(out.astype(np.float64), values), 'recipe values must be exact in float32'
+    return out.reshape(shape)
+
+
+def state_dict_from_recipe(recipe):
+    """{key: tensor} in recipe order from a vector's ``weights_recipe``."""
+    return {
+        e['key']: torch.from_numpy(det_values(recipe['seed'], k, tuple(e['shape']), e['lo'], e['hi'], e['dtype'],
+                                              e.get('bits', 24)))
+        for k, e in enumerate(recipe['entries'])
+    }
+
+
+def sha256_state_dict(state_dict):
+    """sha256 over (key, dtype, shape, little-endian bytes) of each entry, in order (the recipes' checksum)."""
+    h = hashlib.sha256()
+    for key, value in state_dict.items():
+        a = np.ascontiguousarray(value.detach().cpu().numpy())
+        h.update(key.encode())
+        h.update(str(a.dtype).encode())
+        h.update(str(tuple(a.shape)).encode())
+        h.update(a.astype(a.dtype.newbyteorder('<')).tobytes())
+    return h.hexdigest()
+
+
+_INPUT_RECIPE = re.compile(r"tensor_values\((\d+),\s*(0x[0-9a-fA-F]+|\d+),\s*shape,\s*([-\d.]+),\s*([-\d.]+),\s*"
+                           r"'(\w+)',\s*(\d+)\)")
+
+
+def input_from_recipe(spec):
+    """Rebuild an input tensor from its JSON description (shape + recipe string)."""
+    m = _INPUT_RECIPE.search(spec['recipe'])
+    assert m, f'unrecognised input recipe: {spec["recipe"]}'
+    seed, k, lo, hi, dtype, bits = m.groups()
+    return torch.from_numpy(det_values(int(seed), int(k, 0), tuple(spec['shape']), float(lo), float(hi), dtype,
+                                       int(bits)))
+
+
+def vector_names():
+    return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(REF_DIR, 'vectors', '*.json')))
+
+
+def manifest_names():
+    return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(REF_DIR, 'manifests', '*.json')))
+
+
+def load_vector(name):
+    """(description dict, {input name: tensor}, {output name: tensor or list})."""
+    with open(os.path.join(REF_DIR, 'vectors', f'{name}.json')) as f:
+        desc = json.load(f)
+    inputs = {k: input_from_recipe(v) for k, v in desc['inputs'].items()}
+    outputs = torch.load(os.path.join(REF_DIR, 'vectors', f'{name}.outputs.pt'), weights_only=True)['outputs']
+    return desc, inputs, outputs
+
+
+def load_manifest(name):
+    with open(os.path.join(REF_DIR, 'manifests', f'{name}.json')) as f:
+        return json.load(f)
