@@ -36,10 +36,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('input', help='GFPGANBilinear / GFPGANv1 checkpoint (.pth or .safetensors)')
     parser.add_argument('output', help='where to write the GFPGANv1Clean checkpoint (.pth); never the input file')
-    parser.add_argument('--arch', choices=['bilinear', 'v1'], default='bilinear',
-                        help='architecture of the input (both use the same key names; default: bilinear)')
-    parser.add_argument('--lr_mlp', type=float, default=0.01,
-                        help='style-MLP learning-rate multiplier of the input network (default: 0.01, as released)')
+    parser.add_argument(
+        '--arch',
+        choices=['bilinear', 'v1'],
+        default='bilinear',
+        help='architecture of the input (both use the same key names; default: bilinear)')
+    parser.add_argument(
+        '--lr_mlp',
+        type=float,
+        default=0.01,
+        help='style-MLP learning-rate multiplier of the input network (default: 0.01, as released)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing output file')
     args = parser.parse_args(argv)
 
@@ -73,8 +79,8 @@ def main(argv=None):
         converted[key] = {k: clean[k] for k in template.state_dict()}  # the clean network's key order
 
     atomic_save(converted, args.output)
-    print(f"Wrote {args.output} ({', '.join(converted)}) for GFPGANv1Clean("
-          + ', '.join(f'{k}={v}' for k, v in kwargs.items() if k not in ('decoder_load_path', 'fix_decoder')) + ').')
+    print(f"Wrote {args.output} ({', '.join(converted)}) for GFPGANv1Clean(" +
+          ', '.join(f'{k}={v}' for k, v in kwargs.items() if k not in ('decoder_load_path', 'fix_decoder')) + ').')
     if args.arch == 'v1':
         print('Note: GFPGANv1 -> clean is approximate (FIR vs bilinear resampling); fine-tune before use.')
     return 0

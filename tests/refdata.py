@@ -45,8 +45,9 @@ def det_values(seed, k, shape, lo, hi, dtype='float32', bits=24):
 def state_dict_from_recipe(recipe):
     """{key: tensor} in recipe order from a vector's ``weights_recipe``."""
     return {
-        e['key']: torch.from_numpy(det_values(recipe['seed'], k, tuple(e['shape']), e['lo'], e['hi'], e['dtype'],
-                                              e.get('bits', 24)))
+        e['key']:
+        torch.from_numpy(
+            det_values(recipe['seed'], k, tuple(e['shape']), e['lo'], e['hi'], e['dtype'], e.get('bits', 24)))
         for k, e in enumerate(recipe['entries'])
     }
 
@@ -72,8 +73,8 @@ def input_from_recipe(spec):
     m = _INPUT_RECIPE.search(spec['recipe'])
     assert m, f'unrecognised input recipe: {spec["recipe"]}'
     seed, k, lo, hi, dtype, bits = m.groups()
-    return torch.from_numpy(det_values(int(seed), int(k, 0), tuple(spec['shape']), float(lo), float(hi), dtype,
-                                       int(bits)))
+    return torch.from_numpy(
+        det_values(int(seed), int(k, 0), tuple(spec['shape']), float(lo), float(hi), dtype, int(bits)))
 
 
 def vector_names():

@@ -6,8 +6,10 @@ from torch import nn
 from torch.nn import init
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['default_init_weights', 'make_layer', 'pixel_unshuffle', 'stylegan_channels', 'log2_size', 'check_input',
-           'check_channels', 'interpolate']
+__all__ = [
+    'default_init_weights', 'make_layer', 'pixel_unshuffle', 'stylegan_channels', 'log2_size', 'check_input',
+    'check_channels', 'interpolate'
+]
 
 
 @torch.no_grad()
@@ -50,10 +52,7 @@ def pixel_unshuffle(x, scale):
 def stylegan_channels(channel_multiplier=2, narrow=1):
     """Channels per resolution of the StyleGAN2 family (keys are resolutions as strings, '4' .. '1024')."""
     base = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
-    return {
-        str(res): int(ch * (channel_multiplier if res >= 64 else 1) * narrow)
-        for res, ch in base.items()
-    }
+    return {str(res): int(ch * (channel_multiplier if res >= 64 else 1) * narrow) for res, ch in base.items()}
 
 
 def log2_size(out_size, owner, min_size=8, max_size=1024):
@@ -75,8 +74,8 @@ def check_channels(channels, owner, sizes):
 
 def check_input(x, owner, channels, size=None):
     """Raise a ValueError naming ``owner`` unless x is (B, channels, size, size) (any size if None)."""
-    if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != channels or x.shape[0] < 1 or (
-            size is not None and tuple(x.shape[2:]) != (size, size)):
+    if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != channels or x.shape[0] < 1 or (size is not None and tuple(
+            x.shape[2:]) != (size, size)):
         want = f'(B, {channels}, {size}, {size})' if size is not None else f'(B, {channels}, H, W)'
         got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f'{owner} expects an input tensor of shape {want}, got {got}.')

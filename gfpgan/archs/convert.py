@@ -13,8 +13,6 @@ import math
 import re
 from collections import OrderedDict
 
-import torch
-
 __all__ = ['to_clean_state_dict', 'infer_clean_kwargs']
 
 SQRT2 = math.sqrt(2)

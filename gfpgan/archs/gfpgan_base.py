@@ -42,9 +42,10 @@ class GFPGANBase(nn.Module):
                                  f'resolution {res}, which sft_half cannot split in half; choose narrow so that '
                                  '512 * narrow is even (e.g. 1, 0.5, 0.25).')
             if 2 * unet_c != dec_c:
-                raise ValueError(f'{name}: narrow={narrow} with channel_multiplier={channel_multiplier} gives the '
-                                 f'U-Net {unet_c} channels at resolution {res} but the decoder {dec_c}; the SFT '
-                                 'conditions need the U-Net at exactly half the decoder width (e.g. narrow 1, 0.5, 0.25).')
+                raise ValueError(
+                    f'{name}: narrow={narrow} with channel_multiplier={channel_multiplier} gives the '
+                    f'U-Net {unet_c} channels at resolution {res} but the decoder {dec_c}; the SFT '
+                    'conditions need the U-Net at exactly half the decoder width (e.g. narrow 1, 0.5, 0.25).')
 
         first_out_size = 2**self.log_size
         self.conv_body_first = self._make_first_conv(3, channels[f'{first_out_size}'])
@@ -70,8 +71,13 @@ class GFPGANBase(nn.Module):
         self.final_linear = self._make_final_linear(channels['4'] * 4 * 4, linear_out_channel)
 
         self.stylegan_decoder = self._make_decoder(
-            out_size=out_size, num_style_feat=num_style_feat, num_mlp=num_mlp,
-            channel_multiplier=channel_multiplier, narrow=narrow, sft_half=sft_half, **decoder_kwargs)
+            out_size=out_size,
+            num_style_feat=num_style_feat,
+            num_mlp=num_mlp,
+            channel_multiplier=channel_multiplier,
+            narrow=narrow,
+            sft_half=sft_half,
+            **decoder_kwargs)
         if decoder_load_path:
             from gfpgan.utils.checkpoint import load_network
             load_network(self.stylegan_decoder, decoder_load_path, param_key='params_ema', strict=True)
@@ -145,6 +151,9 @@ class GFPGANBase(nn.Module):
             if return_rgb:
                 out_rgbs.append(self.toRGB[i](feat))
 
-        image, _ = self.stylegan_decoder([style_code], conditions, return_latents=return_latents,
-                                         input_is_latent=self.input_is_latent, randomize_noise=randomize_noise)
+        image, _ = self.stylegan_decoder([style_code],
+                                         conditions,
+                                         return_latents=return_latents,
+                                         input_is_latent=self.input_is_latent,
+                                         randomize_noise=randomize_noise)
         return image.contiguous(), [rgb.contiguous() for rgb in out_rgbs]

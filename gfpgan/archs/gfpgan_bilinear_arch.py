@@ -16,10 +16,21 @@ class StyleGAN2GeneratorBilinearSFT(SFTGeneratorMixin, StyleGAN2GeneratorBilinea
     Args: as StyleGAN2GeneratorBilinear, plus ``sft_half`` (modulate only the second half of the channels).
     """
 
-    def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, lr_mlp=0.01, narrow=1,
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 num_mlp=8,
+                 channel_multiplier=2,
+                 lr_mlp=0.01,
+                 narrow=1,
                  sft_half=False):
-        super().__init__(out_size, num_style_feat=num_style_feat, num_mlp=num_mlp,
-                         channel_multiplier=channel_multiplier, lr_mlp=lr_mlp, narrow=narrow)
+        super().__init__(
+            out_size,
+            num_style_feat=num_style_feat,
+            num_mlp=num_mlp,
+            channel_multiplier=channel_multiplier,
+            lr_mlp=lr_mlp,
+            narrow=narrow)
         self.sft_half = sft_half
 
 
@@ -30,8 +41,18 @@ class GFPGANBilinear(EqualLRLayersMixin, GFPGANBase):
     Args: as GFPGANv1 without ``resample_kernel``.
     """
 
-    def __init__(self, out_size, num_style_feat=512, channel_multiplier=1, decoder_load_path=None, fix_decoder=True,
-                 num_mlp=8, lr_mlp=0.01, input_is_latent=False, different_w=False, narrow=1, sft_half=False):
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 channel_multiplier=1,
+                 decoder_load_path=None,
+                 fix_decoder=True,
+                 num_mlp=8,
+                 lr_mlp=0.01,
+                 input_is_latent=False,
+                 different_w=False,
+                 narrow=1,
+                 sft_half=False):
         self.interpolation_mode = 'bilinear'
         super().__init__(out_size, num_style_feat, channel_multiplier, decoder_load_path, fix_decoder, num_mlp,
                          input_is_latent, different_w, narrow, sft_half, dict(lr_mlp=lr_mlp))

@@ -14,7 +14,8 @@ from .stylegan2_arch import (ConvLayer, EqualConv2d, EqualLinear, ResBlock, Scal
 from .stylegan2_base import SFTGeneratorMixin
 
 __all__ = [
-    'StyleGAN2GeneratorSFT', 'ConvUpLayer', 'ResUpBlock', 'GFPGANv1', 'FacialComponentDiscriminator', 'EqualLRLayersMixin'
+    'StyleGAN2GeneratorSFT', 'ConvUpLayer', 'ResUpBlock', 'GFPGANv1', 'FacialComponentDiscriminator',
+    'EqualLRLayersMixin'
 ]
 
 
@@ -25,19 +26,39 @@ class StyleGAN2GeneratorSFT(SFTGeneratorMixin, StyleGAN2Generator):
     Args: as StyleGAN2Generator, plus ``sft_half`` (modulate only the second half of the channels).
     """
 
-    def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, resample_kernel=(1, 3, 3, 1),
-                 lr_mlp=0.01, narrow=1, sft_half=False):
-        super().__init__(out_size, num_style_feat=num_style_feat, num_mlp=num_mlp,
-                         channel_multiplier=channel_multiplier, resample_kernel=resample_kernel, lr_mlp=lr_mlp,
-                         narrow=narrow)
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 num_mlp=8,
+                 channel_multiplier=2,
+                 resample_kernel=(1, 3, 3, 1),
+                 lr_mlp=0.01,
+                 narrow=1,
+                 sft_half=False):
+        super().__init__(
+            out_size,
+            num_style_feat=num_style_feat,
+            num_mlp=num_mlp,
+            channel_multiplier=channel_multiplier,
+            resample_kernel=resample_kernel,
+            lr_mlp=lr_mlp,
+            narrow=narrow)
         self.sft_half = sft_half
 
 
 class ConvUpLayer(nn.Module):
     """Interpolation x2 (bilinear by default) followed by an equalized conv [+ activation]."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, bias_init_val=0,
-                 activate=True, interpolation_mode='bilinear'):
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 stride=1,
+                 padding=0,
+                 bias=True,
+                 bias_init_val=0,
+                 activate=True,
+                 interpolation_mode='bilinear'):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -70,10 +91,17 @@ class ResUpBlock(nn.Module):
     def __init__(self, in_channels, out_channels, interpolation_mode='bilinear'):
         super().__init__()
         self.conv1 = ConvLayer(in_channels, in_channels, 3, bias=True, activate=True)
-        self.conv2 = ConvUpLayer(in_channels, out_channels, 3, stride=1, padding=1, bias=True, activate=True,
-                                 interpolation_mode=interpolation_mode)
-        self.skip = ConvUpLayer(in_channels, out_channels, 1, bias=False, activate=False,
-                                interpolation_mode=interpolation_mode)
+        self.conv2 = ConvUpLayer(
+            in_channels,
+            out_channels,
+            3,
+            stride=1,
+            padding=1,
+            bias=True,
+            activate=True,
+            interpolation_mode=interpolation_mode)
+        self.skip = ConvUpLayer(
+            in_channels, out_channels, 1, bias=False, activate=False, interpolation_mode=interpolation_mode)
 
     def forward(self, x):
         out = self.conv2(self.conv1(x))
@@ -122,9 +150,19 @@ class GFPGANv1(EqualLRLayersMixin, GFPGANBase):
         sft_half (bool): modulate only half of the decoder channels. Default False.
     """
 
-    def __init__(self, out_size, num_style_feat=512, channel_multiplier=1, resample_kernel=(1, 3, 3, 1),
-                 decoder_load_path=None, fix_decoder=True, num_mlp=8, lr_mlp=0.01, input_is_latent=False,
-                 different_w=False, narrow=1, sft_half=False):
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 channel_multiplier=1,
+                 resample_kernel=(1, 3, 3, 1),
+                 decoder_load_path=None,
+                 fix_decoder=True,
+                 num_mlp=8,
+                 lr_mlp=0.01,
+                 input_is_latent=False,
+                 different_w=False,
+                 narrow=1,
+                 sft_half=False):
         self.resample_kernel = resample_kernel
         super().__init__(out_size, num_style_feat, channel_multiplier, decoder_load_path, fix_decoder, num_mlp,
                          input_is_latent, different_w, narrow, sft_half,

@@ -21,8 +21,12 @@ class StyleGAN2GeneratorCSFT(SFTGeneratorMixin, StyleGAN2GeneratorClean):
     """
 
     def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1, sft_half=False):
-        super().__init__(out_size, num_style_feat=num_style_feat, num_mlp=num_mlp,
-                         channel_multiplier=channel_multiplier, narrow=narrow)
+        super().__init__(
+            out_size,
+            num_style_feat=num_style_feat,
+            num_mlp=num_mlp,
+            channel_multiplier=channel_multiplier,
+            narrow=narrow)
         self.sft_half = sft_half
 
 
@@ -72,8 +76,17 @@ class GFPGANv1Clean(GFPGANBase):
         sft_half (bool): modulate only half of the decoder channels. Default False.
     """
 
-    def __init__(self, out_size, num_style_feat=512, channel_multiplier=1, decoder_load_path=None, fix_decoder=True,
-                 num_mlp=8, input_is_latent=False, different_w=False, narrow=1, sft_half=False):
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 channel_multiplier=1,
+                 decoder_load_path=None,
+                 fix_decoder=True,
+                 num_mlp=8,
+                 input_is_latent=False,
+                 different_w=False,
+                 narrow=1,
+                 sft_half=False):
         super().__init__(out_size, num_style_feat, channel_multiplier, decoder_load_path, fix_decoder, num_mlp,
                          input_is_latent, different_w, narrow, sft_half, {})
 

@@ -176,8 +176,15 @@ class ModulatedConv2d(nn.Module):
     x: (B, in_channels, H, W), style: (B, num_style_feat).
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
-                 resample_kernel=(1, 3, 3, 1), eps=1e-8):
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 num_style_feat,
+                 demodulate=True,
+                 sample_mode=None,
+                 resample_kernel=(1, 3, 3, 1),
+                 eps=1e-8):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -186,13 +193,17 @@ class ModulatedConv2d(nn.Module):
         self.sample_mode = sample_mode
         self.eps = eps
         if sample_mode == 'upsample':
-            self.smooth = UpFirDnSmooth(resample_kernel, upsample_factor=2, downsample_factor=1, kernel_size=kernel_size)
+            self.smooth = UpFirDnSmooth(
+                resample_kernel, upsample_factor=2, downsample_factor=1, kernel_size=kernel_size)
         elif sample_mode == 'downsample':
-            self.smooth = UpFirDnSmooth(resample_kernel, upsample_factor=1, downsample_factor=2, kernel_size=kernel_size)
+            self.smooth = UpFirDnSmooth(
+                resample_kernel, upsample_factor=1, downsample_factor=2, kernel_size=kernel_size)
         elif sample_mode is not None:
-            raise ValueError(f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
+            raise ValueError(
+                f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.modulation = EqualLinear(num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
+        self.modulation = EqualLinear(
+            num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
         self.padding = kernel_size // 2
 
@@ -209,8 +220,12 @@ class ModulatedConv2d(nn.Module):
             out = F.conv_transpose2d(x.reshape(1, b * c, h, w), weight, padding=0, stride=2, groups=b)
             return self.smooth(out.view(b, self.out_channels, *out.shape[2:4]))
         x = self.smooth(x)
-        out = F.conv2d(x.reshape(1, b * c, *x.shape[2:4]), weight.reshape(b * self.out_channels, c, k, k), padding=0,
-                       stride=2, groups=b)
+        out = F.conv2d(
+            x.reshape(1, b * c, *x.shape[2:4]),
+            weight.reshape(b * self.out_channels, c, k, k),
+            padding=0,
+            stride=2,
+            groups=b)
         return out.view(b, self.out_channels, *out.shape[2:4])
 
     def extra_repr(self):
@@ -221,12 +236,23 @@ class ModulatedConv2d(nn.Module):
 class StyleConv(nn.Module):
     """Modulated conv + per-pixel noise (learned strength ``weight``) + fused bias/leaky ReLU."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 num_style_feat,
+                 demodulate=True,
+                 sample_mode=None,
                  resample_kernel=(1, 3, 3, 1)):
         super().__init__()
-        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat,
-                                              demodulate=demodulate, sample_mode=sample_mode,
-                                              resample_kernel=resample_kernel)
+        self.modulated_conv = ModulatedConv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            num_style_feat,
+            demodulate=demodulate,
+            sample_mode=sample_mode,
+            resample_kernel=resample_kernel)
         self.weight = nn.Parameter(torch.zeros(1))  # noise strength
         self.activate = FusedLeakyReLU(out_channels)
 
@@ -245,8 +271,8 @@ class ToRGB(nn.Module):
     def __init__(self, in_channels, num_style_feat, upsample=True, resample_kernel=(1, 3, 3, 1)):
         super().__init__()
         self.upsample = UpFirDnUpsample(resample_kernel, factor=2) if upsample else None
-        self.modulated_conv = ModulatedConv2d(in_channels, 3, kernel_size=1, num_style_feat=num_style_feat,
-                                              demodulate=False, sample_mode=None)
+        self.modulated_conv = ModulatedConv2d(
+            in_channels, 3, kernel_size=1, num_style_feat=num_style_feat, demodulate=False, sample_mode=None)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x, style, skip=None):
@@ -272,8 +298,14 @@ class StyleGAN2Generator(StyleGAN2GeneratorBase):
         narrow (float): width ratio of every layer. Default 1.
     """
 
-    def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, resample_kernel=(1, 3, 3, 1),
-                 lr_mlp=0.01, narrow=1):
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 num_mlp=8,
+                 channel_multiplier=2,
+                 resample_kernel=(1, 3, 3, 1),
+                 lr_mlp=0.01,
+                 narrow=1):
         super().__init__()
         self.num_style_feat = num_style_feat
         self.log_size = log2_size(out_size, type(self).__name__)
@@ -282,12 +314,19 @@ class StyleGAN2Generator(StyleGAN2GeneratorBase):
 
         self.style_mlp = nn.Sequential(
             NormStyleCode(), *[
-                EqualLinear(num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp,
-                            activation='fused_lrelu') for _ in range(num_mlp)
+                EqualLinear(
+                    num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp, activation='fused_lrelu')
+                for _ in range(num_mlp)
             ])
         self.constant_input = ConstantInput(channels['4'], size=4)
-        self.style_conv1 = StyleConv(channels['4'], channels['4'], kernel_size=3, num_style_feat=num_style_feat,
-                                     demodulate=True, sample_mode=None, resample_kernel=resample_kernel)
+        self.style_conv1 = StyleConv(
+            channels['4'],
+            channels['4'],
+            kernel_size=3,
+            num_style_feat=num_style_feat,
+            demodulate=True,
+            sample_mode=None,
+            resample_kernel=resample_kernel)
         self.to_rgb1 = ToRGB(channels['4'], num_style_feat, upsample=False, resample_kernel=resample_kernel)
         self.style_convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
@@ -295,11 +334,23 @@ class StyleGAN2Generator(StyleGAN2GeneratorBase):
         for i in range(3, self.log_size + 1):
             out_channels = channels[f'{2**i}']
             self.style_convs.append(
-                StyleConv(in_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-                          sample_mode='upsample', resample_kernel=resample_kernel))
+                StyleConv(
+                    in_channels,
+                    out_channels,
+                    kernel_size=3,
+                    num_style_feat=num_style_feat,
+                    demodulate=True,
+                    sample_mode='upsample',
+                    resample_kernel=resample_kernel))
             self.style_convs.append(
-                StyleConv(out_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-                          sample_mode=None, resample_kernel=resample_kernel))
+                StyleConv(
+                    out_channels,
+                    out_channels,
+                    kernel_size=3,
+                    num_style_feat=num_style_feat,
+                    demodulate=True,
+                    sample_mode=None,
+                    resample_kernel=resample_kernel))
             self.to_rgbs.append(ToRGB(out_channels, num_style_feat, upsample=True, resample_kernel=resample_kernel))
             in_channels = out_channels
         self._init_noises()
@@ -311,8 +362,14 @@ class ConvLayer(nn.Sequential):
     With ``downsample`` the conv has stride 2 and no padding, after FIR smoothing.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, downsample=False, resample_kernel=(1, 3, 3, 1),
-                 bias=True, activate=True):
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 downsample=False,
+                 resample_kernel=(1, 3, 3, 1),
+                 bias=True,
+                 activate=True):
         layers = []
         if downsample:
             layers.append(
@@ -321,8 +378,8 @@ class ConvLayer(nn.Sequential):
         else:
             stride, padding = 1, kernel_size // 2
         layers.append(
-            EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                        bias=bias and not activate))
+            EqualConv2d(
+                in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias and not activate))
         if activate:
             layers.append(FusedLeakyReLU(out_channels) if bias else ScaledLeakyReLU(0.2))
         super().__init__(*layers)
@@ -334,10 +391,10 @@ class ResBlock(nn.Module):
     def __init__(self, in_channels, out_channels, resample_kernel=(1, 3, 3, 1)):
         super().__init__()
         self.conv1 = ConvLayer(in_channels, in_channels, 3, bias=True, activate=True)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, resample_kernel=resample_kernel,
-                               bias=True, activate=True)
-        self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, resample_kernel=resample_kernel,
-                              bias=False, activate=False)
+        self.conv2 = ConvLayer(
+            in_channels, out_channels, 3, downsample=True, resample_kernel=resample_kernel, bias=True, activate=True)
+        self.skip = ConvLayer(
+            in_channels, out_channels, 1, downsample=True, resample_kernel=resample_kernel, bias=False, activate=False)
 
     def forward(self, x):
         out = self.conv2(self.conv1(x))
@@ -376,8 +433,8 @@ class StyleGAN2Discriminator(nn.Module):
 
         self.final_conv = ConvLayer(in_channels + 1, channels['4'], 3, bias=True, activate=True)
         self.final_linear = nn.Sequential(
-            EqualLinear(channels['4'] * 4 * 4, channels['4'], bias=True, bias_init_val=0, lr_mul=1,
-                        activation='fused_lrelu'),
+            EqualLinear(
+                channels['4'] * 4 * 4, channels['4'], bias=True, bias_init_val=0, lr_mul=1, activation='fused_lrelu'),
             EqualLinear(channels['4'], 1, bias=True, bias_init_val=0, lr_mul=1, activation=None),
         )
         self.stddev_group = stddev_group

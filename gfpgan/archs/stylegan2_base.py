@@ -105,8 +105,15 @@ class StyleGAN2GeneratorBase(nn.Module):
         latent_in = torch.randn(num_latent, self.num_style_feat, device=self.constant_input.weight.device)
         return self.style_mlp(latent_in).mean(0, keepdim=True)
 
-    def forward(self, styles, input_is_latent=False, noise=None, randomize_noise=True, truncation=1,
-                truncation_latent=None, inject_index=None, return_latents=False):
+    def forward(self,
+                styles,
+                input_is_latent=False,
+                noise=None,
+                randomize_noise=True,
+                truncation=1,
+                truncation_latent=None,
+                inject_index=None,
+                return_latents=False):
         """styles: list of one or two (B, num_style_feat) codes (z, or w if input_is_latent), or one
         (B, num_latent, num_style_feat) w+. Returns (image (B, 3, out_size, out_size), latent or None)."""
         return self._generate(styles, None, input_is_latent, noise, randomize_noise, truncation, truncation_latent,
@@ -114,8 +121,9 @@ class StyleGAN2GeneratorBase(nn.Module):
 
     def _latent_codes(self, styles, input_is_latent, truncation, truncation_latent, inject_index):
         if not isinstance(styles, (list, tuple)) or len(styles) not in (1, 2):
-            raise ValueError(f'{type(self).__name__} expects styles as a list of one or two tensors, '
-                             f'got {type(styles).__name__} of length {len(styles) if hasattr(styles, "__len__") else "?"}.')
+            raise ValueError(
+                f'{type(self).__name__} expects styles as a list of one or two tensors, '
+                f'got {type(styles).__name__} of length {len(styles) if hasattr(styles, "__len__") else "?"}.')
         if not input_is_latent:
             styles = [self.style_mlp(s) for s in styles]
         if truncation < 1:
@@ -158,8 +166,16 @@ class StyleGAN2GeneratorBase(nn.Module):
 class SFTGeneratorMixin:
     """Adds the SFT forward ``(styles, conditions, ...)`` used as GFPGAN's decoder."""
 
-    def forward(self, styles, conditions, input_is_latent=False, noise=None, randomize_noise=True, truncation=1,
-                truncation_latent=None, inject_index=None, return_latents=False):
+    def forward(self,
+                styles,
+                conditions,
+                input_is_latent=False,
+                noise=None,
+                randomize_noise=True,
+                truncation=1,
+                truncation_latent=None,
+                inject_index=None,
+                return_latents=False):
         """conditions: [scale_8, shift_8, scale_16, shift_16, ...] (B, C or C/2 if sft_half, res, res)."""
         return self._generate(styles, conditions, input_is_latent, noise, randomize_noise, truncation,
                               truncation_latent, inject_index, return_latents)

@@ -24,11 +24,19 @@ class ModulatedConv2d(nn.Module):
     x: (B, in_channels, H, W), style: (B, num_style_feat) -> (B, out_channels, H', W').
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
-                 eps=1e-8, interpolation_mode='bilinear'):
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 num_style_feat,
+                 demodulate=True,
+                 sample_mode=None,
+                 eps=1e-8,
+                 interpolation_mode='bilinear'):
         super().__init__()
         if sample_mode not in ('upsample', 'downsample', None):
-            raise ValueError(f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
+            raise ValueError(
+                f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -37,7 +45,8 @@ class ModulatedConv2d(nn.Module):
         self.eps = eps
         self.interpolation_mode = interpolation_mode
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.modulation = EqualLinear(num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
+        self.modulation = EqualLinear(
+            num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
         self.padding = kernel_size // 2
 
@@ -58,12 +67,23 @@ class ModulatedConv2d(nn.Module):
 class StyleConv(nn.Module):
     """Modulated conv + noise (strength ``weight``) + fused bias/leaky ReLU."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 num_style_feat,
+                 demodulate=True,
+                 sample_mode=None,
                  interpolation_mode='bilinear'):
         super().__init__()
-        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat,
-                                              demodulate=demodulate, sample_mode=sample_mode,
-                                              interpolation_mode=interpolation_mode)
+        self.modulated_conv = ModulatedConv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            num_style_feat,
+            demodulate=demodulate,
+            sample_mode=sample_mode,
+            interpolation_mode=interpolation_mode)
         self.weight = nn.Parameter(torch.zeros(1))  # noise strength
         self.activate = FusedLeakyReLU(out_channels)
 
@@ -83,9 +103,14 @@ class ToRGB(nn.Module):
         super().__init__()
         self.upsample = upsample
         self.interpolation_mode = interpolation_mode
-        self.modulated_conv = ModulatedConv2d(in_channels, 3, kernel_size=1, num_style_feat=num_style_feat,
-                                              demodulate=False, sample_mode=None,
-                                              interpolation_mode=interpolation_mode)
+        self.modulated_conv = ModulatedConv2d(
+            in_channels,
+            3,
+            kernel_size=1,
+            num_style_feat=num_style_feat,
+            demodulate=False,
+            sample_mode=None,
+            interpolation_mode=interpolation_mode)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x, style, skip=None):
@@ -111,7 +136,13 @@ class StyleGAN2GeneratorBilinear(StyleGAN2GeneratorBase):
         interpolation_mode (str): 'bilinear' (default) or another F.interpolate mode.
     """
 
-    def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, lr_mlp=0.01, narrow=1,
+    def __init__(self,
+                 out_size,
+                 num_style_feat=512,
+                 num_mlp=8,
+                 channel_multiplier=2,
+                 lr_mlp=0.01,
+                 narrow=1,
                  interpolation_mode='bilinear'):
         super().__init__()
         self.num_style_feat = num_style_feat
@@ -121,12 +152,19 @@ class StyleGAN2GeneratorBilinear(StyleGAN2GeneratorBase):
 
         self.style_mlp = nn.Sequential(
             NormStyleCode(), *[
-                EqualLinear(num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp,
-                            activation='fused_lrelu') for _ in range(num_mlp)
+                EqualLinear(
+                    num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp, activation='fused_lrelu')
+                for _ in range(num_mlp)
             ])
         self.constant_input = ConstantInput(channels['4'], size=4)
-        self.style_conv1 = StyleConv(channels['4'], channels['4'], kernel_size=3, num_style_feat=num_style_feat,
-                                     demodulate=True, sample_mode=None, interpolation_mode=interpolation_mode)
+        self.style_conv1 = StyleConv(
+            channels['4'],
+            channels['4'],
+            kernel_size=3,
+            num_style_feat=num_style_feat,
+            demodulate=True,
+            sample_mode=None,
+            interpolation_mode=interpolation_mode)
         self.to_rgb1 = ToRGB(channels['4'], num_style_feat, upsample=False, interpolation_mode=interpolation_mode)
         self.style_convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
@@ -134,12 +172,25 @@ class StyleGAN2GeneratorBilinear(StyleGAN2GeneratorBase):
         for i in range(3, self.log_size + 1):
             out_channels = channels[f'{2**i}']
             self.style_convs.append(
-                StyleConv(in_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-                          sample_mode='upsample', interpolation_mode=interpolation_mode))
+                StyleConv(
+                    in_channels,
+                    out_channels,
+                    kernel_size=3,
+                    num_style_feat=num_style_feat,
+                    demodulate=True,
+                    sample_mode='upsample',
+                    interpolation_mode=interpolation_mode))
             self.style_convs.append(
-                StyleConv(out_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-                          sample_mode=None, interpolation_mode=interpolation_mode))
-            self.to_rgbs.append(ToRGB(out_channels, num_style_feat, upsample=True, interpolation_mode=interpolation_mode))
+                StyleConv(
+                    out_channels,
+                    out_channels,
+                    kernel_size=3,
+                    num_style_feat=num_style_feat,
+                    demodulate=True,
+                    sample_mode=None,
+                    interpolation_mode=interpolation_mode))
+            self.to_rgbs.append(
+                ToRGB(out_channels, num_style_feat, upsample=True, interpolation_mode=interpolation_mode))
             in_channels = out_channels
         self._init_noises()
 
@@ -162,14 +213,20 @@ class _Interpolate(nn.Module):
 class ConvLayer(nn.Sequential):
     """[interpolation /2 +] equalized conv (stride 1, same padding) [+ fused bias/leaky ReLU or scaled leaky ReLU]."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, downsample=False, bias=True, activate=True,
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 downsample=False,
+                 bias=True,
+                 activate=True,
                  interpolation_mode='bilinear'):
         layers = []
         if downsample:
             layers.append(_Interpolate(0.5, interpolation_mode))
         layers.append(
-            EqualConv2d(in_channels, out_channels, kernel_size, stride=1, padding=kernel_size // 2,
-                        bias=bias and not activate))
+            EqualConv2d(
+                in_channels, out_channels, kernel_size, stride=1, padding=kernel_size // 2, bias=bias and not activate))
         if activate:
             layers.append(FusedLeakyReLU(out_channels) if bias else ScaledLeakyReLU(0.2))
         super().__init__(*layers)
@@ -181,10 +238,22 @@ class ResBlock(nn.Module):
     def __init__(self, in_channels, out_channels, interpolation_mode='bilinear'):
         super().__init__()
         self.conv1 = ConvLayer(in_channels, in_channels, 3, bias=True, activate=True)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, bias=True, activate=True,
-                               interpolation_mode=interpolation_mode)
-        self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, bias=False, activate=False,
-                              interpolation_mode=interpolation_mode)
+        self.conv2 = ConvLayer(
+            in_channels,
+            out_channels,
+            3,
+            downsample=True,
+            bias=True,
+            activate=True,
+            interpolation_mode=interpolation_mode)
+        self.skip = ConvLayer(
+            in_channels,
+            out_channels,
+            1,
+            downsample=True,
+            bias=False,
+            activate=False,
+            interpolation_mode=interpolation_mode)
 
     def forward(self, x):
         out = self.conv2(self.conv1(x))

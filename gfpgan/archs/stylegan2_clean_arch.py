@@ -20,11 +20,18 @@ class ModulatedConv2d(nn.Module):
     x: (B, in_channels, H, W), style: (B, num_style_feat) -> (B, out_channels, H', W').
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 num_style_feat,
+                 demodulate=True,
+                 sample_mode=None,
                  eps=1e-8):
         super().__init__()
         if sample_mode not in ('upsample', 'downsample', None):
-            raise ValueError(f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
+            raise ValueError(
+                f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -34,7 +41,8 @@ class ModulatedConv2d(nn.Module):
         self.modulation = nn.Linear(num_style_feat, in_channels, bias=True)
         default_init_weights(self.modulation, scale=1, bias_fill=1, a=0, mode='fan_in', nonlinearity='linear')
         self.weight = nn.Parameter(
-            torch.randn(1, out_channels, in_channels, kernel_size, kernel_size) / math.sqrt(in_channels * kernel_size**2))
+            torch.randn(1, out_channels, in_channels, kernel_size, kernel_size) /
+            math.sqrt(in_channels * kernel_size**2))
         self.padding = kernel_size // 2
 
     def forward(self, x, style):
@@ -55,8 +63,8 @@ class StyleConv(nn.Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None):
         super().__init__()
-        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat,
-                                              demodulate=demodulate, sample_mode=sample_mode)
+        self.modulated_conv = ModulatedConv2d(
+            in_channels, out_channels, kernel_size, num_style_feat, demodulate=demodulate, sample_mode=sample_mode)
         self.weight = nn.Parameter(torch.zeros(1))  # noise strength
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
         self.activate = nn.LeakyReLU(negative_slope=0.2, inplace=True)
@@ -81,8 +89,8 @@ class ToRGB(nn.Module):
     def __init__(self, in_channels, num_style_feat, upsample=True):
         super().__init__()
         self.upsample = upsample
-        self.modulated_conv = ModulatedConv2d(in_channels, 3, kernel_size=1, num_style_feat=num_style_feat,
-                                              demodulate=False, sample_mode=None)
+        self.modulated_conv = ModulatedConv2d(
+            in_channels, 3, kernel_size=1, num_style_feat=num_style_feat, demodulate=False, sample_mode=None)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x, style, skip=None):
@@ -115,14 +123,21 @@ class StyleGAN2GeneratorClean(StyleGAN2GeneratorBase):
 
         style_mlp_layers = [NormStyleCode()]
         for _ in range(num_mlp):
-            style_mlp_layers += [nn.Linear(num_style_feat, num_style_feat, bias=True),
-                                 nn.LeakyReLU(negative_slope=0.2, inplace=True)]
+            style_mlp_layers += [
+                nn.Linear(num_style_feat, num_style_feat, bias=True),
+                nn.LeakyReLU(negative_slope=0.2, inplace=True)
+            ]
         self.style_mlp = nn.Sequential(*style_mlp_layers)
         default_init_weights(self.style_mlp, scale=1, bias_fill=0, a=0.2, mode='fan_in', nonlinearity='leaky_relu')
 
         self.constant_input = ConstantInput(channels['4'], size=4)
-        self.style_conv1 = StyleConv(channels['4'], channels['4'], kernel_size=3, num_style_feat=num_style_feat,
-                                     demodulate=True, sample_mode=None)
+        self.style_conv1 = StyleConv(
+            channels['4'],
+            channels['4'],
+            kernel_size=3,
+            num_style_feat=num_style_feat,
+            demodulate=True,
+            sample_mode=None)
         self.to_rgb1 = ToRGB(channels['4'], num_style_feat, upsample=False)
         self.style_convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
@@ -130,11 +145,21 @@ class StyleGAN2GeneratorClean(StyleGAN2GeneratorBase):
         for i in range(3, self.log_size + 1):
             out_channels = channels[f'{2**i}']
             self.style_convs.append(
-                StyleConv(in_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-                          sample_mode='upsample'))
+                StyleConv(
+                    in_channels,
+                    out_channels,
+                    kernel_size=3,
+                    num_style_feat=num_style_feat,
+                    demodulate=True,
+                    sample_mode='upsample'))
             self.style_convs.append(
-                StyleConv(out_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-                          sample_mode=None))
+                StyleConv(
+                    out_channels,
+                    out_channels,
+                    kernel_size=3,
+                    num_style_feat=num_style_feat,
+                    demodulate=True,
+                    sample_mode=None))
             self.to_rgbs.append(ToRGB(out_channels, num_style_feat, upsample=True))
             in_channels = out_channels
         self._init_noises()

@@ -13,7 +13,12 @@ __all__ = ['VGGFeatureExtractor', 'vgg_layer_names', 'VGG_PRETRAIN_PATH']
 # The file BasicSR looks for first; any torchvision VGG19 state_dict works.
 VGG_PRETRAIN_PATH = 'experiments/pretrained_models/vgg19-dcbb9e9d.pth'
 
-_CONVS_PER_STAGE = {'vgg11': (1, 1, 2, 2, 2), 'vgg13': (2, 2, 2, 2, 2), 'vgg16': (2, 2, 3, 3, 3), 'vgg19': (2, 2, 4, 4, 4)}
+_CONVS_PER_STAGE = {
+    'vgg11': (1, 1, 2, 2, 2),
+    'vgg13': (2, 2, 2, 2, 2),
+    'vgg16': (2, 2, 3, 3, 3),
+    'vgg19': (2, 2, 4, 4, 4)
+}
 _STAGE_CHANNELS = (64, 128, 256, 512, 512)
 
 
@@ -61,8 +66,15 @@ class VGGFeatureExtractor(nn.Module):
     forward(x (B, 3, H, W)) -> {layer name: (B, C, h, w)}.
     """
 
-    def __init__(self, layer_name_list, vgg_type='vgg19', use_input_norm=True, range_norm=False,
-                 requires_grad=False, remove_pooling=False, pooling_stride=2, pretrained=True):
+    def __init__(self,
+                 layer_name_list,
+                 vgg_type='vgg19',
+                 use_input_norm=True,
+                 range_norm=False,
+                 requires_grad=False,
+                 remove_pooling=False,
+                 pooling_stride=2,
+                 pretrained=True):
         super().__init__()
         self.layer_name_list = list(layer_name_list)
         self.use_input_norm = use_input_norm

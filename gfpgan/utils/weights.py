@@ -46,8 +46,8 @@ def download_file(url, dst, sha256=None, progress=True):
     if os.environ.get('GFPGAN_NO_DOWNLOAD'):
         raise OSError('downloads are disabled (GFPGAN_NO_DOWNLOAD is set)')
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(dst)}.', suffix='.part',
-                               dir=os.path.dirname(os.path.abspath(dst)))
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{os.path.basename(dst)}.', suffix='.part', dir=os.path.dirname(os.path.abspath(dst)))
     try:
         with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=30) as response:
             total = int(response.headers.get('Content-Length') or 0) or None

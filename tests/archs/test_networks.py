@@ -11,22 +11,26 @@ from gfpgan.registry import ARCH_REGISTRY, build_network
 from gfpgan.utils.checkpoint import CheckpointError
 
 OFFICIAL_IMPORTS = {
-    'gfpgan.archs.gfpganv1_arch': ['GFPGANv1', 'StyleGAN2GeneratorSFT', 'FacialComponentDiscriminator', 'ConvUpLayer',
-                                   'ResUpBlock'],
+    'gfpgan.archs.gfpganv1_arch':
+    ['GFPGANv1', 'StyleGAN2GeneratorSFT', 'FacialComponentDiscriminator', 'ConvUpLayer', 'ResUpBlock'],
     'gfpgan.archs.gfpganv1_clean_arch': ['GFPGANv1Clean', 'StyleGAN2GeneratorCSFT', 'ResBlock'],
     'gfpgan.archs.gfpgan_bilinear_arch': ['GFPGANBilinear', 'StyleGAN2GeneratorBilinearSFT'],
-    'gfpgan.archs.stylegan2_clean_arch': ['StyleGAN2GeneratorClean', 'ModulatedConv2d', 'StyleConv', 'ToRGB',
-                                          'NormStyleCode', 'ConstantInput'],
-    'gfpgan.archs.stylegan2_bilinear_arch': ['StyleGAN2GeneratorBilinear', 'EqualLinear', 'EqualConv2d', 'ConvLayer',
-                                             'ResBlock', 'ScaledLeakyReLU'],
+    'gfpgan.archs.stylegan2_clean_arch':
+    ['StyleGAN2GeneratorClean', 'ModulatedConv2d', 'StyleConv', 'ToRGB', 'NormStyleCode', 'ConstantInput'],
+    'gfpgan.archs.stylegan2_bilinear_arch':
+    ['StyleGAN2GeneratorBilinear', 'EqualLinear', 'EqualConv2d', 'ConvLayer', 'ResBlock', 'ScaledLeakyReLU'],
     'gfpgan.archs.arcface_arch': ['ResNetArcFace', 'IRBlock', 'BasicBlock', 'Bottleneck', 'SEBlock'],
-    'gfpgan.archs.stylegan2_arch': ['StyleGAN2Generator', 'StyleGAN2Discriminator', 'EqualLinear', 'EqualConv2d',
-                                    'ConvLayer', 'ResBlock', 'ModulatedConv2d', 'ToRGB', 'StyleConv'],
+    'gfpgan.archs.stylegan2_arch': [
+        'StyleGAN2Generator', 'StyleGAN2Discriminator', 'EqualLinear', 'EqualConv2d', 'ConvLayer', 'ResBlock',
+        'ModulatedConv2d', 'ToRGB', 'StyleConv'
+    ],
     'gfpgan.archs.vgg_arch': ['VGGFeatureExtractor'],
     'gfpgan.archs.rrdbnet_arch': ['RRDBNet'],
-    'gfpgan.archs': ['GFPGANv1', 'GFPGANv1Clean', 'GFPGANBilinear', 'StyleGAN2Generator', 'StyleGAN2Discriminator',
-                     'StyleGAN2GeneratorClean', 'StyleGAN2GeneratorBilinear', 'FacialComponentDiscriminator',
-                     'ResNetArcFace', 'VGGFeatureExtractor', 'RRDBNet'],
+    'gfpgan.archs': [
+        'GFPGANv1', 'GFPGANv1Clean', 'GFPGANBilinear', 'StyleGAN2Generator', 'StyleGAN2Discriminator',
+        'StyleGAN2GeneratorClean', 'StyleGAN2GeneratorBilinear', 'FacialComponentDiscriminator', 'ResNetArcFace',
+        'VGGFeatureExtractor', 'RRDBNet'
+    ],
 }
 
 
@@ -53,8 +57,14 @@ def test_build_network_and_unknown_type():
 
 
 GFPGAN_CLASSES = [GFPGANv1Clean, GFPGANv1, GFPGANBilinear]
-SMALL = dict(num_style_feat=16, channel_multiplier=1, narrow=0.125, sft_half=True, different_w=True,
-             input_is_latent=True, fix_decoder=False)
+SMALL = dict(
+    num_style_feat=16,
+    channel_multiplier=1,
+    narrow=0.125,
+    sft_half=True,
+    different_w=True,
+    input_is_latent=True,
+    fix_decoder=False)
 
 
 @pytest.mark.parametrize('out_size', [32, 64, 128, 256, 512, 1024])

@@ -75,8 +75,8 @@ def test_upfirdn2d_double_backward(impl, up, down, pad):
     def f(inp):
         return upfirdn2d(inp, k, up, down, pad, impl=impl)
 
-    assert torch.autograd.gradcheck(f, (x,))
-    assert torch.autograd.gradgradcheck(f, (x,))
+    assert torch.autograd.gradcheck(f, (x, ))
+    assert torch.autograd.gradgradcheck(f, (x, ))
 
 
 def test_upfirdn2d_rejects_bad_arguments():
@@ -122,5 +122,4 @@ def test_r1_penalty_through_the_discriminator_is_differentiable():
     penalty = grad.pow(2).sum()
     penalty.backward()
     weights = {n: p for n, p in net.named_parameters() if n.endswith('weight')}
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
-               for p in weights.values())
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in weights.values())

@@ -53,7 +53,10 @@ def _run_vector(name, net, inputs):
         z, z2, trunc = inputs['input'], inputs['input_z2'], inputs['truncation_latent']
         res['image'], res['latent'] = net([z], input_is_latent=False, randomize_noise=False, return_latents=True)
         res['image_mix_inject3'] = net([z, z2], input_is_latent=False, randomize_noise=False, inject_index=3)[0]
-        res['image_trunc0p7'] = net([z], input_is_latent=False, randomize_noise=False, truncation=0.7,
+        res['image_trunc0p7'] = net([z],
+                                    input_is_latent=False,
+                                    randomize_noise=False,
+                                    truncation=0.7,
                                     truncation_latent=trunc)[0]
     elif name.startswith('stylegan2_discriminator'):
         for n in (8, 4, 2, 1):

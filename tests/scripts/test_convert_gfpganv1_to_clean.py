@@ -13,8 +13,8 @@ RTOL = 1e-5  # max|clean - bilinear| <= RTOL * max|bilinear|; observed ~2e-6 (fl
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location('convert', os.path.join(ROOT, 'scripts',
-                                                                          'convert_gfpganv1_to_clean.py'))
+    spec = importlib.util.spec_from_file_location('convert',
+                                                  os.path.join(ROOT, 'scripts', 'convert_gfpganv1_to_clean.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -30,10 +30,22 @@ def _random_net(cls, **kw):
 
 
 CONFIGS = [
-    dict(out_size=64, num_style_feat=32, channel_multiplier=2, narrow=0.125, sft_half=True, different_w=True,
-         input_is_latent=True),
-    dict(out_size=32, num_style_feat=16, channel_multiplier=1, narrow=0.0625, sft_half=False, different_w=False,
-         input_is_latent=False),
+    dict(
+        out_size=64,
+        num_style_feat=32,
+        channel_multiplier=2,
+        narrow=0.125,
+        sft_half=True,
+        different_w=True,
+        input_is_latent=True),
+    dict(
+        out_size=32,
+        num_style_feat=16,
+        channel_multiplier=1,
+        narrow=0.0625,
+        sft_half=False,
+        different_w=False,
+        input_is_latent=False),
 ]
 
 

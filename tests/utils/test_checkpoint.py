@@ -13,8 +13,14 @@ from gfpgan.utils.checkpoint import (CheckpointError, atomic_save, describe_stat
 
 
 def _small_clean(**kw):
-    kwargs = dict(out_size=32, num_style_feat=16, channel_multiplier=1, narrow=0.125, sft_half=True,
-                  different_w=True, input_is_latent=True)
+    kwargs = dict(
+        out_size=32,
+        num_style_feat=16,
+        channel_multiplier=1,
+        narrow=0.125,
+        sft_half=True,
+        different_w=True,
+        input_is_latent=True)
     kwargs.update(kw)
     return GFPGANv1Clean(**kwargs)
 
@@ -29,11 +35,23 @@ def test_load_network_accepts_official_layouts(tmp_path, layout):
     src = _small_clean()
     ema, plain = _perturbed_state(src, 1.0), _perturbed_state(src, 2.0)
     obj = {
-        'params_ema': {'params_ema': ema},
-        'params': {'params': plain},
-        'both': {'params': plain, 'params_ema': ema},
+        'params_ema': {
+            'params_ema': ema
+        },
+        'params': {
+            'params': plain
+        },
+        'both': {
+            'params': plain,
+            'params_ema': ema
+        },
         'bare': ema,
-        'module_prefix': {'params_ema': {f'module.{k}': v for k, v in ema.items()}},
+        'module_prefix': {
+            'params_ema': {
+                f'module.{k}': v
+                for k, v in ema.items()
+            }
+        },
     }[layout]
     path = tmp_path / 'net.pth'
     torch.save(obj, path)
@@ -72,7 +90,7 @@ class _Payload:
         self.marker = marker
 
     def __reduce__(self):
-        return os.system, (f'touch {self.marker}',)
+        return os.system, (f'touch {self.marker}', )
 
 
 def test_a_pickle_that_would_run_code_is_refused(tmp_path):
@@ -136,8 +154,9 @@ def test_describe_release_layouts():
         'gfpganv1_512_cmul1': 'GFPGANv1 or GFPGANBilinear (out_size 512, channel_multiplier 1 at narrow 1)',
         'gfpgan_bilinear_512': 'GFPGANv1 or GFPGANBilinear (out_size 512, channel_multiplier 2 at narrow 1)',
         'stylegan2_generator_512_cmul1': 'StyleGAN2Generator or StyleGAN2GeneratorBilinear (out_size 512, '
-                                         'channel_multiplier 1 at narrow 1)',
-        'stylegan2_generator_clean_512_cmul2': 'StyleGAN2GeneratorClean (out_size 512, channel_multiplier 2 at narrow 1)',
+        'channel_multiplier 1 at narrow 1)',
+        'stylegan2_generator_clean_512_cmul2':
+        'StyleGAN2GeneratorClean (out_size 512, channel_multiplier 2 at narrow 1)',
         'stylegan2_discriminator_512_cmul1': 'StyleGAN2Discriminator (out_size 512)',
         'arcface_resnet18': 'ResNetArcFace (IRBlock)',
         'rrdbnet_x2plus': 'RRDBNet (scale 2, 23 blocks)',
