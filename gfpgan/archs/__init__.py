@@ -2,6 +2,7 @@
 
 Importing this package registers each network in ``gfpgan.registry.ARCH_REGISTRY``.
 """
+from gfpgan.registry import build_network
 from .arcface_arch import BasicBlock, Bottleneck, IRBlock, ResNetArcFace
 from .gfpgan_bilinear_arch import GFPGANBilinear, StyleGAN2GeneratorBilinearSFT
 from .gfpganv1_arch import FacialComponentDiscriminator, GFPGANv1, StyleGAN2GeneratorSFT
@@ -18,9 +19,3 @@ __all__ = [
     'RRDBNet', 'StyleGAN2Discriminator', 'StyleGAN2Generator', 'StyleGAN2GeneratorBilinear', 'StyleGAN2GeneratorClean',
     'VGGFeatureExtractor', 'build_network'
 ]
-
-
-def build_network(opt):
-    """Build a registered network from ``{'type': ClassName, **kwargs}`` (see ``gfpgan.registry``)."""
-    from gfpgan.registry import ARCH_REGISTRY
-    return ARCH_REGISTRY.build(opt)

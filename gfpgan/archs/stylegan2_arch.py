@@ -13,12 +13,13 @@ from torch.nn import functional as F
 from gfpgan.registry import ARCH_REGISTRY
 from .arch_util import check_channels, check_input, log2_size, stylegan_channels
 from .ops import FusedLeakyReLU, fused_leaky_relu, upfirdn2d
-from .stylegan2_base import ConstantInput, NormStyleCode, StyleGAN2GeneratorBase, modulate_weight, modulated_conv2d
+from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase,
+                             inject_noise, modulate_weight)
 
 __all__ = [
     'make_resample_kernel', 'UpFirDnUpsample', 'UpFirDnDownsample', 'UpFirDnSmooth', 'EqualLinear', 'EqualConv2d',
     'ScaledLeakyReLU', 'ModulatedConv2d', 'StyleConv', 'ToRGB', 'ConvLayer', 'ResBlock', 'StyleGAN2Generator',
-    'StyleGAN2Discriminator', 'NormStyleCode', 'ConstantInput'
+    'StyleGAN2Discriminator', 'NormStyleCode', 'ConstantInput', 'make_style_mlp'
 ]
 
 
@@ -169,7 +170,7 @@ class ScaledLeakyReLU(nn.Module):
         return F.leaky_relu(x, negative_slope=self.negative_slope) * math.sqrt(2)
 
 
-class ModulatedConv2d(nn.Module):
+class ModulatedConv2d(ModulatedConv2dBase):
     """Style-modulated (and optionally demodulated) conv; upsampling by transposed conv + FIR smoothing,
     downsampling by FIR smoothing + strided conv. Equalized-lr scale applied at run time.
 
@@ -185,34 +186,27 @@ class ModulatedConv2d(nn.Module):
                  sample_mode=None,
                  resample_kernel=(1, 3, 3, 1),
                  eps=1e-8):
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.demodulate = demodulate
-        self.sample_mode = sample_mode
-        self.eps = eps
+        super().__init__(in_channels, out_channels, kernel_size, demodulate, sample_mode, eps)
         if sample_mode == 'upsample':
             self.smooth = UpFirDnSmooth(
                 resample_kernel, upsample_factor=2, downsample_factor=1, kernel_size=kernel_size)
         elif sample_mode == 'downsample':
             self.smooth = UpFirDnSmooth(
                 resample_kernel, upsample_factor=1, downsample_factor=2, kernel_size=kernel_size)
-        elif sample_mode is not None:
-            raise ValueError(
-                f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
         self.modulation = EqualLinear(
             num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
-        self.padding = kernel_size // 2
+
+    def conv_weight(self):
+        return self.scale * self.weight
 
     def forward(self, x, style):
-        style = self.modulation(style)
         if self.sample_mode is None:
-            return modulated_conv2d(x, self.scale * self.weight, style, self.demodulate, self.eps, self.padding)
+            return super().forward(x, style)
+        style = self.modulation(style)
         b, c, h, w = x.shape
-        weight = modulate_weight(self.scale * self.weight, style, self.demodulate, self.eps)
+        weight = modulate_weight(self.conv_weight(), style, self.demodulate, self.eps)
         k = self.kernel_size
         if self.sample_mode == 'upsample':
             # transposed conv weights are (in, out, k, k) per group
@@ -227,10 +221,6 @@ class ModulatedConv2d(nn.Module):
             stride=2,
             groups=b)
         return out.view(b, self.out_channels, *out.shape[2:4])
-
-    def extra_repr(self):
-        return (f'in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, '
-                f'demodulate={self.demodulate}, sample_mode={self.sample_mode}')
 
 
 class StyleConv(nn.Module):
@@ -257,15 +247,10 @@ class StyleConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channels)
 
     def forward(self, x, style, noise=None):
-        out = self.modulated_conv(x, style)
-        if noise is None:
-            b, _, h, w = out.shape
-            noise = out.new_empty(b, 1, h, w).normal_()
-        out = out + self.weight * noise
-        return self.activate(out)
+        return self.activate(inject_noise(self.modulated_conv(x, style), self.weight, noise))
 
 
-class ToRGB(nn.Module):
+class ToRGB(ToRGBBase):
     """1x1 modulated conv to RGB (no demodulation) + bias, plus the FIR-upsampled skip from the previous scale."""
 
     def __init__(self, in_channels, num_style_feat, upsample=True, resample_kernel=(1, 3, 3, 1)):
@@ -275,13 +260,18 @@ class ToRGB(nn.Module):
             in_channels, 3, kernel_size=1, num_style_feat=num_style_feat, demodulate=False, sample_mode=None)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
-    def forward(self, x, style, skip=None):
-        out = self.modulated_conv(x, style) + self.bias
-        if skip is not None:
-            if self.upsample is not None:
-                skip = self.upsample(skip)
-            out = out + skip
-        return out
+    def upsample_skip(self, skip):
+        return skip if self.upsample is None else self.upsample(skip)
+
+
+def make_style_mlp(num_style_feat, num_mlp, lr_mlp):
+    """Mapping network z -> w: pixel norm + ``num_mlp`` equalized-lr linears with fused leaky ReLU."""
+    return nn.Sequential(
+        NormStyleCode(), *[
+            EqualLinear(
+                num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp, activation='fused_lrelu')
+            for _ in range(num_mlp)
+        ])
 
 
 @ARCH_REGISTRY.register()
@@ -306,54 +296,25 @@ class StyleGAN2Generator(StyleGAN2GeneratorBase):
                  resample_kernel=(1, 3, 3, 1),
                  lr_mlp=0.01,
                  narrow=1):
-        super().__init__()
-        self.num_style_feat = num_style_feat
-        self.log_size = log2_size(out_size, type(self).__name__)
-        self.channels = channels = stylegan_channels(channel_multiplier, narrow)
-        check_channels(channels, type(self).__name__, [2**i for i in range(2, self.log_size + 1)])
+        self.resample_kernel = resample_kernel
+        self.lr_mlp = lr_mlp
+        super().__init__(out_size, num_style_feat, num_mlp, channel_multiplier, narrow)
 
-        self.style_mlp = nn.Sequential(
-            NormStyleCode(), *[
-                EqualLinear(
-                    num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp, activation='fused_lrelu')
-                for _ in range(num_mlp)
-            ])
-        self.constant_input = ConstantInput(channels['4'], size=4)
-        self.style_conv1 = StyleConv(
-            channels['4'],
-            channels['4'],
+    def _make_style_mlp(self, num_style_feat, num_mlp):
+        return make_style_mlp(num_style_feat, num_mlp, self.lr_mlp)
+
+    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
+        return StyleConv(
+            in_channels,
+            out_channels,
             kernel_size=3,
             num_style_feat=num_style_feat,
             demodulate=True,
-            sample_mode=None,
-            resample_kernel=resample_kernel)
-        self.to_rgb1 = ToRGB(channels['4'], num_style_feat, upsample=False, resample_kernel=resample_kernel)
-        self.style_convs = nn.ModuleList()
-        self.to_rgbs = nn.ModuleList()
-        in_channels = channels['4']
-        for i in range(3, self.log_size + 1):
-            out_channels = channels[f'{2**i}']
-            self.style_convs.append(
-                StyleConv(
-                    in_channels,
-                    out_channels,
-                    kernel_size=3,
-                    num_style_feat=num_style_feat,
-                    demodulate=True,
-                    sample_mode='upsample',
-                    resample_kernel=resample_kernel))
-            self.style_convs.append(
-                StyleConv(
-                    out_channels,
-                    out_channels,
-                    kernel_size=3,
-                    num_style_feat=num_style_feat,
-                    demodulate=True,
-                    sample_mode=None,
-                    resample_kernel=resample_kernel))
-            self.to_rgbs.append(ToRGB(out_channels, num_style_feat, upsample=True, resample_kernel=resample_kernel))
-            in_channels = out_channels
-        self._init_noises()
+            sample_mode=sample_mode,
+            resample_kernel=self.resample_kernel)
+
+    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
+        return ToRGB(in_channels, num_style_feat, upsample=upsample, resample_kernel=self.resample_kernel)
 
 
 class ConvLayer(nn.Sequential):

@@ -1,8 +1,9 @@
 """What every StyleGAN2 generator variant here shares: style normalisation, the learned constant,
-the noise buffers, latent preparation (mapping, truncation, style mixing) and the synthesis loop,
-optionally modulated by spatial feature transforms (SFT) as in GFPGAN.
+modulated convolution, noise injection, the to-RGB skip path, the construction of the synthesis
+network, latent preparation (mapping, truncation, style mixing) and the synthesis loop, optionally
+modulated by spatial feature transforms (SFT) as in GFPGAN.
 
-Variants (BasicSR's original, the "clean" one, the bilinear one) differ only in their layers.
+Variants (BasicSR's original, the "clean" one, the bilinear one) differ only in their layer types.
 """
 import random
 
@@ -10,9 +11,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .arch_util import check_channels, interpolate, log2_size, stylegan_channels
+
 __all__ = [
-    'NormStyleCode', 'ConstantInput', 'StyleGAN2GeneratorBase', 'SFTGeneratorMixin', 'apply_sft', 'modulate_weight',
-    'modulated_conv2d'
+    'NormStyleCode', 'ConstantInput', 'ModulatedConv2dBase', 'ToRGBBase', 'StyleGAN2GeneratorBase',
+    'SFTGeneratorMixin', 'apply_sft', 'inject_noise', 'modulate_weight', 'modulated_conv2d'
 ]
 
 
@@ -57,6 +60,70 @@ def modulated_conv2d(x, weight, style, demodulate, eps, padding):
     return out.reshape(b, c_out, *out.shape[2:4])
 
 
+def inject_noise(out, strength, noise=None):
+    """out + strength * noise; noise (B, 1, H, W) ~ N(0, 1) is drawn as the official code draws it
+    (``out.new_empty(b, 1, h, w).normal_()``) when None. In place when autograd is off."""
+    if noise is None:
+        b, _, h, w = out.shape
+        noise = out.new_empty(b, 1, h, w).normal_()
+    if torch.is_grad_enabled():
+        return out + strength * noise
+    return out.add_(strength * noise)
+
+
+class ModulatedConv2dBase(nn.Module):
+    """Style-modulated (optionally demodulated) conv with x2 / x0.5 interpolation before it.
+
+    Subclasses create ``modulation`` (style -> per-channel scales) and ``weight`` (1, C_out, C_in, k, k),
+    and override ``conv_weight`` when the weight carries a run-time scale.
+    x: (B, in_channels, H, W), style: (B, num_style_feat) -> (B, out_channels, H', W').
+    """
+    interpolation_mode = 'bilinear'
+
+    def __init__(self, in_channels, out_channels, kernel_size, demodulate=True, sample_mode=None, eps=1e-8):
+        super().__init__()
+        if sample_mode not in ('upsample', 'downsample', None):
+            raise ValueError(f"{type(self).__name__} sample_mode must be 'upsample', 'downsample' or None, "
+                             f'got {sample_mode!r}.')
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.demodulate = demodulate
+        self.sample_mode = sample_mode
+        self.eps = eps
+        self.padding = kernel_size // 2
+
+    def conv_weight(self):
+        return self.weight
+
+    def forward(self, x, style):
+        style = self.modulation(style)
+        if self.sample_mode is not None:
+            x = interpolate(x, 2 if self.sample_mode == 'upsample' else 0.5, self.interpolation_mode)
+        return modulated_conv2d(x, self.conv_weight(), style, self.demodulate, self.eps, self.padding)
+
+    def extra_repr(self):
+        return (f'in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, '
+                f'demodulate={self.demodulate}, sample_mode={self.sample_mode}')
+
+
+class ToRGBBase(nn.Module):
+    """1x1 modulated conv to RGB + ``bias``, plus the skip image of the previous scale, upsampled.
+
+    Subclasses create ``modulated_conv`` and ``bias`` and define ``upsample_skip``.
+    """
+
+    def upsample_skip(self, skip):
+        raise NotImplementedError
+
+    def forward(self, x, style, skip=None):
+        out = self.modulated_conv(x, style) + self.bias
+        if skip is not None:
+            skip = self.upsample_skip(skip)
+            out = out + skip if torch.is_grad_enabled() else out.add_(skip)
+        return out
+
+
 def apply_sft(out, scale, shift, sft_half):
     """Spatial feature transform ``out * scale + shift``, on all channels or only the second half."""
     c = out.shape[1]
@@ -72,20 +139,50 @@ def apply_sft(out, scale, shift, sft_half):
 
 
 class StyleGAN2GeneratorBase(nn.Module):
-    """Shared forward of the StyleGAN2 generators.
+    """Construction and forward shared by the StyleGAN2 generators.
 
-    Subclasses create ``style_mlp``, ``constant_input``, ``style_conv1``, ``to_rgb1``, ``style_convs``
-    (pairs: upsampling conv, conv), ``to_rgbs`` and call ``_init_noises()``; ``self.log_size``,
-    ``self.num_style_feat`` must be set first.
+    Subclasses set their own options as attributes, call ``super().__init__`` and define the layer
+    factories ``_make_style_mlp``, ``_make_style_conv`` and ``_make_to_rgb``. Modules (hence the
+    state_dict) and random initialisation come in the official order.
     """
 
-    def _init_noises(self):
+    def __init__(self, out_size, num_style_feat, num_mlp, channel_multiplier, narrow):
+        super().__init__()
+        name = type(self).__name__
+        self.num_style_feat = num_style_feat
+        self.log_size = log2_size(out_size, name)
+        self.channels = channels = stylegan_channels(channel_multiplier, narrow)
+        check_channels(channels, name, [2**i for i in range(2, self.log_size + 1)])
+
+        self.style_mlp = self._make_style_mlp(num_style_feat, num_mlp)
+        self.constant_input = ConstantInput(channels['4'], size=4)
+        self.style_conv1 = self._make_style_conv(channels['4'], channels['4'], num_style_feat, sample_mode=None)
+        self.to_rgb1 = self._make_to_rgb(channels['4'], num_style_feat, upsample=False)
         self.num_layers = (self.log_size - 2) * 2 + 1
         self.num_latent = self.log_size * 2 - 2
+        self.style_convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
         self.noises = nn.Module()
         for layer_idx in range(self.num_layers):
             resolution = 2**((layer_idx + 5) // 2)
             self.noises.register_buffer(f'noise{layer_idx}', torch.randn(1, 1, resolution, resolution))
+        in_channels = channels['4']
+        for i in range(3, self.log_size + 1):
+            out_channels = channels[f'{2**i}']
+            self.style_convs.append(
+                self._make_style_conv(in_channels, out_channels, num_style_feat, sample_mode='upsample'))
+            self.style_convs.append(self._make_style_conv(out_channels, out_channels, num_style_feat, sample_mode=None))
+            self.to_rgbs.append(self._make_to_rgb(out_channels, num_style_feat, upsample=True))
+            in_channels = out_channels
+
+    def _make_style_mlp(self, num_style_feat, num_mlp):
+        raise NotImplementedError
+
+    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
+        raise NotImplementedError
+
+    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
+        raise NotImplementedError
 
     def make_noise(self):
         """Fresh random noise maps, one per style conv: [(1, 1, 4, 4), (1, 1, 8, 8), (1, 1, 8, 8), ...]."""

@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from gfpgan.registry import ARCH_REGISTRY
-from .arch_util import check_channels, interpolate, log2_size, stylegan_channels
+from .arch_util import interpolate
 from .ops import FusedLeakyReLU
-from .stylegan2_arch import EqualConv2d, EqualLinear, ScaledLeakyReLU
-from .stylegan2_base import ConstantInput, NormStyleCode, StyleGAN2GeneratorBase, modulated_conv2d
+from .stylegan2_arch import EqualConv2d, EqualLinear, ScaledLeakyReLU, make_style_mlp
+from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase,
+                             inject_noise)
 
 __all__ = [
     'EqualLinear', 'EqualConv2d', 'ScaledLeakyReLU', 'ModulatedConv2d', 'StyleConv', 'ToRGB',
@@ -18,7 +19,7 @@ __all__ = [
 ]
 
 
-class ModulatedConv2d(nn.Module):
+class ModulatedConv2d(ModulatedConv2dBase):
     """Equalized-lr modulated conv; resampling by ``interpolation_mode`` x2 before the conv.
 
     x: (B, in_channels, H, W), style: (B, num_style_feat) -> (B, out_channels, H', W').
@@ -33,35 +34,18 @@ class ModulatedConv2d(nn.Module):
                  sample_mode=None,
                  eps=1e-8,
                  interpolation_mode='bilinear'):
-        super().__init__()
-        if sample_mode not in ('upsample', 'downsample', None):
-            raise ValueError(
-                f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.demodulate = demodulate
-        self.sample_mode = sample_mode
-        self.eps = eps
+        super().__init__(in_channels, out_channels, kernel_size, demodulate, sample_mode, eps)
         self.interpolation_mode = interpolation_mode
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
         self.modulation = EqualLinear(
             num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
-        self.padding = kernel_size // 2
 
-    def forward(self, x, style):
-        style = self.modulation(style)
-        if self.sample_mode == 'upsample':
-            x = interpolate(x, 2, self.interpolation_mode)
-        elif self.sample_mode == 'downsample':
-            x = interpolate(x, 0.5, self.interpolation_mode)
-        return modulated_conv2d(x, self.scale * self.weight, style, self.demodulate, self.eps, self.padding)
+    def conv_weight(self):
+        return self.scale * self.weight
 
     def extra_repr(self):
-        return (f'in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, '
-                f'demodulate={self.demodulate}, sample_mode={self.sample_mode}, '
-                f'interpolation_mode={self.interpolation_mode}')
+        return f'{super().extra_repr()}, interpolation_mode={self.interpolation_mode}'
 
 
 class StyleConv(nn.Module):
@@ -88,15 +72,10 @@ class StyleConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channels)
 
     def forward(self, x, style, noise=None):
-        out = self.modulated_conv(x, style)
-        if noise is None:
-            b, _, h, w = out.shape
-            noise = out.new_empty(b, 1, h, w).normal_()
-        out = out + self.weight * noise
-        return self.activate(out)
+        return self.activate(inject_noise(self.modulated_conv(x, style), self.weight, noise))
 
 
-class ToRGB(nn.Module):
+class ToRGB(ToRGBBase):
     """1x1 modulated conv to RGB + bias, plus the interpolated skip from the previous scale."""
 
     def __init__(self, in_channels, num_style_feat, upsample=True, interpolation_mode='bilinear'):
@@ -113,13 +92,8 @@ class ToRGB(nn.Module):
             interpolation_mode=interpolation_mode)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
-    def forward(self, x, style, skip=None):
-        out = self.modulated_conv(x, style) + self.bias
-        if skip is not None:
-            if self.upsample:
-                skip = interpolate(skip, 2, self.interpolation_mode)
-            out = out + skip
-        return out
+    def upsample_skip(self, skip):
+        return interpolate(skip, 2, self.interpolation_mode) if self.upsample else skip
 
 
 @ARCH_REGISTRY.register()
@@ -144,55 +118,25 @@ class StyleGAN2GeneratorBilinear(StyleGAN2GeneratorBase):
                  lr_mlp=0.01,
                  narrow=1,
                  interpolation_mode='bilinear'):
-        super().__init__()
-        self.num_style_feat = num_style_feat
-        self.log_size = log2_size(out_size, type(self).__name__)
-        self.channels = channels = stylegan_channels(channel_multiplier, narrow)
-        check_channels(channels, type(self).__name__, [2**i for i in range(2, self.log_size + 1)])
+        self.lr_mlp = lr_mlp
+        self.interpolation_mode = interpolation_mode
+        super().__init__(out_size, num_style_feat, num_mlp, channel_multiplier, narrow)
 
-        self.style_mlp = nn.Sequential(
-            NormStyleCode(), *[
-                EqualLinear(
-                    num_style_feat, num_style_feat, bias=True, bias_init_val=0, lr_mul=lr_mlp, activation='fused_lrelu')
-                for _ in range(num_mlp)
-            ])
-        self.constant_input = ConstantInput(channels['4'], size=4)
-        self.style_conv1 = StyleConv(
-            channels['4'],
-            channels['4'],
+    def _make_style_mlp(self, num_style_feat, num_mlp):
+        return make_style_mlp(num_style_feat, num_mlp, self.lr_mlp)
+
+    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
+        return StyleConv(
+            in_channels,
+            out_channels,
             kernel_size=3,
             num_style_feat=num_style_feat,
             demodulate=True,
-            sample_mode=None,
-            interpolation_mode=interpolation_mode)
-        self.to_rgb1 = ToRGB(channels['4'], num_style_feat, upsample=False, interpolation_mode=interpolation_mode)
-        self.style_convs = nn.ModuleList()
-        self.to_rgbs = nn.ModuleList()
-        in_channels = channels['4']
-        for i in range(3, self.log_size + 1):
-            out_channels = channels[f'{2**i}']
-            self.style_convs.append(
-                StyleConv(
-                    in_channels,
-                    out_channels,
-                    kernel_size=3,
-                    num_style_feat=num_style_feat,
-                    demodulate=True,
-                    sample_mode='upsample',
-                    interpolation_mode=interpolation_mode))
-            self.style_convs.append(
-                StyleConv(
-                    out_channels,
-                    out_channels,
-                    kernel_size=3,
-                    num_style_feat=num_style_feat,
-                    demodulate=True,
-                    sample_mode=None,
-                    interpolation_mode=interpolation_mode))
-            self.to_rgbs.append(
-                ToRGB(out_channels, num_style_feat, upsample=True, interpolation_mode=interpolation_mode))
-            in_channels = out_channels
-        self._init_noises()
+            sample_mode=sample_mode,
+            interpolation_mode=self.interpolation_mode)
+
+    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
+        return ToRGB(in_channels, num_style_feat, upsample=upsample, interpolation_mode=self.interpolation_mode)
 
 
 class _Interpolate(nn.Module):

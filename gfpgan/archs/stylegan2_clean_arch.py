@@ -8,14 +8,16 @@ from torch import nn
 from torch.nn import functional as F
 
 from gfpgan.registry import ARCH_REGISTRY
-from .arch_util import check_channels, default_init_weights, log2_size, stylegan_channels
-from .stylegan2_base import ConstantInput, NormStyleCode, StyleGAN2GeneratorBase, modulated_conv2d
+from .arch_util import default_init_weights
+from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase,
+                             inject_noise)
 
 __all__ = ['ModulatedConv2d', 'StyleConv', 'ToRGB', 'StyleGAN2GeneratorClean', 'NormStyleCode', 'ConstantInput']
 
 
-class ModulatedConv2d(nn.Module):
-    """Style-modulated conv with plain ``nn.Linear`` modulation; bilinear x2 up/down-sampling before the conv.
+class ModulatedConv2d(ModulatedConv2dBase):
+    """Style-modulated conv with plain ``nn.Linear`` modulation (scales folded into the weights);
+    bilinear x2 up/down-sampling before the conv.
 
     x: (B, in_channels, H, W), style: (B, num_style_feat) -> (B, out_channels, H', W').
     """
@@ -28,34 +30,12 @@ class ModulatedConv2d(nn.Module):
                  demodulate=True,
                  sample_mode=None,
                  eps=1e-8):
-        super().__init__()
-        if sample_mode not in ('upsample', 'downsample', None):
-            raise ValueError(
-                f"ModulatedConv2d sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}.")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.demodulate = demodulate
-        self.sample_mode = sample_mode
-        self.eps = eps
+        super().__init__(in_channels, out_channels, kernel_size, demodulate, sample_mode, eps)
         self.modulation = nn.Linear(num_style_feat, in_channels, bias=True)
         default_init_weights(self.modulation, scale=1, bias_fill=1, a=0, mode='fan_in', nonlinearity='linear')
         self.weight = nn.Parameter(
             torch.randn(1, out_channels, in_channels, kernel_size, kernel_size) /
             math.sqrt(in_channels * kernel_size**2))
-        self.padding = kernel_size // 2
-
-    def forward(self, x, style):
-        style = self.modulation(style)
-        if self.sample_mode == 'upsample':
-            x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
-        elif self.sample_mode == 'downsample':
-            x = F.interpolate(x, scale_factor=0.5, mode='bilinear', align_corners=False)
-        return modulated_conv2d(x, self.weight, style, self.demodulate, self.eps, self.padding)
-
-    def extra_repr(self):
-        return (f'in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, '
-                f'demodulate={self.demodulate}, sample_mode={self.sample_mode}')
 
 
 class StyleConv(nn.Module):
@@ -71,19 +51,14 @@ class StyleConv(nn.Module):
 
     def forward(self, x, style, noise=None):
         out = self.modulated_conv(x, style)
-        if noise is None:
-            b, _, h, w = out.shape
-            noise = out.new_empty(b, 1, h, w).normal_()
-        if torch.is_grad_enabled():
-            out = out * 2**0.5  # sqrt(2): the gain of the original fused activation
-            out = out + self.weight * noise
-            out = out + self.bias
-        else:  # the same operations in place: no new (B, C, H, W) buffers at inference
-            out.mul_(2**0.5).add_(self.weight * noise).add_(self.bias)
+        grad = torch.is_grad_enabled()
+        out = out * 2**0.5 if grad else out.mul_(2**0.5)  # sqrt(2): the gain of the original fused activation
+        out = inject_noise(out, self.weight, noise)
+        out = out + self.bias if grad else out.add_(self.bias)
         return self.activate(out)
 
 
-class ToRGB(nn.Module):
+class ToRGB(ToRGBBase):
     """1x1 modulated conv to RGB + bias, plus the bilinearly upsampled skip from the previous scale."""
 
     def __init__(self, in_channels, num_style_feat, upsample=True):
@@ -93,13 +68,8 @@ class ToRGB(nn.Module):
             in_channels, 3, kernel_size=1, num_style_feat=num_style_feat, demodulate=False, sample_mode=None)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
-    def forward(self, x, style, skip=None):
-        out = self.modulated_conv(x, style) + self.bias
-        if skip is not None:
-            if self.upsample:
-                skip = F.interpolate(skip, scale_factor=2, mode='bilinear', align_corners=False)
-            out = out + skip if torch.is_grad_enabled() else out.add_(skip)
-        return out
+    def upsample_skip(self, skip):
+        return F.interpolate(skip, scale_factor=2, mode='bilinear', align_corners=False) if self.upsample else skip
 
 
 @ARCH_REGISTRY.register()
@@ -115,51 +85,23 @@ class StyleGAN2GeneratorClean(StyleGAN2GeneratorBase):
     """
 
     def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1):
-        super().__init__()
-        self.num_style_feat = num_style_feat
-        self.log_size = log2_size(out_size, type(self).__name__)
-        self.channels = channels = stylegan_channels(channel_multiplier, narrow)
-        check_channels(channels, type(self).__name__, [2**i for i in range(2, self.log_size + 1)])
+        super().__init__(out_size, num_style_feat, num_mlp, channel_multiplier, narrow)
 
-        style_mlp_layers = [NormStyleCode()]
+    def _make_style_mlp(self, num_style_feat, num_mlp):
+        layers = [NormStyleCode()]
         for _ in range(num_mlp):
-            style_mlp_layers += [
+            layers += [
                 nn.Linear(num_style_feat, num_style_feat, bias=True),
                 nn.LeakyReLU(negative_slope=0.2, inplace=True)
             ]
-        self.style_mlp = nn.Sequential(*style_mlp_layers)
-        default_init_weights(self.style_mlp, scale=1, bias_fill=0, a=0.2, mode='fan_in', nonlinearity='leaky_relu')
+        style_mlp = nn.Sequential(*layers)
+        default_init_weights(style_mlp, scale=1, bias_fill=0, a=0.2, mode='fan_in', nonlinearity='leaky_relu')
+        return style_mlp
 
-        self.constant_input = ConstantInput(channels['4'], size=4)
-        self.style_conv1 = StyleConv(
-            channels['4'],
-            channels['4'],
-            kernel_size=3,
-            num_style_feat=num_style_feat,
-            demodulate=True,
-            sample_mode=None)
-        self.to_rgb1 = ToRGB(channels['4'], num_style_feat, upsample=False)
-        self.style_convs = nn.ModuleList()
-        self.to_rgbs = nn.ModuleList()
-        in_channels = channels['4']
-        for i in range(3, self.log_size + 1):
-            out_channels = channels[f'{2**i}']
-            self.style_convs.append(
-                StyleConv(
-                    in_channels,
-                    out_channels,
-                    kernel_size=3,
-                    num_style_feat=num_style_feat,
-                    demodulate=True,
-                    sample_mode='upsample'))
-            self.style_convs.append(
-                StyleConv(
-                    out_channels,
-                    out_channels,
-                    kernel_size=3,
-                    num_style_feat=num_style_feat,
-                    demodulate=True,
-                    sample_mode=None))
-            self.to_rgbs.append(ToRGB(out_channels, num_style_feat, upsample=True))
-            in_channels = out_channels
-        self._init_noises()
+    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
+        return StyleConv(
+            in_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
+            sample_mode=sample_mode)
+
+    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
+        return ToRGB(in_channels, num_style_feat, upsample=upsample)
