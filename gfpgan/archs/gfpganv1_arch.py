@@ -2,9 +2,7 @@
 and the facial-component discriminator used for the eye and mouth losses."""
 import math
 
-import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gfpgan.registry import ARCH_REGISTRY
 from .arch_util import interpolate
@@ -46,7 +44,7 @@ class StyleGAN2GeneratorSFT(SFTGeneratorMixin, StyleGAN2Generator):
         self.sft_half = sft_half
 
 
-class ConvUpLayer(nn.Module):
+class ConvUpLayer(EqualConv2d):
     """Interpolation x2 (bilinear by default) followed by an equalized conv [+ activation]."""
 
     def __init__(self,
@@ -59,30 +57,18 @@ class ConvUpLayer(nn.Module):
                  bias_init_val=0,
                  activate=True,
                  interpolation_mode='bilinear'):
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.padding = padding
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, bias=bias and not activate,
+            bias_init_val=bias_init_val)
         self.interpolation_mode = interpolation_mode
-        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        if bias and not activate:
-            self.bias = nn.Parameter(torch.zeros(out_channels).fill_(bias_init_val))
-        else:
-            self.register_parameter('bias', None)
         if activate:
             self.activation = FusedLeakyReLU(out_channels) if bias else ScaledLeakyReLU(0.2)
         else:
             self.activation = None
 
     def forward(self, x):
-        out = interpolate(x, 2, self.interpolation_mode)
-        out = F.conv2d(out, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
-        if self.activation is not None:
-            out = self.activation(out)
-        return out
+        out = super().forward(interpolate(x, 2, self.interpolation_mode))
+        return out if self.activation is None else self.activation(out)
 
 
 class ResUpBlock(nn.Module):
