@@ -54,14 +54,14 @@ def _upfirdn2d_fast(x, kernel, up, down, pad):
     if up > 1:
         # Full transposed convolution (zero insertion + FIR without the multiplications by zero).
         # Index m of the full output is index m - (k - 1) + p0 of the upfirdn output.
-        x = F.conv_transpose2d(x, kernel.expand(c, 1, kh, kw), stride=up, groups=c)
+        x = F.conv_transpose2d(x, kernel.expand(c, 1, kh, kw).contiguous(), stride=up, groups=c)
         x = F.pad(x, [px0 - kw + 1, px1 + up - kw, py0 - kh + 1, py1 + up - kh])
         if down > 1:
             x = x[:, :, ::down, ::down]
         return x
     if any((px0, px1, py0, py1)):
         x = F.pad(x, [px0, px1, py0, py1])
-    weight = torch.flip(kernel, [0, 1]).expand(c, 1, kh, kw)
+    weight = torch.flip(kernel, [0, 1]).expand(c, 1, kh, kw).contiguous()
     return F.conv2d(x, weight, stride=down, groups=c)
 
 
