@@ -8,7 +8,7 @@ the forward pass live here.
 import torch
 from torch import nn
 
-from .arch_util import check_input, log2_size, stylegan_channels
+from .arch_util import check_channels, check_input, log2_size, stylegan_channels
 
 __all__ = ['GFPGANBase']
 
@@ -31,10 +31,7 @@ class GFPGANBase(nn.Module):
         self.log_size = log2_size(out_size, name)
         channels = stylegan_channels(channel_multiplier, narrow * 0.5)  # the U-Net has half the decoder's width
         decoder_channels = stylegan_channels(channel_multiplier, narrow)
-        for res in [2**i for i in range(2, self.log_size + 1)]:
-            if channels[str(res)] < 1:
-                raise ValueError(f'{name}: narrow={narrow} leaves the U-Net no channels at resolution {res}; '
-                                 'increase narrow or channel_multiplier.')
+        check_channels(channels, name, [2**i for i in range(2, self.log_size + 1)])
         for res in [2**i for i in range(3, self.log_size + 1)]:
             unet_c, dec_c = channels[str(res)], decoder_channels[str(res)]
             if sft_half and dec_c % 2:
@@ -128,7 +125,7 @@ class GFPGANBase(nn.Module):
         as in the original. Returns (image, out_rgbs)."""
         check_input(x, type(self).__name__, 3, self.out_size)
         if x.device.type == 'cpu':
-            # oneDNN convolutions run faster on NHWC activations; the values are the same
+            # oneDNN convolutions run faster on NHWC activations (same values up to float32 rounding)
             x = x.contiguous(memory_format=torch.channels_last)
         unet_skips = []
         feat = self._body_act(self.conv_body_first(x))

@@ -132,7 +132,7 @@ def test_odd_channel_count_with_sft_half_is_a_value_error():
         GFPGANv1Clean(out_size=32, num_style_feat=16, narrow=3 / 512, sft_half=True)
     with pytest.raises(ValueError, match='half the decoder width'):
         GFPGANv1(out_size=32, num_style_feat=16, narrow=0.3, sft_half=False)
-    with pytest.raises(ValueError, match='no channels'):
+    with pytest.raises(ValueError, match='leave 0 channels at resolution 1024'):
         GFPGANv1Clean(out_size=1024, num_style_feat=16, narrow=1 / 16)
 
 
