@@ -15,7 +15,9 @@ import re
 import numpy as np
 import torch
 
-REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'reference')
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
+REF_DIR = os.path.join(DATA_DIR, 'reference')  # from the shared reference folder (update_reference.py)
+OFFICIAL_OUTPUTS_DIR = os.path.join(DATA_DIR, 'official_outputs')  # made here by running the official code
 MASK = (1 << 64) - 1
 
 
@@ -77,20 +79,20 @@ def input_from_recipe(spec):
         det_values(int(seed), int(k, 0), tuple(spec['shape']), float(lo), float(hi), dtype, int(bits)))
 
 
-def vector_names():
-    return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(REF_DIR, 'vectors', '*.json')))
+def vector_names(folder=os.path.join(REF_DIR, 'vectors')):
+    return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(folder, '*.json')))
 
 
 def manifest_names():
     return sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(REF_DIR, 'manifests', '*.json')))
 
 
-def load_vector(name):
+def load_vector(name, folder=os.path.join(REF_DIR, 'vectors')):
     """(description dict, {input name: tensor}, {output name: tensor or list})."""
-    with open(os.path.join(REF_DIR, 'vectors', f'{name}.json')) as f:
+    with open(os.path.join(folder, f'{name}.json')) as f:
         desc = json.load(f)
     inputs = {k: input_from_recipe(v) for k, v in desc['inputs'].items()}
-    outputs = torch.load(os.path.join(REF_DIR, 'vectors', f'{name}.outputs.pt'), weights_only=True)['outputs']
+    outputs = torch.load(os.path.join(folder, f'{name}.outputs.pt'), weights_only=True)['outputs']
     return desc, inputs, outputs
 
 
