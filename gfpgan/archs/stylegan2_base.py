@@ -217,10 +217,16 @@ class StyleGAN2GeneratorBase(nn.Module):
                               inject_index, return_latents)
 
     def _latent_codes(self, styles, input_is_latent, truncation, truncation_latent, inject_index):
+        name = type(self).__name__
         if not isinstance(styles, (list, tuple)) or len(styles) not in (1, 2):
-            raise ValueError(
-                f'{type(self).__name__} expects styles as a list of one or two tensors, '
-                f'got {type(styles).__name__} of length {len(styles) if hasattr(styles, "__len__") else "?"}.')
+            raise ValueError(f'{name} expects styles as a list of one or two tensors, got {type(styles).__name__}'
+                             f'{f" of length {len(styles)}" if isinstance(styles, (list, tuple)) else ""}.')
+        for style in styles:
+            if not torch.is_tensor(style) or style.ndim not in (2, 3) or style.shape[-1] != self.num_style_feat or (
+                    style.ndim == 3 and style.shape[1] != self.num_latent):
+                raise ValueError(f'{name} expects style codes of shape (B, {self.num_style_feat}) or '
+                                 f'(B, {self.num_latent}, {self.num_style_feat}), got '
+                                 f'{tuple(style.shape) if torch.is_tensor(style) else type(style).__name__}.')
         if not input_is_latent:
             styles = [self.style_mlp(s) for s in styles]
         if truncation < 1:

@@ -181,6 +181,8 @@ def test_stylegan2_generator_latent_utilities():
             assert mixed.shape == (2, 3, 32, 32)
         with pytest.raises(ValueError, match='list of one or two'):
             g(torch.randn(2, 16))
+        with pytest.raises(ValueError, match=r'style codes of shape \(B, 16\) or \(B, 8, 16\), got \(2, 17\)'):
+            g([torch.randn(2, 17)])
 
 
 def test_discriminator_batch_grouping_error():
