@@ -58,7 +58,12 @@ class ConvUpLayer(EqualConv2d):
                  activate=True,
                  interpolation_mode='bilinear'):
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, bias=bias and not activate,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            bias=bias and not activate,
             bias_init_val=bias_init_val)
         self.interpolation_mode = interpolation_mode
         if activate:

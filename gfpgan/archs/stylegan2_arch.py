@@ -287,6 +287,8 @@ class StyleGAN2Generator(StyleGAN2GeneratorBase):
         lr_mlp (float): learning-rate multiplier of the mapping MLP. Default 0.01.
         narrow (float): width ratio of every layer. Default 1.
     """
+    style_conv_cls = StyleConv
+    to_rgb_cls = ToRGB
 
     def __init__(self,
                  out_size,
@@ -296,25 +298,12 @@ class StyleGAN2Generator(StyleGAN2GeneratorBase):
                  resample_kernel=(1, 3, 3, 1),
                  lr_mlp=0.01,
                  narrow=1):
-        self.resample_kernel = resample_kernel
         self.lr_mlp = lr_mlp
+        self.layer_kwargs = {'resample_kernel': resample_kernel}
         super().__init__(out_size, num_style_feat, num_mlp, channel_multiplier, narrow)
 
     def _make_style_mlp(self, num_style_feat, num_mlp):
         return make_style_mlp(num_style_feat, num_mlp, self.lr_mlp)
-
-    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
-        return StyleConv(
-            in_channels,
-            out_channels,
-            kernel_size=3,
-            num_style_feat=num_style_feat,
-            demodulate=True,
-            sample_mode=sample_mode,
-            resample_kernel=self.resample_kernel)
-
-    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
-        return ToRGB(in_channels, num_style_feat, upsample=upsample, resample_kernel=self.resample_kernel)
 
 
 class ConvLayer(nn.Sequential):

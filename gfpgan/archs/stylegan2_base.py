@@ -14,8 +14,8 @@ from torch.nn import functional as F
 from .arch_util import check_channels, interpolate, log2_size, stylegan_channels
 
 __all__ = [
-    'NormStyleCode', 'ConstantInput', 'ModulatedConv2dBase', 'ToRGBBase', 'StyleGAN2GeneratorBase',
-    'SFTGeneratorMixin', 'apply_sft', 'inject_noise', 'modulate_weight', 'modulated_conv2d'
+    'NormStyleCode', 'ConstantInput', 'ModulatedConv2dBase', 'ToRGBBase', 'StyleGAN2GeneratorBase', 'SFTGeneratorMixin',
+    'apply_sft', 'inject_noise', 'modulate_weight', 'modulated_conv2d'
 ]
 
 
@@ -141,10 +141,11 @@ def apply_sft(out, scale, shift, sft_half):
 class StyleGAN2GeneratorBase(nn.Module):
     """Construction and forward shared by the StyleGAN2 generators.
 
-    Subclasses set their own options as attributes, call ``super().__init__`` and define the layer
-    factories ``_make_style_mlp``, ``_make_style_conv`` and ``_make_to_rgb``. Modules (hence the
-    state_dict) and random initialisation come in the official order.
+    Subclasses name their layer classes (``style_conv_cls``, ``to_rgb_cls``), set ``layer_kwargs`` (the
+    resampling options those classes take), define ``_make_style_mlp`` and call ``super().__init__``.
+    Modules (hence the state_dict) and random initialisation come in the official order.
     """
+    layer_kwargs = {}
 
     def __init__(self, out_size, num_style_feat, num_mlp, channel_multiplier, narrow):
         super().__init__()
@@ -179,10 +180,17 @@ class StyleGAN2GeneratorBase(nn.Module):
         raise NotImplementedError
 
     def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
-        raise NotImplementedError
+        return self.style_conv_cls(
+            in_channels,
+            out_channels,
+            kernel_size=3,
+            num_style_feat=num_style_feat,
+            demodulate=True,
+            sample_mode=sample_mode,
+            **self.layer_kwargs)
 
     def _make_to_rgb(self, in_channels, num_style_feat, upsample):
-        raise NotImplementedError
+        return self.to_rgb_cls(in_channels, num_style_feat, upsample=upsample, **self.layer_kwargs)
 
     def make_noise(self):
         """Fresh random noise maps, one per style conv: [(1, 1, 4, 4), (1, 1, 8, 8), (1, 1, 8, 8), ...]."""

@@ -109,6 +109,8 @@ class StyleGAN2GeneratorBilinear(StyleGAN2GeneratorBase):
         narrow (float): width ratio of every layer. Default 1.
         interpolation_mode (str): 'bilinear' (default) or another F.interpolate mode.
     """
+    style_conv_cls = StyleConv
+    to_rgb_cls = ToRGB
 
     def __init__(self,
                  out_size,
@@ -119,24 +121,11 @@ class StyleGAN2GeneratorBilinear(StyleGAN2GeneratorBase):
                  narrow=1,
                  interpolation_mode='bilinear'):
         self.lr_mlp = lr_mlp
-        self.interpolation_mode = interpolation_mode
+        self.layer_kwargs = {'interpolation_mode': interpolation_mode}
         super().__init__(out_size, num_style_feat, num_mlp, channel_multiplier, narrow)
 
     def _make_style_mlp(self, num_style_feat, num_mlp):
         return make_style_mlp(num_style_feat, num_mlp, self.lr_mlp)
-
-    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
-        return StyleConv(
-            in_channels,
-            out_channels,
-            kernel_size=3,
-            num_style_feat=num_style_feat,
-            demodulate=True,
-            sample_mode=sample_mode,
-            interpolation_mode=self.interpolation_mode)
-
-    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
-        return ToRGB(in_channels, num_style_feat, upsample=upsample, interpolation_mode=self.interpolation_mode)
 
 
 class _Interpolate(nn.Module):

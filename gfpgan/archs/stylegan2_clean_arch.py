@@ -83,6 +83,8 @@ class StyleGAN2GeneratorClean(StyleGAN2GeneratorBase):
         channel_multiplier (int): width multiplier from 64x64 up. Default 2.
         narrow (float): width ratio of every layer. Default 1.
     """
+    style_conv_cls = StyleConv
+    to_rgb_cls = ToRGB
 
     def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1):
         super().__init__(out_size, num_style_feat, num_mlp, channel_multiplier, narrow)
@@ -97,11 +99,3 @@ class StyleGAN2GeneratorClean(StyleGAN2GeneratorBase):
         style_mlp = nn.Sequential(*layers)
         default_init_weights(style_mlp, scale=1, bias_fill=0, a=0.2, mode='fan_in', nonlinearity='leaky_relu')
         return style_mlp
-
-    def _make_style_conv(self, in_channels, out_channels, num_style_feat, sample_mode):
-        return StyleConv(
-            in_channels, out_channels, kernel_size=3, num_style_feat=num_style_feat, demodulate=True,
-            sample_mode=sample_mode)
-
-    def _make_to_rgb(self, in_channels, num_style_feat, upsample):
-        return ToRGB(in_channels, num_style_feat, upsample=upsample)
