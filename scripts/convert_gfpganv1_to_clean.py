@@ -79,8 +79,10 @@ def main(argv=None):
         converted[key] = {k: clean[k] for k in template.state_dict()}  # the clean network's key order
 
     atomic_save(converted, args.output)
-    print(f"Wrote {args.output} ({', '.join(converted)}) for GFPGANv1Clean(" +
-          ', '.join(f'{k}={v}' for k, v in kwargs.items() if k not in ('decoder_load_path', 'fix_decoder')) + ').')
+    shown = ', '.join(f'{k}={v}' for k, v in kwargs.items()
+                      if k not in ('decoder_load_path', 'fix_decoder', 'input_is_latent'))
+    print(f"Wrote {args.output} ({', '.join(converted)}) for GFPGANv1Clean({shown}); input_is_latent is not stored "
+          "in weights: use the source network's value (True for every release).")
     if args.arch == 'v1':
         print('Note: GFPGANv1 -> clean is approximate (FIR vs bilinear resampling); fine-tune before use.')
     return 0
