@@ -8,10 +8,7 @@ from torch import nn
 
 from gfpgan.registry import ARCH_REGISTRY
 
-__all__ = ['VGGFeatureExtractor', 'vgg_layer_names', 'VGG_PRETRAIN_PATH']
-
-# The file BasicSR looks for first; any torchvision VGG19 state_dict works.
-VGG_PRETRAIN_PATH = 'experiments/pretrained_models/vgg19-dcbb9e9d.pth'
+__all__ = ['VGGFeatureExtractor', 'vgg_layer_names']
 
 _CONVS_PER_STAGE = {
     'vgg11': (1, 1, 2, 2, 2),
@@ -120,12 +117,8 @@ class VGGFeatureExtractor(nn.Module):
         if isinstance(pretrained, (str, os.PathLike)):
             path = resolve_weights(pretrained)
         else:
-            filename, url = _torchvision_weights(vgg_type)
-            candidates = [VGG_PRETRAIN_PATH] if vgg_type == 'vgg19' else []
-            path = next((p for p in candidates if os.path.isfile(p)), None)
-            if path is None:
-                sha_prefix = filename.rsplit('-', 1)[-1].split('.')[0]
-                path = resolve_weights(filename, url=url, sha256=sha_prefix)
+            filename, url = _torchvision_weights(vgg_type)  # e.g. vgg19-dcbb9e9d.pth: a SHA-256 prefix in the name
+            path = resolve_weights(filename, url=url, sha256=filename.rsplit('-', 1)[-1].split('.')[0])
         state_dict = extract_state_dict(load_checkpoint_file(path), param_key=None)
         # torchvision keys are features.<index>.<param>; ours are vgg_net.<name>.<param>
         own = {}

@@ -87,11 +87,18 @@ def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_d
         return name_or_path
     filename = os.path.basename(name_or_path) or os.path.basename(url or '')
     dirs = search_dirs if search_dirs is not None else [PRETRAINED_DIR, cache_dir(), _torch_hub_checkpoints()]
+    bad_hash = []
     for folder in dirs:
         if folder and os.path.isfile(os.path.join(folder, filename)):
             candidate = os.path.join(folder, filename)
             if _hash_ok(candidate, sha256):
                 return candidate
+            bad_hash.append(candidate)
+    if bad_hash:
+        where = ', '.join(bad_hash)
+        raise WeightsNotFoundError(
+            f"'{where}' does not have the expected SHA-256 ({sha256}...): the file is corrupt or "
+            f'a different one; replace it with the release file{f" from {url}" if url else ""}.')
     reason = 'no URL is known for it'
     if url:
         dst = os.path.join(cache_dir(), filename)

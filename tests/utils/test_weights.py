@@ -32,8 +32,8 @@ def test_a_file_with_the_wrong_hash_is_not_used(isolated_weights):
     os.makedirs(PRETRAINED_DIR)
     (isolated_weights / PRETRAINED_DIR / 'w.pth').write_bytes(b'corrupt')
     good = hashlib.sha256(b'good').hexdigest()
-    with pytest.raises(WeightsNotFoundError):
-        resolve_weights('w.pth', sha256=good)
+    with pytest.raises(WeightsNotFoundError, match='does not have the expected SHA-256.*corrupt'):
+        resolve_weights('w.pth', sha256=good, url='https://example.invalid/w.pth')
     (isolated_weights / PRETRAINED_DIR / 'w.pth').write_bytes(b'good')
     assert resolve_weights('w.pth', sha256=good[:8]).endswith('w.pth')  # a hash prefix is enough
 
