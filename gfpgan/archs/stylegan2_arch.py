@@ -17,9 +17,9 @@ from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, 
                              inject_noise, modulate_weight)
 
 __all__ = [
-    'make_resample_kernel', 'UpFirDnUpsample', 'UpFirDnDownsample', 'UpFirDnSmooth', 'EqualLinear', 'EqualConv2d',
-    'ScaledLeakyReLU', 'ModulatedConv2d', 'StyleConv', 'ToRGB', 'ConvLayer', 'ResBlock', 'StyleGAN2Generator',
-    'StyleGAN2Discriminator', 'NormStyleCode', 'ConstantInput', 'make_style_mlp'
+    'make_resample_kernel', 'EqualLRModulatedConv2d', 'UpFirDnUpsample', 'UpFirDnDownsample', 'UpFirDnSmooth',
+    'EqualLinear', 'EqualConv2d', 'ScaledLeakyReLU', 'ModulatedConv2d', 'StyleConv', 'ToRGB', 'ConvLayer', 'ResBlock',
+    'StyleGAN2Generator', 'StyleGAN2Discriminator', 'NormStyleCode', 'ConstantInput', 'make_style_mlp'
 ]
 
 
@@ -170,7 +170,29 @@ class ScaledLeakyReLU(nn.Module):
         return F.leaky_relu(x, negative_slope=self.negative_slope) * math.sqrt(2)
 
 
-class ModulatedConv2d(ModulatedConv2dBase):
+class EqualLRModulatedConv2d(ModulatedConv2dBase):
+    """Modulated conv with equalized learning rate: ``EqualLinear`` modulation and a weight scaled by
+    1 / sqrt(in * k * k) at run time; interpolating resampling (as in the bilinear variant)."""
+
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size,
+                 num_style_feat,
+                 demodulate=True,
+                 sample_mode=None,
+                 eps=1e-8):
+        super().__init__(in_channels, out_channels, kernel_size, demodulate, sample_mode, eps)
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.modulation = EqualLinear(
+            num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
+        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
+
+    def conv_weight(self):
+        return self.scale * self.weight
+
+
+class ModulatedConv2d(EqualLRModulatedConv2d):
     """Style-modulated (and optionally demodulated) conv; upsampling by transposed conv + FIR smoothing,
     downsampling by FIR smoothing + strided conv. Equalized-lr scale applied at run time.
 
@@ -186,20 +208,13 @@ class ModulatedConv2d(ModulatedConv2dBase):
                  sample_mode=None,
                  resample_kernel=(1, 3, 3, 1),
                  eps=1e-8):
-        super().__init__(in_channels, out_channels, kernel_size, demodulate, sample_mode, eps)
+        super().__init__(in_channels, out_channels, kernel_size, num_style_feat, demodulate, sample_mode, eps)
         if sample_mode == 'upsample':
             self.smooth = UpFirDnSmooth(
                 resample_kernel, upsample_factor=2, downsample_factor=1, kernel_size=kernel_size)
         elif sample_mode == 'downsample':
             self.smooth = UpFirDnSmooth(
                 resample_kernel, upsample_factor=1, downsample_factor=2, kernel_size=kernel_size)
-        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.modulation = EqualLinear(
-            num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
-        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
-
-    def conv_weight(self):
-        return self.scale * self.weight
 
     def forward(self, x, style):
         if self.sample_mode is None:

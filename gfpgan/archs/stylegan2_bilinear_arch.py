@@ -9,9 +9,8 @@ from torch import nn
 from gfpgan.registry import ARCH_REGISTRY
 from .arch_util import interpolate
 from .ops import FusedLeakyReLU
-from .stylegan2_arch import EqualConv2d, EqualLinear, ScaledLeakyReLU, make_style_mlp
-from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase,
-                             inject_noise)
+from .stylegan2_arch import EqualConv2d, EqualLinear, EqualLRModulatedConv2d, ScaledLeakyReLU, make_style_mlp
+from .stylegan2_base import ConstantInput, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase, inject_noise
 
 __all__ = [
     'EqualLinear', 'EqualConv2d', 'ScaledLeakyReLU', 'ModulatedConv2d', 'StyleConv', 'ToRGB',
@@ -19,7 +18,7 @@ __all__ = [
 ]
 
 
-class ModulatedConv2d(ModulatedConv2dBase):
+class ModulatedConv2d(EqualLRModulatedConv2d):
     """Equalized-lr modulated conv; resampling by ``interpolation_mode`` x2 before the conv.
 
     x: (B, in_channels, H, W), style: (B, num_style_feat) -> (B, out_channels, H', W').
@@ -34,15 +33,8 @@ class ModulatedConv2d(ModulatedConv2dBase):
                  sample_mode=None,
                  eps=1e-8,
                  interpolation_mode='bilinear'):
-        super().__init__(in_channels, out_channels, kernel_size, demodulate, sample_mode, eps)
+        super().__init__(in_channels, out_channels, kernel_size, num_style_feat, demodulate, sample_mode, eps)
         self.interpolation_mode = interpolation_mode
-        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.modulation = EqualLinear(
-            num_style_feat, in_channels, bias=True, bias_init_val=1, lr_mul=1, activation=None)
-        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
-
-    def conv_weight(self):
-        return self.scale * self.weight
 
     def extra_repr(self):
         return f'{super().extra_repr()}, interpolation_mode={self.interpolation_mode}'
