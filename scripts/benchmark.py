@@ -1,22 +1,36 @@
-"""Benchmark the GFPGAN restorer: forward time of GFPGANv1Clean in the v1.4 configuration
-(out_size 512, channel_multiplier 2) per face, on the CPU (float32, this machine's thread count) and,
-when a GPU is present, on CUDA (float32 and bfloat16 autocast, batch 1/4/16, peak memory).
+"""Benchmark GFPGAN's two hot paths.
 
-Prints a Markdown table and writes the figures as JSON.
+network: forward time of GFPGANv1Clean in the v1.4 configuration (out_size 512, channel_multiplier 2) per
+face, on the CPU (float32, this machine's thread count) and, when a GPU is present, on CUDA (float32 and
+bfloat16 autocast, batch 1/4/16, peak memory).
+
+data: FFHQDegradationDataset with the datasets.train options of options/train_gfpgan_v1.yml on 512x512
+faces (``--dataroot``, or face images made from scikit-image's astronaut photo): ms per sample on one
+thread (reading, decoding and degrading included), and samples/s through a DataLoader with N workers.
+
+Prints Markdown tables and writes the figures as JSON.
 """
 import argparse
 import json
 import os
+import statistics
 import sys
+import tempfile
+import time
 
+import cv2
+import numpy as np
 import torch
+import yaml
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
+from gfpgan.data import build_dataloader, build_dataset  # noqa: E402
 from gfpgan.utils.benchmark import machine_info, markdown_table, time_callable  # noqa: E402
 from gfpgan.utils.checkpoint import load_network  # noqa: E402
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 V14_CONFIG = dict(
     out_size=512,
     num_style_feat=512,
@@ -57,34 +71,102 @@ def bench_gfpgan(net, device, batch, dtype, runs, warmup, grad=False):
     return stats, forward
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        '--device',
-        choices=['auto', 'cpu', 'cuda'],
-        default='auto',
-        help='cpu, cuda, or auto: the CPU, plus CUDA when available (default)')
-    parser.add_argument('--runs', type=int, default=5, help='timed runs per case (default 5; the median is reported)')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed runs first (default 1)')
-    parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch default)')
-    parser.add_argument('--cpu-batch-sizes', type=int, nargs='+', default=[1], help='CPU batch sizes (default 1)')
-    parser.add_argument(
-        '--cuda-batch-sizes', type=int, nargs='+', default=[1, 4, 16], help='CUDA batch sizes (default 1 4 16)')
-    parser.add_argument(
-        '--with-grad', action='store_true', help='also time the CPU forward with autograd enabled (the training path)')
-    parser.add_argument(
-        '--model_path',
-        default=None,
-        help='a GFPGANv1Clean checkpoint (e.g. GFPGANv1.4.pth); default: random weights, same timing')
-    parser.add_argument('--output', default='benchmark_gfpgan.json', help='JSON file to write')
-    args = parser.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0:
-        parser.error('--runs must be >= 1 and --warmup >= 0.')
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda was requested but no CUDA device is available.')
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def make_faces(folder, count=16, size=512):
+    """``count`` different size x size PNG faces (the astronaut photo shifted and mirrored), like FFHQ files."""
+    try:
+        from skimage import data as skdata
+        photo = skdata.astronaut()[:, :, ::-1]
+    except ImportError:  # smooth random colours: decodes about as fast as a photo
+        photo = cv2.resize(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8), (512, 512))
+    photo = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+    for i in range(count):
+        img = np.roll(photo, 13 * i, axis=1)
+        cv2.imwrite(os.path.join(folder, f'{i:05d}.png'), img[:, ::-1] if i % 2 else img)
 
+
+def v1_train_options(dataroot):
+    """datasets.train of the official config, reading ``dataroot``; components off (no box file needed, and
+    computing three boxes costs microseconds)."""
+    with open(os.path.join(ROOT, 'options', 'train_gfpgan_v1.yml')) as f:
+        opt = yaml.safe_load(f)['datasets']['train']
+    opt.update(dataroot_gt=dataroot, io_backend={'type': 'disk'}, crop_components=False, phase='train')
+    return opt
+
+
+def bench_data_one_thread(dataset, samples):
+    """Per-sample times (s) of ``dataset[i]`` in this process with OpenCV and torch on one thread."""
+    threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    try:
+        dataset.seed(0)
+        dataset[0]
+        times = []
+        for i in range(samples):
+            start = time.perf_counter()
+            dataset[i % len(dataset)]
+            times.append(time.perf_counter() - start)
+    finally:
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
+    times.sort()
+    return {
+        'workers': 0,
+        'threads': 1,
+        'samples': samples,
+        'median_ms': statistics.median(times) * 1e3,
+        'mean_ms': statistics.fmean(times) * 1e3,
+        'p90_ms': times[int(0.9 * (len(times) - 1))] * 1e3,
+        'samples_per_s': len(times) / sum(times),
+    }
+
+
+def bench_data_workers(dataset, opt, workers, samples, batch=8):
+    """Samples/s through a DataLoader with ``workers`` worker processes (after the first batch)."""
+    opt = dict(opt, num_worker_per_gpu=workers, batch_size_per_gpu=batch, persistent_workers=True)
+    torch.manual_seed(0)
+    loader = build_dataloader(dataset, opt, seed=0)
+    done, start = 0, None
+    while done < samples:
+        for batch_data in loader:
+            if start is None:
+                start = time.perf_counter()  # workers started and warm
+                continue
+            done += batch_data['lq'].shape[0]
+            if done >= samples:
+                break
+    elapsed = time.perf_counter() - start
+    return {'workers': workers, 'threads': 1, 'samples': done, 'samples_per_s': done / elapsed}
+
+
+def run_data_benchmark(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        dataroot = args.dataroot
+        if dataroot is None:
+            dataroot = os.path.join(tmp, 'faces')
+            os.makedirs(dataroot)
+            make_faces(dataroot)
+        opt = v1_train_options(dataroot)
+        dataset = build_dataset(opt)
+        rows = [bench_data_one_thread(dataset, args.data_samples)]
+        print(f"FFHQDegradationDataset, 1 thread: median {rows[0]['median_ms']:.1f} ms/sample", flush=True)
+        for workers in args.data_workers:
+            rows.append(bench_data_workers(dataset, opt, workers, args.data_samples))
+            print(f'FFHQDegradationDataset, {workers} workers: {rows[-1]["samples_per_s"]:.1f} samples/s', flush=True)
+    columns = [('workers', 'DataLoader workers', None), ('samples', 'samples', None),
+               ('median_ms', 'median (ms/sample)', '.1f'), ('mean_ms', 'mean (ms)', '.1f'),
+               ('p90_ms', 'p90 (ms)', '.1f'), ('samples_per_s', 'samples/s', '.1f')]
+    print('\nFFHQDegradationDataset, options/train_gfpgan_v1.yml, 512x512 '
+          f"({'--dataroot ' + args.dataroot if args.dataroot else 'generated faces'}); workers 0 = this process")
+    print(markdown_table(rows, columns))
+    return {
+        'benchmark': 'FFHQDegradationDataset sample, options/train_gfpgan_v1.yml, 512x512',
+        'dataroot': args.dataroot or 'generated (astronaut photo)',
+        'results': rows
+    }
+
+
+def run_network_benchmark(args):
     results = []
     if args.device in ('auto', 'cpu'):
         net = build_restorer(args.model_path, 'cpu')
@@ -112,22 +194,69 @@ def main(argv=None):
                 results.append(stats)
                 print(f'cuda {stats["dtype"]} batch {batch}: {stats["per_face_s"] * 1000:.2f} ms/face', flush=True)
 
-    report = {
-        'benchmark': 'GFPGANv1Clean forward, v1.4 configuration (512x512, channel_multiplier 2)',
-        'config': V14_CONFIG,
-        'weights': args.model_path or 'random',
-        'machine': machine_info(),
-        'results': results,
-    }
+    machine = machine_info()
     columns = [('device', 'device', None), ('dtype', 'dtype', None),
                ('batch', 'batch', None), ('grad', 'autograd', None), ('per_face_s', 'per face (s)', '.3f'),
                ('median_s', 'median/call (s)', '.3f'), ('min_s', 'min (s)', '.3f'), ('max_s', 'max (s)', '.3f'),
                ('first_call_s', 'first call (s)', '.2f'), ('peak_memory_mib', 'peak mem (MiB)', '.0f')]
     print()
-    print(f"GFPGANv1Clean v1.4 forward — {report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
-          f"torch {report['machine']['torch']}" +
-          (f", {report['machine']['gpu']}" if report['machine']['cuda'] else ''))
+    print(f"GFPGANv1Clean v1.4 forward — {machine['cpu']}, {machine['torch_threads']} threads, "
+          f"torch {machine['torch']}" + (f", {machine['gpu']}" if machine['cuda'] else ''))
     print(markdown_table(results, columns))
+    return {
+        'benchmark': 'GFPGANv1Clean forward, v1.4 configuration (512x512, channel_multiplier 2)',
+        'config': V14_CONFIG,
+        'weights': args.model_path or 'random',
+        'results': results,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '--device',
+        choices=['auto', 'cpu', 'cuda'],
+        default='auto',
+        help='cpu, cuda, or auto: the CPU, plus CUDA when available (default)')
+    parser.add_argument('--runs', type=int, default=5, help='timed runs per case (default 5; the median is reported)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed runs first (default 1)')
+    parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch default)')
+    parser.add_argument('--cpu-batch-sizes', type=int, nargs='+', default=[1], help='CPU batch sizes (default 1)')
+    parser.add_argument(
+        '--cuda-batch-sizes', type=int, nargs='+', default=[1, 4, 16], help='CUDA batch sizes (default 1 4 16)')
+    parser.add_argument(
+        '--with-grad', action='store_true', help='also time the CPU forward with autograd enabled (the training path)')
+    parser.add_argument(
+        '--model_path',
+        default=None,
+        help='a GFPGANv1Clean checkpoint (e.g. GFPGANv1.4.pth); default: random weights, same timing')
+    parser.add_argument(
+        '--suite', choices=['all', 'network', 'data'], default='all', help='what to benchmark (default: all)')
+    parser.add_argument(
+        '--dataroot', default=None, help='a folder of 512x512 faces for the data benchmark (default: generated ones)')
+    parser.add_argument('--data-samples', type=int, default=200, help='samples timed per data case (default 200)')
+    parser.add_argument(
+        '--data-workers',
+        type=int,
+        nargs='*',
+        default=sorted({1, os.cpu_count() or 1}),
+        help='DataLoader worker counts to time (default: 1 and this machine\'s core count)')
+    parser.add_argument('--output', default='benchmark_gfpgan.json', help='JSON file to write')
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warmup < 0 or args.data_samples < 1:
+        parser.error('--runs and --data-samples must be >= 1 and --warmup >= 0.')
+    if args.dataroot is not None and not os.path.isdir(args.dataroot):
+        parser.error(f'--dataroot {args.dataroot} is not a folder.')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda was requested but no CUDA device is available.')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    report = {'machine': machine_info()}
+    if args.suite in ('all', 'network'):
+        report['network'] = run_network_benchmark(args)
+    if args.suite in ('all', 'data'):
+        report['data'] = run_data_benchmark(args)
     atomic_save_json(report, args.output)
     print(f'\nwrote {args.output}')
     return 0

@@ -2,10 +2,11 @@
 ``{'params', 'params_ema'}`` layouts, clear mismatch errors, atomic saving."""
 import os
 import pickle
-import tempfile
 from collections import OrderedDict
 
 import torch
+
+from .fileio import atomic_write
 
 __all__ = [
     'CheckpointError', 'load_checkpoint_file', 'extract_state_dict', 'load_network', 'save_network', 'atomic_save',
@@ -159,20 +160,8 @@ def load_network(net, path, param_key='params_ema', strict=True):
 def atomic_save(obj, path):
     """torch.save to a temporary file in the same folder, flushed to disk, then renamed over ``path``:
     readers never see a partial file and an interrupted save leaves the previous file intact."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 def save_network(net, path, param_key='params', ema_net=None):

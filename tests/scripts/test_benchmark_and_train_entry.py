@@ -10,26 +10,57 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_benchmark_writes_table_and_json(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run([
-        sys.executable, os.path.join(ROOT, 'scripts', 'benchmark.py'), '--device', 'cpu', '--runs', '1', '--warmup',
-        '0', '--output', str(out)
-    ], capture_output=True, text=True, timeout=300)
+        sys.executable,
+        os.path.join(ROOT, 'scripts', 'benchmark.py'), '--suite', 'network', '--device', 'cpu', '--runs', '1',
+        '--warmup', '0', '--output',
+        str(out)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert '| device | dtype | batch |' in proc.stdout and '| cpu | float32 | 1 |' in proc.stdout
     report = json.loads(out.read_text())
-    assert report['config']['out_size'] == 512 and report['config']['channel_multiplier'] == 2
-    (row, ) = report['results']
+    assert report['network']['config']['out_size'] == 512 and report['network']['config']['channel_multiplier'] == 2
+    (row, ) = report['network']['results']
     assert row['device'] == 'cpu' and row['batch'] == 1 and row['per_face_s'] > 0
-    assert report['machine']['torch_threads'] >= 1
+    assert report['machine']['torch_threads'] >= 1 and 'data' not in report
+
+
+def test_data_benchmark_times_the_v1_dataset(tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = subprocess.run([
+        sys.executable,
+        os.path.join(ROOT, 'scripts', 'benchmark.py'), '--suite', 'data', '--data-samples', '4', '--data-workers', '1',
+        '--output',
+        str(out)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert '| DataLoader workers | samples | median (ms/sample) |' in proc.stdout
+    report = json.loads(out.read_text())
+    one_thread, workers = report['data']['results']
+    assert one_thread['workers'] == 0 and one_thread['samples'] == 4 and one_thread['median_ms'] > 0
+    assert workers['workers'] == 1 and workers['samples_per_s'] > 0
+    assert 'network' not in report
 
 
 def test_train_entry_accepts_launcher_arguments_and_says_training_is_not_available():
     for flag in ('--local-rank=0', '--local_rank=0'):
         proc = subprocess.run([
-            sys.executable, os.path.join(ROOT, 'train.py'), '-opt', 'options/train_gfpgan_v1.yml', '--launcher',
-            'pytorch', flag
-        ], capture_output=True, text=True, cwd=ROOT, timeout=60)
+            sys.executable,
+            os.path.join(ROOT, 'train.py'), '-opt', 'options/train_gfpgan_v1.yml', '--launcher', 'pytorch', flag
+        ],
+                              capture_output=True,
+                              text=True,
+                              cwd=ROOT,
+                              timeout=60)
         assert proc.returncode == 2
         assert 'training is not available in this version' in proc.stderr
-    help_text = subprocess.run([sys.executable, os.path.join(ROOT, 'train.py'), '--help'], capture_output=True,
-                               text=True, timeout=60).stdout
+    help_text = subprocess.run([sys.executable, os.path.join(ROOT, 'train.py'), '--help'],
+                               capture_output=True,
+                               text=True,
+                               timeout=60).stdout
     assert '--local_rank' in help_text and '--launcher' in help_text

@@ -1,0 +1,162 @@
+"""FFHQDegradationDataset: clean aligned faces degraded on the fly into (lq, gt) training pairs for GFPGAN."""
+import logging
+import math
+
+import cv2
+import numpy as np
+
+from gfpgan.registry import DATASET_REGISTRY
+
+from . import degradations as deg
+from .components import COMPONENTS, component_locations, dataset_key, load_component_boxes
+from .image_dataset import ImageDataset, to_normalized_tensor
+from .storage import ImageSource
+
+logger = logging.getLogger('gfpgan')
+
+# Values of options/train_gfpgan_v1.yml, used when a key is absent.
+V1_DEFAULTS = dict(
+    use_hflip=True,
+    blur_kernel_size=41,
+    kernel_list=['iso', 'aniso'],
+    kernel_prob=[0.5, 0.5],
+    blur_sigma=[0.1, 10],
+    downsample_range=[0.8, 8],
+    noise_range=[0, 20],
+    jpeg_range=[60, 100],
+    color_jitter_prob=None,
+    color_jitter_shift=20,
+    color_jitter_pt_prob=None,
+    brightness=(0.5, 1.5),
+    contrast=(0.5, 1.5),
+    saturation=(0, 1.5),
+    hue=(-0.1, 0.1),
+    gray_prob=None,
+    gt_gray=False,
+    crop_components=False,
+    component_path=None,
+    eye_enlarge_ratio=1,
+)
+
+
+@DATASET_REGISTRY.register()
+class FFHQDegradationDataset(ImageDataset):
+    """Aligned face images (``dataroot_gt``, disk folder or LMDB) degraded as in GFPGAN's training.
+
+    lq = blur (random iso / aniso Gaussian) -> bilinear downsample by ``downsample_range`` -> Gaussian noise
+    (``noise_range``, 0-255 units) -> JPEG (``jpeg_range``) -> bilinear upsample back, then optional colour
+    jitter (RGB shift), grayscale (optionally of gt too) and brightness / contrast / saturation / hue jitter,
+    rounded to 8 bits. Returns ``{'lq', 'gt': (3, out_size, out_size) float32 tensors normalised by mean / std,
+    'gt_path'}`` plus ``loc_left_eye``, ``loc_right_eye``, ``loc_mouth`` ((4,) [x1, y1, x2, y2] in pixels) when
+    ``crop_components``. Images not of ``out_size`` are resized to it. Options absent from ``opt`` take the
+    values of options/train_gfpgan_v1.yml (:data:`V1_DEFAULTS`).
+    """
+    OPTIONS = frozenset(V1_DEFAULTS) | {'dataroot_gt', 'io_backend', 'mean', 'std', 'out_size'}
+
+    def __init__(self, opt):
+        super().__init__(opt, skip_bad_files=True)
+        self.require(opt, 'dataroot_gt', 'io_backend', 'out_size', owner='FFHQDegradationDataset')
+        o = {**V1_DEFAULTS, **opt}
+        self.out_size = int(o['out_size'])
+        self.mean, self.std = o.get('mean'), o.get('std')
+        self.source = ImageSource(o['dataroot_gt'], o['io_backend'], option='dataroot_gt')
+        self.paths = self.source.keys
+        self.use_hflip = bool(o['use_hflip'])
+
+        self.blur_kernel_size = int(o['blur_kernel_size'])
+        self.kernel_list, self.kernel_prob = list(o['kernel_list']), list(o['kernel_prob'])
+        self.blur_sigma = list(o['blur_sigma'])
+        self.downsample_range = list(o['downsample_range'])
+        self.noise_range = o['noise_range']
+        self.jpeg_range = o['jpeg_range']
+        self.color_jitter_prob = o['color_jitter_prob']
+        self.color_jitter_shift = float(o['color_jitter_shift']) / 255.
+        self.color_jitter_pt_prob = o['color_jitter_pt_prob']
+        self.jitter_ranges = tuple(o[k] for k in ('brightness', 'contrast', 'saturation', 'hue'))
+        self.gray_prob = o['gray_prob']
+        self.gt_gray = bool(o['gt_gray'])
+        # Draw one kernel now: a bad kernel option fails here, not in a worker hours later.
+        self.random_kernel(np.random.default_rng(0))
+
+        self.crop_components = bool(o['crop_components'])
+        self.eye_enlarge_ratio = float(o['eye_enlarge_ratio'])
+        self.components = None
+        if self.crop_components:
+            self.require(opt, 'component_path', owner='FFHQDegradationDataset with crop_components')
+            self.components = load_component_boxes(o['component_path'])
+            missing = [i for i in range(len(self)) if dataset_key(i) not in self.components]
+            if missing:
+                raise ValueError(f"The component boxes file '{o['component_path']}' has no entry "
+                                 f"'{dataset_key(missing[0])}' for image {self.paths[missing[0]]} ({len(missing)} of "
+                                 f'{len(self)} images lack boxes); make boxes for this dataset with '
+                                 'scripts/extract_components.py.')
+        logger.info(
+            'FFHQDegradationDataset: %d images in %s; blur %s sigma %s, downsample %s, noise %s, jpeg %s, '
+            'colour jitter %s / %s, gray %s', len(self), o['dataroot_gt'], self.kernel_list, self.blur_sigma,
+            self.downsample_range, self.noise_range, self.jpeg_range, self.color_jitter_prob, self.color_jitter_pt_prob,
+            self.gray_prob)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def random_kernel(self, rng):
+        return deg.random_mixed_kernels(
+            self.kernel_list,
+            self.kernel_prob,
+            self.blur_kernel_size,
+            self.blur_sigma,
+            self.blur_sigma, [-math.pi, math.pi],
+            noise_range=None,
+            rng=rng)
+
+    def read_gt(self, index):
+        """(out_size, out_size, 3) float32 RGB in [0, 1]."""
+        img = self.source.read(self.paths[index])
+        if img.shape[:2] != (self.out_size, self.out_size):
+            shrink = img.shape[0] > self.out_size
+            img = cv2.resize(
+                img, (self.out_size, self.out_size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+            img = np.clip(img, 0, 1)
+        return img
+
+    def degrade(self, img, rng):
+        """The GFPGAN v1 degradation of a (H, W, 3) RGB float32 image: returns (lq, gray_applied)."""
+        h, w = img.shape[:2]
+        lq = deg.filter2d(img, self.random_kernel(rng))
+        lq = deg.resize_bilinear(lq, deg.downsampled_size(h, w, rng.uniform(*self.downsample_range)))
+        if self.noise_range is not None:
+            lq = deg.random_add_gaussian_noise(lq, self.noise_range, rng=rng)
+        if self.jpeg_range is not None:
+            lq = deg.random_jpeg_compress(lq, self.jpeg_range, rng=rng)
+        lq = deg.resize_bilinear(lq, (h, w))
+        if self.color_jitter_prob is not None and rng.uniform() < self.color_jitter_prob:
+            lq = deg.random_rgb_shift(lq, self.color_jitter_shift, rng=rng)
+        gray = bool(self.gray_prob) and rng.uniform() < self.gray_prob
+        if gray:
+            lq = deg.rgb_to_grayscale(lq)
+        if self.color_jitter_pt_prob is not None and rng.uniform() < self.color_jitter_pt_prob:
+            lq = deg.random_color_jitter(lq, *self.jitter_ranges, rng=rng)
+        return deg.quantize(lq), gray
+
+    def load(self, index):
+        rng = self.rng
+        gt = self.read_gt(index)
+        hflip = self.use_hflip and rng.uniform() < 0.5
+        if hflip:
+            gt = cv2.flip(gt, 1)
+        lq, gray = self.degrade(gt, rng)
+        if gray and self.gt_gray:
+            gt = deg.rgb_to_grayscale(gt)
+        out = {
+            'lq': to_normalized_tensor(lq, self.mean, self.std),
+            'gt': to_normalized_tensor(gt, self.mean, self.std),
+            'gt_path': self.paths[index]
+        }
+        if self.crop_components:
+            locations = component_locations(
+                self.components[dataset_key(index)],
+                self.out_size,
+                hflip=hflip,
+                eye_enlarge_ratio=self.eye_enlarge_ratio)
+            out.update({f'loc_{part}': loc for part, loc in zip(COMPONENTS, locations)})
+        return out

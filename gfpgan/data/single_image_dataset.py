@@ -1,0 +1,25 @@
+"""SingleImageDataset: the images of one folder or LMDB, for restoring or evaluating them."""
+from gfpgan.registry import DATASET_REGISTRY
+
+from .image_dataset import ImageDataset, to_normalized_tensor
+from .storage import ImageSource
+
+
+@DATASET_REGISTRY.register()
+class SingleImageDataset(ImageDataset):
+    """Every image of ``dataroot_lq`` (folder or LMDB), in sorted order: ``{'lq': (3, H, W) tensor, normalised
+    when mean / std are given, 'lq_path'}``; for restoring or evaluating a folder."""
+    OPTIONS = frozenset({'dataroot_lq', 'io_backend', 'mean', 'std'})
+
+    def __init__(self, opt):
+        super().__init__(opt, skip_bad_files=False)
+        self.require(opt, 'dataroot_lq', owner='SingleImageDataset')
+        self.source = ImageSource(opt['dataroot_lq'], opt.get('io_backend') or {'type': 'disk'}, option='dataroot_lq')
+        self.mean, self.std = opt.get('mean'), opt.get('std')
+
+    def __len__(self):
+        return len(self.source.keys)
+
+    def load(self, index):
+        key = self.source.keys[index]
+        return {'lq': to_normalized_tensor(self.source.read(key), self.mean, self.std), 'lq_path': key}

@@ -1,0 +1,58 @@
+"""Atomic file writing shared by checkpoints and images: readers never see a partial file and an
+interrupted write leaves the previous file intact."""
+import os
+import secrets
+from contextlib import contextmanager
+
+__all__ = ['atomic_write']
+
+
+def _open_temporary(folder, name):
+    """A new, exclusively created temporary file next to ``name``; mode 0o666 minus the umask, as for
+    a plain ``open(path, 'wb')`` (``tempfile.mkstemp`` would leave the final file readable by its owner only)."""
+    while True:
+        tmp = os.path.join(folder, f'.{name}.{secrets.token_hex(4)}.tmp')
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
+        except FileExistsError:
+            continue
+
+
+def _fsync_folder(folder):
+    """Make a rename inside ``folder`` durable; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_write(path, auto_mkdir=True):
+    """Yield a binary file object whose content replaces ``path`` only when the block ends without error.
+
+    The data goes to a hidden temporary file in the same folder, is flushed and fsync'ed, then renamed
+    over ``path`` (``os.replace``, atomic on POSIX and Windows). On any exception, KeyboardInterrupt
+    included, the temporary file is removed and ``path`` is untouched.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if auto_mkdir:
+        os.makedirs(folder, exist_ok=True)
+    tmp, fd = _open_temporary(folder, os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_folder(folder)
