@@ -1,6 +1,6 @@
 # make test : create .venv (if needed), install the package with its test extras, run the test suite
 # make lint : flake8 with the settings in setup.cfg
-# make bench: forward-time benchmark of GFPGANv1Clean (scripts/benchmark.py)
+# make bench: network forward-time and data-pipeline benchmarks (scripts/benchmark.py)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python

@@ -141,21 +141,25 @@ def detector_available(weights):
     return True
 
 
-def read_ffhq_json(path):
+def read_json_object(path, what, expected):
+    """The JSON object in ``path``; ``what`` names the file and ``expected`` its content in errors."""
     try:
         with open(path, 'rb') as f:
-            metadata = json.load(f)
+            data = json.load(f)
     except (OSError, ValueError) as err:
-        raise UserError(f"cannot read '{path}' as JSON ({err}).") from None
-    if not isinstance(metadata, dict):
-        raise UserError(f"'{path}' is not the FFHQ metadata (a JSON object keyed by image number).")
-    return metadata
+        raise UserError(f"cannot read {what} '{path}' as JSON ({err}).") from None
+    if not isinstance(data, dict):
+        raise UserError(f"'{path}' must be {expected}.")
+    return data
 
 
 def boxes_from_ffhq_json(path):
     """``{key: boxes}`` for every entry of ffhq-dataset-v2.json."""
     boxes = {}
-    for number, entry in progress(read_ffhq_json(path).items(), desc='entries', unit='face'):
+    for number, entry in progress(
+            read_json_object(path, 'FFHQ metadata', 'the FFHQ metadata (a JSON object keyed by image number)').items(),
+            desc='entries',
+            unit='face'):
         try:
             key = components.dataset_key(number)
         except ValueError:
@@ -165,17 +169,6 @@ def boxes_from_ffhq_json(path):
         except ValueError as err:
             raise UserError(f"'{path}': entry {number!r}: {err}") from None
     return boxes
-
-
-def read_landmark_json(path):
-    try:
-        with open(path, 'rb') as f:
-            landmarks = json.load(f)
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot read landmarks file '{path}' as JSON ({err}).") from None
-    if not isinstance(landmarks, dict):
-        raise UserError(f"'{path}' must be a JSON object mapping image file names to lists of [x, y] points.")
-    return landmarks
 
 
 def boxes_from_folder(folder, names, source, landmarks=None, detector=None):
@@ -275,7 +268,8 @@ def run(args):
     else:
         source, landmarks, detector = 'template', None, None
         if args.landmarks:
-            source, landmarks = 'landmarks', read_landmark_json(args.landmarks)
+            source, landmarks = 'landmarks', read_json_object(
+                args.landmarks, 'landmarks file', 'a JSON object mapping image file names to lists of [x, y] points')
         elif args.detector == 'retinaface':
             source = 'retinaface'
         elif not args.template:

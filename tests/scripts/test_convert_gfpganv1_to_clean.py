@@ -1,5 +1,4 @@
 """scripts/convert_gfpganv1_to_clean.py: GFPGANBilinear -> GFPGANv1Clean is exact up to float32 rounding."""
-import importlib.util
 import os
 
 import pytest
@@ -7,17 +6,10 @@ import torch
 
 from gfpgan.archs import GFPGANBilinear, GFPGANv1, GFPGANv1Clean
 from gfpgan.archs.convert import infer_clean_kwargs, to_clean_state_dict
+from scriptload import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RTOL = 1e-5  # max|clean - bilinear| <= RTOL * max|bilinear|; observed ~2e-6 (float32 rounding)
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location('convert',
-                                                  os.path.join(ROOT, 'scripts', 'convert_gfpganv1_to_clean.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _random_net(cls, **kw):
@@ -54,7 +46,8 @@ def test_bilinear_converts_exactly(tmp_path, kw):
     src = _random_net(GFPGANBilinear, **kw)
     ema = {k: v * 1.01 for k, v in src.state_dict().items()}
     torch.save({'params': src.state_dict(), 'params_ema': ema}, tmp_path / 'bilinear.pth')
-    assert _script().main([str(tmp_path / 'bilinear.pth'), str(tmp_path / 'clean.pth')]) == 0
+    assert load_script('convert_gfpganv1_to_clean').main([str(tmp_path / 'bilinear.pth'),
+                                                          str(tmp_path / 'clean.pth')]) == 0
 
     converted = torch.load(tmp_path / 'clean.pth', weights_only=True)
     assert set(converted) == {'params', 'params_ema'}
@@ -81,7 +74,8 @@ def test_v1_conversion_is_approximate_but_loads(tmp_path):
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         assert torch.isfinite(clean(x, randomize_noise=False)[0]).all()
-    assert _script().main([str(_save(tmp_path, src)), str(tmp_path / 'clean_v1.pth'), '--arch', 'v1']) == 0
+    assert load_script('convert_gfpganv1_to_clean').main(
+        [str(_save(tmp_path, src)), str(tmp_path / 'clean_v1.pth'), '--arch', 'v1']) == 0
 
 
 def _save(tmp_path, net):
@@ -93,7 +87,7 @@ def _save(tmp_path, net):
 def test_refuses_to_overwrite_and_rejects_clean_input(tmp_path, capsys):
     src = _random_net(GFPGANBilinear, **CONFIGS[1])
     path = _save(tmp_path, src)
-    script = _script()
+    script = load_script('convert_gfpganv1_to_clean')
     with pytest.raises(SystemExit):
         script.main([str(path), str(path)])
     assert 'must differ from the input' in capsys.readouterr().err

@@ -1,5 +1,4 @@
 """scripts/create_lmdb.py: a thin command line over create_lmdb, one-sentence errors with exit code 2."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,16 +9,10 @@ import pytest
 from skimage import data as skdata
 
 from gfpgan.data.storage import ImageSource
+from scriptload import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'scripts', 'create_lmdb.py')
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location('create_lmdb_script', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -40,17 +33,18 @@ def test_help_runs_as_a_script():
 
 def test_creates_and_replaces_with_force(faces, tmp_path, capsys):
     out = tmp_path / 'faces.lmdb'
-    assert _script().main([str(faces), str(out), '--quiet', '--workers', '2', '--compress-level', '3']) == 0
+    assert load_script('create_lmdb').main([str(faces),
+                                            str(out), '--quiet', '--workers', '2', '--compress-level', '3']) == 0
     assert 'Wrote 3 images' in capsys.readouterr().out
     assert (out / 'meta_info.txt').read_text().splitlines()[0] == '00000000.png (32,32,3) 3'
     assert len(ImageSource(out, {'type': 'lmdb'})) == 3
 
     with pytest.raises(SystemExit) as err:
-        _script().main([str(faces), str(out), '--quiet'])
+        load_script('create_lmdb').main([str(faces), str(out), '--quiet'])
     assert err.value.code == 2
     assert 'already exists; pass --force' in capsys.readouterr().err
     os.remove(faces / '00000002.png')
-    assert _script().main([str(faces), str(out), '--quiet', '--force']) == 0
+    assert load_script('create_lmdb').main([str(faces), str(out), '--quiet', '--force']) == 0
     assert len(ImageSource(out, {'type': 'lmdb'})) == 2
 
 
@@ -63,7 +57,7 @@ def test_creates_and_replaces_with_force(faces, tmp_path, capsys):
 def test_user_mistakes_exit_2_with_one_sentence(faces, tmp_path, capsys, args, message):
     args = [a.format(tmp=tmp_path, faces=faces) for a in args]
     with pytest.raises(SystemExit) as err:
-        _script().main(args)
+        load_script('create_lmdb').main(args)
     assert err.value.code == 2
     stderr = capsys.readouterr().err
     assert message.format(tmp=tmp_path) in stderr and 'Traceback' not in stderr
@@ -72,7 +66,7 @@ def test_user_mistakes_exit_2_with_one_sentence(faces, tmp_path, capsys, args, m
 def test_a_bad_image_is_named_without_a_traceback(faces, tmp_path, capsys):
     (faces / '00000009.png').write_bytes(b'')
     with pytest.raises(SystemExit) as err:
-        _script().main([str(faces), str(tmp_path / 'x.lmdb'), '--quiet'])
+        load_script('create_lmdb').main([str(faces), str(tmp_path / 'x.lmdb'), '--quiet'])
     assert err.value.code == 2
     stderr = capsys.readouterr().err
     assert f"Cannot read image '{faces / '00000009.png'}': it is empty (0 bytes)." in stderr

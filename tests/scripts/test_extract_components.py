@@ -1,5 +1,4 @@
 """scripts/extract_components.py: FFHQ metadata, landmark files, template and detector modes, drawing, safety."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,22 +11,16 @@ from skimage import data as skimage_data
 
 from gfpgan.data.components import (COMPONENTS, FFHQ_TEMPLATE_5, MEAN_SHAPE_68, boxes_from_landmarks68,
                                     ffhq_template_boxes, load_component_boxes)
+from scriptload import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'scripts', 'extract_components.py')
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location('extract_components', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _run(argv, capsys):
     """(exit code, stdout, stderr) of the script's main."""
     try:
-        code = _script().main([str(a) for a in argv])
+        code = load_script('extract_components').main([str(a) for a in argv])
     except SystemExit as err:
         code = err.code
     out, err = capsys.readouterr()
@@ -154,7 +147,7 @@ class _FakeRetinaFace:
 
 def test_detector_mode_takes_the_largest_face_and_falls_back(tmp_path, capsys, monkeypatch):
     images = _make_images(tmp_path / 'faces')
-    script = _script()
+    script = load_script('extract_components')
     monkeypatch.setattr(script, 'load_detector', lambda weights, device, allow_download: _FakeRetinaFace())
     out = tmp_path / 'boxes.pth'
     code = script.main(['--images', str(images), '--detector', 'retinaface', '-o', str(out)])
