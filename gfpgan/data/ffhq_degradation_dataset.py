@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from gfpgan.registry import DATASET_REGISTRY
+from gfpgan.utils.validation import is_int
 
 from . import degradations as deg
 from .components import COMPONENTS, component_locations, dataset_key, load_component_boxes
@@ -57,6 +58,9 @@ class FFHQDegradationDataset(ImageDataset):
         super().__init__(opt, skip_bad_files=True)
         self.require(opt, 'dataroot_gt', 'io_backend', 'out_size', owner='FFHQDegradationDataset')
         o = {**V1_DEFAULTS, **opt}
+        if not is_int(o['out_size']) or o['out_size'] < 1:
+            raise ValueError(
+                f"FFHQDegradationDataset option 'out_size' must be a positive integer, got {o['out_size']!r}.")
         self.out_size = int(o['out_size'])
         self.mean, self.std = o.get('mean'), o.get('std')
         self.source = ImageSource(o['dataroot_gt'], o['io_backend'], option='dataroot_gt')
@@ -65,15 +69,18 @@ class FFHQDegradationDataset(ImageDataset):
 
         self.blur_kernel_size = int(o['blur_kernel_size'])
         self.kernel_list, self.kernel_prob = list(o['kernel_list']), list(o['kernel_prob'])
-        self.blur_sigma = list(o['blur_sigma'])
-        self.downsample_range = list(o['downsample_range'])
-        self.noise_range = o['noise_range']
-        self.jpeg_range = o['jpeg_range']
-        self.color_jitter_prob = o['color_jitter_prob']
+        self.blur_sigma = self.check_range('blur_sigma', o['blur_sigma'], low=1e-6)
+        self.downsample_range = self.check_range('downsample_range', o['downsample_range'], low=1e-6)
+        self.noise_range = self.check_range('noise_range', o['noise_range'], low=0)
+        self.jpeg_range = self.check_range('jpeg_range', o['jpeg_range'], low=0, high=100)
+        self.color_jitter_prob = self.check_probability('color_jitter_prob', o['color_jitter_prob'])
         self.color_jitter_shift = float(o['color_jitter_shift']) / 255.
-        self.color_jitter_pt_prob = o['color_jitter_pt_prob']
-        self.jitter_ranges = tuple(o[k] for k in ('brightness', 'contrast', 'saturation', 'hue'))
-        self.gray_prob = o['gray_prob']
+        self.color_jitter_pt_prob = self.check_probability('color_jitter_pt_prob', o['color_jitter_pt_prob'])
+        self.jitter_ranges = tuple(
+            self.check_range(key, o[key], low=low, high=high)
+            for key, low, high in (('brightness', 0, math.inf), ('contrast', 0, math.inf), ('saturation', 0, math.inf),
+                                   ('hue', -0.5, 0.5)))
+        self.gray_prob = self.check_probability('gray_prob', o['gray_prob'])
         self.gt_gray = bool(o['gt_gray'])
         # Draw one kernel now: a bad kernel option fails here, not in a worker hours later.
         self.random_kernel(np.random.default_rng(0))

@@ -1,6 +1,7 @@
 """What every image dataset of the project shares: option checking, a per-process random generator, and
 surviving unreadable files during training."""
 import logging
+import math
 import os
 
 import numpy as np
@@ -49,7 +50,10 @@ class ImageDataset(data.Dataset):
                              f'its options are: {", ".join(sorted(self.OPTIONS))}.')
         self.opt = opt
         self.skip_bad_files = skip_bad_files
-        self.max_bad_fraction = float(opt.get('max_bad_fraction', 0.01))
+        fraction = opt.get('max_bad_fraction', 0.01)
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+            raise ValueError(f'Dataset option max_bad_fraction must be a number in [0, 1), got {fraction!r}.')
+        self.max_bad_fraction = float(fraction)
         self.bad_files = {}  # index -> reason, samples found unreadable by this process
         self.num_skipped = 0  # samples replaced by another one in this process
         self._rng = None
@@ -61,6 +65,27 @@ class ImageDataset(data.Dataset):
         for key in keys:
             if opt.get(key) is None:
                 raise ValueError(f'{owner} needs the option {key!r} (see options/train_gfpgan_v1.yml).')
+
+    def check_range(self, key, value, low=-math.inf, high=math.inf):
+        """``value`` of option ``key`` as [lo, hi] floats with low <= lo <= hi <= high; None stays None."""
+        if value is None:
+            return None
+        try:
+            lo, hi = (float(v) for v in value)
+        except (TypeError, ValueError):
+            lo = hi = math.nan
+        if not low <= lo <= hi <= high:
+            raise ValueError(f'{type(self).__name__} option {key!r} must be [low, high] with {low:g} <= low <= high '
+                             f'<= {high:g}, got {value!r}.')
+        return [lo, hi]
+
+    def check_probability(self, key, value):
+        """``value`` of option ``key`` as a float in [0, 1]; None stays None."""
+        if value is not None and (isinstance(value, bool) or not isinstance(value,
+                                                                            (int, float)) or not 0 <= value <= 1):
+            raise ValueError(f'{type(self).__name__} option {key!r} must be a probability in [0, 1] or ~, '
+                             f'got {value!r}.')
+        return value
 
     @property
     def rng(self):

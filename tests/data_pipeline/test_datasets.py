@@ -185,6 +185,16 @@ def test_construction_errors_are_one_clear_sentence(faces, tmp_path):
         build_dataset(official_train_options(faces, out_size=None))
     with pytest.raises(ValueError, match='kernel_list'):
         build_dataset(official_train_options(faces, kernel_list=['box']))
+    with pytest.raises(ValueError, match="'downsample_range' must be"):
+        build_dataset(official_train_options(faces, downsample_range=[8, 0.8]))
+    with pytest.raises(ValueError, match="'jpeg_range' must be"):
+        build_dataset(official_train_options(faces, jpeg_range=[60, 120]))
+    with pytest.raises(ValueError, match="'hue' must be"):
+        build_dataset(official_train_options(faces, hue=[-0.8, 0.1]))
+    with pytest.raises(ValueError, match="'gray_prob' must be a probability"):
+        build_dataset(official_train_options(faces, gray_prob=1.5))
+    with pytest.raises(ValueError, match="'out_size' must be a positive integer"):
+        build_dataset(official_train_options(faces, out_size='512'))
     save_component_boxes({'00000000': BOXES}, tmp_path / 'few.pth')
     with pytest.raises(ValueError, match="no entry '00000001'.*extract_components"):
         build_dataset(official_train_options(faces, component_path=str(tmp_path / 'few.pth')))
@@ -244,6 +254,8 @@ def test_too_many_bad_files_stop_with_a_clear_error(damaged):
     ds[bad[0]], ds[bad[1]]
     with pytest.raises(RuntimeError, match='3 of 23 training images could not be read.*max_bad_fraction'):
         ds[bad[2]]
+    with pytest.raises(ValueError, match='max_bad_fraction must be a number in'):
+        build_dataset(small_options(damaged, max_bad_fraction=1))
 
 
 def test_validation_datasets_do_not_hide_bad_files(damaged, tmp_path):
