@@ -1,0 +1,168 @@
+"""BaseModel: what every training model shares: device and DDP placement, optimizers and schedulers, EMA,
+checkpoints in the official layout, training states for resuming, and cross-rank loss averaging."""
+import logging
+import os
+import random
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
+
+from .lr_scheduler import build_scheduler
+
+logger = logging.getLogger('gfpgan')
+
+OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW, 'SGD': torch.optim.SGD}
+
+
+def bare(net):
+    """The network inside a DistributedDataParallel / DataParallel wrapper, or ``net`` itself."""
+    return net.module if isinstance(net, (DistributedDataParallel, torch.nn.DataParallel)) else net
+
+
+def rng_state():
+    """Every random generator a training step draws from: python, numpy, torch CPU and CUDA, as tensors and
+    plain values only (training states load with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        'python': random.getstate(),
+        'numpy': [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        'torch': torch.get_rng_state()
+    }
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    version, internal, gauss = state['python']
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, gauss = state['numpy']
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+class BaseModel:
+    """Base of the training models, configured by the whole options dict ``opt`` (BasicSR's schema)."""
+
+    def __init__(self, opt):
+        self.opt = opt
+        self.device = torch.device('cuda' if opt.get('num_gpu', 0) and torch.cuda.is_available() else 'cpu')
+        self.is_train = opt.get('is_train', False)
+        self.optimizers = []
+        self.schedulers = []
+        self.log_dict = OrderedDict()
+
+    # ------------------------------------------------------------------------------------------ networks
+    def model_to_device(self, net):
+        """Move to the device; wrap in DistributedDataParallel when training distributed."""
+        net = net.to(self.device)
+        if self.opt.get('dist'):
+            device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
+            net = DistributedDataParallel(
+                net, device_ids=device_ids, find_unused_parameters=bool(self.opt.get('find_unused_parameters')))
+        return net
+
+    def print_network(self, net):
+        net = bare(net)
+        count = sum(p.numel() for p in net.parameters())
+        logger.info('Network %s: %s parameters', type(net).__name__, f'{count:,d}')
+        logger.debug('%s', net)
+
+    def load_network(self, net, path, strict=True, param_key='params'):
+        """Load ``path`` (``{param_key: state_dict}``, with the params / params_ema fallback) into ``net``. As in
+        the original, a YAML ``strict_load_*: ~`` (None) loads non-strictly."""
+        logger.info('Loading %s from %s [%s]', type(bare(net)).__name__, path, param_key)
+        load_network(net, path, param_key=param_key, strict=bool(strict))
+
+    @torch.no_grad()
+    def model_ema(self, decay=0.999):
+        """net_g_ema = decay * net_g_ema + (1 - decay) * net_g, parameters only (as the original)."""
+        params = dict(bare(self.net_g).named_parameters())
+        for name, ema_param in self.net_g_ema.named_parameters():
+            ema_param.mul_(decay).add_(params[name], alpha=1 - decay)
+
+    # ------------------------------------------------------------------------------------------ optimisation
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        if optim_type not in OPTIMIZERS:
+            raise ValueError(f"optimizer type must be one of {', '.join(OPTIMIZERS)}, got {optim_type!r}.")
+        return OPTIMIZERS[optim_type](params, lr, **kwargs)
+
+    def setup_schedulers(self):
+        self.schedulers = [build_scheduler(o, self.opt['train']['scheduler']) for o in self.optimizers]
+
+    def update_learning_rate(self, current_iter, warmup_iter=-1):
+        """Step the schedulers (from the second iteration on) and apply the linear warm-up, as BasicSR does."""
+        if current_iter > 1:
+            for scheduler in self.schedulers:
+                scheduler.step()
+        if current_iter < warmup_iter:
+            for optimizer in self.optimizers:
+                for group in optimizer.param_groups:
+                    group['lr'] = group['initial_lr'] / warmup_iter * current_iter
+
+    def get_current_learning_rate(self):
+        return [group['lr'] for group in self.optimizers[0].param_groups]
+
+    def reduce_loss_dict(self, loss_dict):
+        """Loss tensors -> floats averaged over the ranks (for logging only)."""
+        with torch.no_grad():
+            names = list(loss_dict)
+            if not names:
+                return OrderedDict()
+            values = torch.stack(
+                [torch.as_tensor(loss_dict[n], device=self.device).detach().float().mean() for n in names])
+            if self.opt.get('dist') and torch.distributed.is_initialized():
+                torch.distributed.all_reduce(values)
+                values /= torch.distributed.get_world_size()
+            return OrderedDict(zip(names, values.tolist()))
+
+    def get_current_log(self):
+        return self.log_dict
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def save_network(self, net, net_label, current_iter, param_key='params'):
+        """models/<net_label>_<iter>.pth = {param_key: state_dict} (two networks: net_g, net_g_ema), atomically."""
+        path = os.path.join(self.opt['path']['models'], f'{net_label}_{current_iter}.pth')
+        nets = net if isinstance(net, (list, tuple)) else [net]
+        keys = param_key if isinstance(param_key, (list, tuple)) else [param_key]
+        if len(nets) == 1:
+            save_network(bare(nets[0]), path, param_key=keys[0])
+        else:
+            save_network(bare(nets[0]), path, param_key=keys[0], ema_net=bare(nets[1]))
+        return path
+
+    def training_state(self, epoch, current_iter):
+        return {
+            'epoch': epoch,
+            'iter': current_iter,
+            'optimizers': [o.state_dict() for o in self.optimizers],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+            'rng': rng_state(),
+        }
+
+    def save_training_state(self, epoch, current_iter):
+        """training_states/<iter>.state, atomically."""
+        path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
+        atomic_save(self.training_state(epoch, current_iter), path)
+        return path
+
+    def resume_training(self, resume_state):
+        """Restore optimizers, schedulers and random generators from a training state (dict or path)."""
+        if not isinstance(resume_state, dict):
+            resume_state = load_checkpoint_file(resume_state)
+        for kind, own in (('optimizers', self.optimizers), ('schedulers', self.schedulers)):
+            if len(resume_state[kind]) != len(own):
+                raise ValueError(f'The training state has {len(resume_state[kind])} {kind}, this model '
+                                 f'{len(own)}: it was saved by a different configuration.')
+        for optimizer, state in zip(self.optimizers, resume_state['optimizers']):
+            optimizer.load_state_dict(state)
+        for scheduler, state in zip(self.schedulers, resume_state['schedulers']):
+            scheduler.load_state_dict(state)
+        if 'rng' in resume_state:
+            set_rng_state(resume_state['rng'])

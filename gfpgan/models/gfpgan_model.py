@@ -1,0 +1,327 @@
+"""GFPGANModel: the official GFPGAN training step (restorer, global and eye/mouth discriminators, identity loss).
+
+Deliberate differences from the original (gfpgan 1.3.8), each kept visible:
+
+- Eye / mouth crops are ``round(80 * out_size / 512)`` and ``round(120 * out_size / 512)`` pixels and their
+  values are not scaled. The original uses ``int(out_size / 512)`` as both a size factor and a value factor:
+  the same at 512, zero-sized crops below 512 and crops with doubled pixel values at 1024.
+- ``train.comp_d_fake_loss``: the original scores real component crops with ``gan_component_opt`` (vanilla BCE)
+  but fake ones with ``gan_opt`` (wgan_softplus). That stays the default (``gan``), for reproducibility;
+  ``component`` scores both with ``gan_component_opt``.
+- ``train.ema_decay`` (default the original's hard-coded 0.5 ** (32 / 10000)).
+- A NaN / Inf loss skips that optimizer step on every rank, is counted and logged; more than
+  ``train.max_nonfinite_steps`` (default 100) in a row raise :class:`NonFiniteLossError`.
+"""
+import math
+from collections import OrderedDict
+
+import torch
+from torch.nn import functional as F
+from torchvision.ops import roi_align
+
+from gfpgan.archs import build_network
+from gfpgan.losses import build_loss
+from gfpgan.losses.basic_loss import gram_matrix
+from gfpgan.losses.gan_loss import r1_penalty
+from gfpgan.losses.identity_loss import gray_resize_for_identity
+from gfpgan.registry import MODEL_REGISTRY
+
+from .base_model import BaseModel, bare
+
+COMPONENTS = ('left_eye', 'right_eye', 'mouth')
+EYE_SIZE_512, MOUTH_SIZE_512 = 80, 120  # crop sizes of the original at out_size 512
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many consecutive training steps had a NaN or infinite loss."""
+
+
+def image_pyramid(img, levels):
+    """[img downsampled (levels - 1) times by 2 (bilinear), ..., img]: the targets of the U-Net's RGB outputs."""
+    pyramid = [img]
+    for _ in range(levels - 1):
+        pyramid.insert(0, F.interpolate(pyramid[0], scale_factor=0.5, mode='bilinear', align_corners=False))
+    return pyramid
+
+
+@MODEL_REGISTRY.register()
+class GFPGANModel(BaseModel):
+    """Trains GFPGAN as the paper: see the module docstring for where it deliberately differs."""
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.net_g = self.model_to_device(build_network(opt['network_g']))
+        self.print_network(self.net_g)
+        path_opt = opt.get('path', {})
+        if path_opt.get('pretrain_network_g'):
+            self.load_network(self.net_g, path_opt['pretrain_network_g'], path_opt.get('strict_load_g', True),
+                              path_opt.get('param_key_g', 'params'))
+        self.out_size = int(opt['network_g']['out_size'])
+        self.log_size = int(math.log2(self.out_size))
+        if self.is_train:
+            self.init_training_settings()
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def _build_trained(self, key, strict_key=None):
+        net = self.model_to_device(build_network(self.opt[key]))
+        self.print_network(net)
+        load_path = self.opt.get('path', {}).get(f'pretrain_{key}')
+        if load_path:
+            self.load_network(net, load_path, self.opt['path'].get(strict_key, True) if strict_key else True, 'params')
+        return net.train()
+
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        path_opt = self.opt.get('path', {})
+        self.net_d = self._build_trained('network_d', 'strict_load_d')
+
+        # EMA copy of net_g: evaluated and saved as params_ema, never wrapped in DDP
+        self.net_g_ema = build_network(self.opt['network_g']).to(self.device).eval()
+        if path_opt.get('pretrain_network_g'):
+            self.load_network(self.net_g_ema, path_opt['pretrain_network_g'], path_opt.get('strict_load_g', True),
+                              'params_ema')
+        else:
+            self.model_ema(0)
+        for p in self.net_g_ema.parameters():
+            p.requires_grad_(False)
+        self.net_g.train()
+        self.ema_decay = train_opt.get('ema_decay', 0.5**(32 / (10 * 1000)))
+
+        self.use_facial_disc = all(f'network_d_{part}' in self.opt for part in COMPONENTS)
+        if self.use_facial_disc:
+            self.net_d_components = {part: self._build_trained(f'network_d_{part}') for part in COMPONENTS}
+            self.cri_component = build_loss(train_opt['gan_component_opt']).to(self.device)
+            fake_loss = train_opt.get('comp_d_fake_loss', 'gan')
+            if fake_loss not in ('gan', 'component'):
+                raise ValueError(
+                    f"train.comp_d_fake_loss must be 'gan' (the original) or 'component', got {fake_loss!r}.")
+            self.comp_d_fake_loss = fake_loss
+            ratio = self.out_size / 512
+            self.eye_size = max(1, round(EYE_SIZE_512 * ratio))
+            self.mouth_size = max(1, round(MOUTH_SIZE_512 * ratio))
+
+        self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
+        self.cri_perceptual = (
+            build_loss(train_opt['perceptual_opt']).to(self.device) if train_opt.get('perceptual_opt') else None)
+        self.cri_l1 = build_loss(train_opt['L1_opt']).to(self.device)  # pyramid, component style, identity
+        self.cri_gan = build_loss(train_opt['gan_opt']).to(self.device)
+
+        self.use_identity = 'network_identity' in self.opt
+        if self.use_identity:
+            self.network_identity = build_network(self.opt['network_identity']).to(self.device).eval()
+            if path_opt.get('pretrain_network_identity'):
+                self.load_network(self.network_identity, path_opt['pretrain_network_identity'], True, None)
+            for p in self.network_identity.parameters():
+                p.requires_grad_(False)
+
+        self.r1_reg_weight = train_opt['r1_reg_weight']
+        self.net_d_iters = train_opt.get('net_d_iters', 1)
+        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
+        self.net_d_reg_every = train_opt['net_d_reg_every']
+        self.max_nonfinite_steps = train_opt.get('max_nonfinite_steps', 100)
+        self.nonfinite_streak = 0
+        self.nonfinite_total = 0
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def setup_optimizers(self):
+        """Adam with the original's betas: (0, 0.99) for net_g; for net_d the lazy-R1 scaling of betas to the power
+        reg_every / (reg_every + 1); (0.9, 0.99) for the component discriminators. As in the original, the scaled
+        net_d rate is only Adam's default: the parameter group's own (unscaled) ``lr`` is what applies."""
+        train_opt = self.opt['train']
+
+        def optimizer(opt_key, params, ratio=1., betas=None):
+            kwargs = dict(train_opt[opt_key])
+            kind = kwargs.pop('type')
+            lr = kwargs.pop('lr')
+            betas = betas or (0**ratio, 0.99**ratio)
+            return self.get_optimizer(kind, [{'params': list(params), 'lr': lr}], lr * ratio, betas=betas, **kwargs)
+
+        self.optimizer_g = optimizer('optim_g', self.net_g.parameters())
+        d_ratio = self.net_d_reg_every / (self.net_d_reg_every + 1)
+        self.optimizer_d = optimizer('optim_d', self.net_d.parameters(), d_ratio)
+        self.optimizers = [self.optimizer_g, self.optimizer_d]
+        if self.use_facial_disc:
+            self.optimizer_components = {
+                part: optimizer('optim_component', net.parameters(), betas=(0.9, 0.99))
+                for part, net in self.net_d_components.items()
+            }
+            self.optimizers += [self.optimizer_components[part] for part in COMPONENTS]
+
+    # ------------------------------------------------------------------------------------------ data
+    def feed_data(self, data):
+        self.lq = data['lq'].to(self.device)
+        if 'gt' in data:
+            self.gt = data['gt'].to(self.device)
+        if 'loc_left_eye' in data:
+            self.locations = {part: data[f'loc_{part}'] for part in COMPONENTS}  # (B, 4) [x1, y1, x2, y2]
+
+    def component_crops(self, img):
+        """{part: (B, 3, s, s) roi-aligned crops of ``img`` at the fed eye / mouth boxes}."""
+        batch = img.shape[0]
+        index = torch.arange(batch, dtype=torch.float32).view(-1, 1)
+        eyes = torch.cat([index, self.locations['left_eye'].float(), index, self.locations['right_eye'].float()], 1)
+        eyes = eyes.view(2 * batch, 5).to(img.device)  # rows: left eye of image 0, right eye of image 0, ...
+        mouths = torch.cat([index, self.locations['mouth'].float()], 1).to(img.device)
+        all_eyes = roi_align(img, boxes=eyes, output_size=self.eye_size)
+        return {
+            'left_eye': all_eyes[0::2],
+            'right_eye': all_eyes[1::2],
+            'mouth': roi_align(img, boxes=mouths, output_size=self.mouth_size)
+        }
+
+    # ------------------------------------------------------------------------------------------ training step
+    def _all_finite(self, *losses):
+        """Whether every loss is finite on every rank (all ranks must take the same decision)."""
+        flag = torch.stack([torch.isfinite(loss.detach()).all() for loss in losses]).all().float()
+        if self.opt.get('dist') and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        return bool(flag.item())
+
+    def _step(self, optimizers, finite, what):
+        """Step the optimizers, or record that ``what`` skipped this iteration's step."""
+        if finite:
+            for optimizer in optimizers:
+                optimizer.step()
+        else:
+            self.skipped.append(what)
+
+    def _count_skips(self):
+        """Count iterations with a skipped step; too many in a row stop the run."""
+        if not self.skipped:
+            self.nonfinite_streak = 0
+            return
+        self.nonfinite_streak += 1
+        self.nonfinite_total += 1
+        self.log_dict['skipped_steps'] = self.nonfinite_total
+        if self.nonfinite_streak > self.max_nonfinite_steps:
+            raise NonFiniteLossError(
+                f'{self.nonfinite_streak} training iterations in a row had a NaN or infinite loss '
+                f'({", ".join(self.skipped)}); stopping with the last checkpoint intact: lower the learning rates or '
+                'check the data.')
+
+    def _set_requires_grad(self, nets, flag):
+        for net in nets:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+    def optimize_parameters(self, current_iter):
+        train_opt = self.opt['train']
+        self.skipped = []
+        discriminators = [self.net_d] + (list(self.net_d_components.values()) if self.use_facial_disc else [])
+        self._set_requires_grad(discriminators, False)
+        self.optimizer_g.zero_grad()
+
+        pyramid_weight = train_opt.get('pyramid_loss_weight', 0)
+        if pyramid_weight > 0 and current_iter > train_opt.get('remove_pyramid_loss', float('inf')):
+            pyramid_weight = 1e-12  # as the original: tiny, not zero, so DDP sees every parameter used
+        self.output, out_rgbs = self.net_g(self.lq, return_rgb=pyramid_weight > 0)
+        if self.use_facial_disc:
+            crops_gt = self.component_crops(self.gt)
+            crops = self.component_crops(self.output)
+
+        loss_dict = OrderedDict()
+        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            l_g_total = 0
+            if self.cri_pix:
+                loss_dict['l_g_pix'] = self.cri_pix(self.output, self.gt)
+            if pyramid_weight > 0:
+                for i, target in enumerate(image_pyramid(self.gt, self.log_size - 2)):
+                    loss_dict[f'l_p_{2**(i + 3)}'] = self.cri_l1(out_rgbs[i], target) * pyramid_weight
+            if self.cri_perceptual:
+                l_percep, l_style = self.cri_perceptual(self.output, self.gt)
+                if l_percep is not None:
+                    loss_dict['l_g_percep'] = l_percep
+                if l_style is not None:
+                    loss_dict['l_g_style'] = l_style
+            loss_dict['l_g_gan'] = self.cri_gan(self.net_d(self.output), True, is_disc=False)
+            if self.use_facial_disc:
+                feats = {}
+                for part, net in self.net_d_components.items():
+                    pred, feats[part] = net(crops[part], return_feats=True)
+                    loss_dict[f'l_g_gan_{part}'] = self.cri_component(pred, True, is_disc=False)
+                comp_style_weight = train_opt.get('comp_style_weight', 0)
+                if comp_style_weight > 0:
+                    style = 0
+                    for part, net in self.net_d_components.items():
+                        _, real = net(crops_gt[part], return_feats=True)
+                        fake = feats[part]
+                        style = style + self.cri_l1(gram_matrix(fake[0]), gram_matrix(real[0].detach())) * 0.5
+                        style = style + self.cri_l1(gram_matrix(fake[1]), gram_matrix(real[1].detach()))
+                    loss_dict['l_g_comp_style_loss'] = style * comp_style_weight
+            if self.use_identity:
+                identity_gt = self.network_identity(gray_resize_for_identity(self.gt)).detach()
+                identity_out = self.network_identity(gray_resize_for_identity(self.output))
+                loss_dict['l_identity'] = self.cri_l1(identity_out, identity_gt) * train_opt['identity_weight']
+            for value in loss_dict.values():
+                l_g_total = l_g_total + value
+            l_g_total.backward()
+            self._step([self.optimizer_g], self._all_finite(l_g_total), 'g')
+
+        self.model_ema(decay=self.ema_decay)
+
+        # ---------------------------------------------------------------- discriminators
+        self._set_requires_grad(discriminators, True)
+        self.optimizer_d.zero_grad()
+        fake_pred = self.net_d(self.output.detach())
+        real_pred = self.net_d(self.gt)
+        l_d = self.cri_gan(real_pred, True, is_disc=True) + self.cri_gan(fake_pred, False, is_disc=True)
+        loss_dict['l_d'] = l_d
+        loss_dict['real_score'] = real_pred.detach().mean()  # wgan: real should be positive, fake negative
+        loss_dict['fake_score'] = fake_pred.detach().mean()
+        l_d.backward()
+        d_losses = [l_d]
+        if current_iter % self.net_d_reg_every == 0:
+            self.gt.requires_grad = True
+            real_pred = self.net_d(self.gt)
+            l_d_r1 = r1_penalty(real_pred, self.gt)
+            l_d_r1 = self.r1_reg_weight / 2 * l_d_r1 * self.net_d_reg_every + 0 * real_pred[0]
+            loss_dict['l_d_r1'] = l_d_r1.detach().mean()
+            l_d_r1.backward()
+            self.gt.requires_grad = False
+            d_losses.append(l_d_r1)
+        self._step([self.optimizer_d], self._all_finite(*d_losses), 'd')
+
+        if self.use_facial_disc:
+            fake_criterion = self.cri_gan if self.comp_d_fake_loss == 'gan' else self.cri_component
+            comp_losses = []
+            for part, net in self.net_d_components.items():
+                self.optimizer_components[part].zero_grad()
+                fake_pred, _ = net(crops[part].detach())
+                real_pred, _ = net(crops_gt[part])
+                loss = self.cri_component(
+                    real_pred, True, is_disc=True) + fake_criterion(
+                        fake_pred, False, is_disc=True)
+                loss_dict[f'l_d_{part}'] = loss
+                loss.backward()
+                comp_losses.append(loss)
+            self._step([self.optimizer_components[p] for p in COMPONENTS], self._all_finite(*comp_losses), 'component')
+
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        self._count_skips()
+
+    # ------------------------------------------------------------------------------------------ inference, saving
+    @torch.no_grad()
+    def test(self):
+        """Restore the fed ``lq`` with the EMA generator (net_g when not training)."""
+        net = self.net_g_ema if hasattr(self, 'net_g_ema') else bare(self.net_g)
+        was_training = net.training
+        net.eval()
+        self.output, _ = net(self.lq)
+        net.train(was_training)
+
+    def get_current_visuals(self):
+        """{'lq', 'result', 'gt'}: (B, 3, H, W) tensors in [-1, 1] on the CPU."""
+        visuals = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
+        if hasattr(self, 'gt'):
+            visuals['gt'] = self.gt.detach().cpu()
+        return visuals
+
+    def save(self, epoch, current_iter):
+        """net_g_<iter>.pth {params, params_ema}, net_d*_<iter>.pth {params}, training_states/<iter>.state."""
+        self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        self.save_network(self.net_d, 'net_d', current_iter)
+        if self.use_facial_disc:
+            for part, net in self.net_d_components.items():
+                self.save_network(net, f'net_d_{part}', current_iter)
+        self.save_training_state(epoch, current_iter)
