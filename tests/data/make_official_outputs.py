@@ -13,7 +13,6 @@ import shutil
 import sys
 
 import torch
-import torch.nn.functional as F
 import torchvision
 # the official packages (this script runs in their environment, see the docstring)
 import basicsr.archs.stylegan2_arch as basicsr_stylegan2
@@ -26,16 +25,10 @@ from gfpgan.archs.stylegan2_bilinear_arch import StyleGAN2GeneratorBilinear
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from official_env import patch_fused_act  # noqa: E402
 from refdata import det_values, sha256_state_dict  # noqa: E402
 
-
-def _fused_leaky_relu_cpu(input, bias, negative_slope=0.2, scale=2**0.5):
-    rest_dim = [1] * (input.ndim - bias.ndim - 1)
-    return F.leaky_relu(input + bias.view(1, bias.shape[0], *rest_dim), negative_slope=negative_slope) * scale
-
-
-for module in (basicsr_fused_act, basicsr_stylegan2, official_bilinear):
-    module.fused_leaky_relu = _fused_leaky_relu_cpu
+patch_fused_act(basicsr_fused_act, basicsr_stylegan2, official_bilinear)
 torch.set_num_threads(2)
 OUT = os.path.join(HERE, 'official_outputs')
 WORK = os.path.join(HERE, '.vgg_tmp')
