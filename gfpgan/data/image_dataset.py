@@ -105,6 +105,11 @@ class ImageDataset(data.Dataset):
         raise NotImplementedError
 
     def __getitem__(self, index):
+        """``index``, or ``(index, sample_seed)`` from a sampler with ``sample_seeds``: the sample's randomness then
+        comes from its own seed, the same whichever worker loads it and after a resume."""
+        if isinstance(index, (tuple, list)):
+            index, sample_seed = index
+            self.seed(sample_seed)
         if not self.skip_bad_files:
             return self.load(index)
         for _ in range(self.MAX_ATTEMPTS):

@@ -127,8 +127,12 @@ class BaseModel:
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def save_network(self, net, net_label, current_iter, param_key='params'):
-        """models/<net_label>_<iter>.pth = {param_key: state_dict} (two networks: net_g, net_g_ema), atomically."""
-        path = os.path.join(self.opt['path']['models'], f'{net_label}_{current_iter}.pth')
+        """models/<net_label>_<iter>.pth (iter -1: 'latest') = {param_key: state_dict} (two networks: net_g,
+        net_g_ema), atomically, on rank 0 only."""
+        if self.opt.get('rank', 0) != 0:
+            return None
+        label = 'latest' if current_iter == -1 else current_iter
+        path = os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
         nets = net if isinstance(net, (list, tuple)) else [net]
         keys = param_key if isinstance(param_key, (list, tuple)) else [param_key]
         if len(nets) == 1:
@@ -137,23 +141,28 @@ class BaseModel:
             save_network(bare(nets[0]), path, param_key=keys[0], ema_net=bare(nets[1]))
         return path
 
-    def training_state(self, epoch, current_iter):
+    def training_state(self, epoch, current_iter, extra=None):
         return {
             'epoch': epoch,
             'iter': current_iter,
             'optimizers': [o.state_dict() for o in self.optimizers],
             'schedulers': [s.state_dict() for s in self.schedulers],
             'rng': rng_state(),
+            **(extra or {}),
         }
 
-    def save_training_state(self, epoch, current_iter):
-        """training_states/<iter>.state, atomically."""
+    def save_training_state(self, epoch, current_iter, extra=None):
+        """training_states/<iter>.state (epoch, iter, optimizers, schedulers, random states, ``extra``), atomically,
+        on rank 0 only; nothing for iter -1."""
+        if current_iter == -1 or self.opt.get('rank', 0) != 0:
+            return None
         path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
-        atomic_save(self.training_state(epoch, current_iter), path)
+        atomic_save(self.training_state(epoch, current_iter, extra), path)
         return path
 
     def resume_training(self, resume_state):
-        """Restore optimizers, schedulers and random generators from a training state (dict or path)."""
+        """Restore optimizers and schedulers from a training state (dict or path). The random states in it are the
+        training loop's to restore (``set_rng_state``), once the data loader has drawn its seeds."""
         if not isinstance(resume_state, dict):
             resume_state = load_checkpoint_file(resume_state)
         for kind, own in (('optimizers', self.optimizers), ('schedulers', self.schedulers)):
@@ -164,5 +173,48 @@ class BaseModel:
             optimizer.load_state_dict(state)
         for scheduler, state in zip(self.schedulers, resume_state['schedulers']):
             scheduler.load_state_dict(state)
-        if 'rng' in resume_state:
-            set_rng_state(resume_state['rng'])
+
+    # ------------------------------------------------------------------------------------------ validation
+    def validation(self, dataloader, current_iter, tb_logger=None, save_img=False):
+        """Restore every validation image (rank 0; the others wait), save them under path.visualization/<name>/,
+        average the ``val.metrics`` and log them (text and TensorBoard ``metrics/<dataset>/<metric>``)."""
+        if self.opt.get('rank', 0) == 0:
+            self._validate(dataloader, current_iter, tb_logger, save_img)
+        if self.opt.get('dist') and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+    def _validate(self, dataloader, current_iter, tb_logger, save_img):
+        from gfpgan.metrics import calculate_metric
+        from gfpgan.utils.img_util import imwrite, tensor2img
+        from gfpgan.utils.logger import log_images
+
+        dataset_name = dataloader.dataset.opt.get('name', 'val')
+        metrics = (self.opt.get('val') or {}).get('metrics') or {}
+        totals = {name: 0. for name in metrics}
+        count = 0
+        for index, data in enumerate(dataloader):
+            self.feed_data(data)
+            self.test()
+            visuals = self.get_current_visuals()
+            if index == 0 and tb_logger is not None:
+                log_images(tb_logger, f'images/{dataset_name}', visuals['lq'], visuals['result'], visuals.get('gt'),
+                           current_iter)
+            for b in range(visuals['result'].shape[0]):
+                restored = tensor2img(visuals['result'][b], min_max=(-1, 1))
+                name = os.path.splitext(os.path.basename(data['lq_path'][b]))[0]
+                if save_img:
+                    imwrite(restored, os.path.join(self.opt['path']['visualization'], name,
+                                                   f'{name}_{current_iter}.png'))
+                if 'gt' in visuals and metrics:
+                    reference = tensor2img(visuals['gt'][b], min_max=(-1, 1))
+                    for metric, metric_opt in metrics.items():
+                        totals[metric] += calculate_metric({'img': restored, 'img2': reference}, metric_opt)
+                count += 1
+        if metrics and count:
+            results = {metric: total / count for metric, total in totals.items()}
+            logger.info('Validation %s, iteration %d: %s', dataset_name, current_iter,
+                        ', '.join(f'{k}: {v:.4f}' for k, v in results.items()))
+            if tb_logger is not None:
+                for metric, value in results.items():
+                    tb_logger.add_scalar(f'metrics/{dataset_name}/{metric}', value, current_iter)
+            self.metric_results = results

@@ -317,11 +317,12 @@ class GFPGANModel(BaseModel):
             visuals['gt'] = self.gt.detach().cpu()
         return visuals
 
-    def save(self, epoch, current_iter):
-        """net_g_<iter>.pth {params, params_ema}, net_d*_<iter>.pth {params}, training_states/<iter>.state."""
+    def save(self, epoch, current_iter, extra=None):
+        """net_g_<iter>.pth {params, params_ema}, net_d*_<iter>.pth {params}, training_states/<iter>.state (with
+        ``extra`` entries); iter -1 writes the *_latest.pth networks only."""
         self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
         self.save_network(self.net_d, 'net_d', current_iter)
         if self.use_facial_disc:
             for part, net in self.net_d_components.items():
                 self.save_network(net, f'net_d_{part}', current_iter)
-        self.save_training_state(epoch, current_iter)
+        self.save_training_state(epoch, current_iter, extra)

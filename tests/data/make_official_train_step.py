@@ -1,5 +1,5 @@
-"""Regenerate tests/data/official_outputs/gfpgan_train_step.json: the losses the official GFPGANModel logs over three
-training iterations of a 64x64 configuration, which tests/models/test_official_train_step.py reproduces.
+"""Regenerate tests/data/official_training/gfpgan_train_step.json: the losses the official GFPGANModel logs
+over three training iterations of a 64x64 configuration, which tests/models/test_official_train_step.py reproduces.
 
 Run it in the official code's environment (gfpgan 1.3.8, basicsr 1.4.2), never in the project's own:
 ``python tests/data/make_official_train_step.py``. Patches (tests/data/official_env.py): BasicSR's fused activation
@@ -196,7 +196,7 @@ def main():
         'official gfpgan 1.3.8 / basicsr 1.4.2 GFPGANModel (patches: see the script), torch '
         f'{torch.__version__}, CPU float32'
     }
-    with open(os.path.join(HERE, 'official_outputs', 'gfpgan_train_step.json'), 'w') as f:
+    with open(os.path.join(HERE, 'official_training', 'gfpgan_train_step.json'), 'w') as f:
         json.dump(out, f, indent=1)
     print(logs[-1])
 

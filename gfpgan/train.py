@@ -1,0 +1,231 @@
+"""The training loop behind ``train.py``: options, process group, data, model, then iterations with logging,
+validation, atomic checkpoints, exact resuming and a clean stop on SIGTERM / SIGINT."""
+import logging
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+
+from gfpgan.data import EnlargedSampler, build_dataloader, build_dataset, build_prefetcher
+from gfpgan.models import NonFiniteLossError, build_model
+from gfpgan.models.base_model import set_rng_state
+from gfpgan.options import OptionsError, dict2str, log_file_path, make_exp_dirs, parse_options
+from gfpgan.utils.checkpoint import load_checkpoint_file
+from gfpgan.utils.dist import barrier, get_dist_info
+from gfpgan.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
+
+
+def set_random_seed(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def network_label(key):
+    """The checkpoint file prefix of an options section: network_g -> net_g, network_d_mouth -> net_d_mouth."""
+    return 'net_' + key[len('network_'):]
+
+
+def use_resumed_networks(opt, resume_iter):
+    """Point path.pretrain_network_* at the checkpoints of ``resume_iter`` (BasicSR's check_resume), except the
+    networks listed in path.ignore_resume_networks (the frozen identity network by default)."""
+    ignored = opt['path'].get('ignore_resume_networks') or []
+    for key in opt:
+        if key.startswith('network_') and key not in ignored:
+            opt['path'][f'pretrain_{key}'] = os.path.join(opt['path']['models'],
+                                                          f'{network_label(key)}_{resume_iter}.pth')
+            if key == 'network_g':
+                opt['path']['param_key_g'] = 'params'
+                opt['path']['strict_load_g'] = True
+
+
+class StopRequest:
+    """Records SIGTERM / SIGINT (preemption, Ctrl-C) so the loop can save and leave between iterations."""
+
+    def __init__(self):
+        self.signal = None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.signal is not None and signum == signal.SIGINT:  # a second Ctrl-C: leave at once
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def requested(self, dist):
+        """Whether any rank was asked to stop (every rank must call this at the same iteration)."""
+        flag = torch.tensor(float(self.signal is not None))
+        if dist and torch.distributed.is_initialized():
+            if torch.distributed.get_backend() == 'nccl':
+                flag = flag.cuda()
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
+
+def create_dataloaders(opt, logger):
+    """(train_loader, train_sampler, prefetcher, val_loaders, iters_per_epoch, total_epochs, total_iters)."""
+    train_loader = None
+    val_loaders = []
+    rank, world_size = opt['rank'], opt['world_size']
+    for phase, dataset_opt in opt['datasets'].items():
+        if phase.split('_')[0] == 'train':
+            dataset = build_dataset(dataset_opt)
+            ratio = dataset_opt.get('dataset_enlarge_ratio') or 1
+            sampler = EnlargedSampler(
+                dataset,
+                world_size,
+                rank,
+                ratio,
+                shuffle=dataset_opt.get('use_shuffle', True),
+                seed=opt['manual_seed'],
+                sample_seeds=True)
+            train_loader = build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], sampler,
+                                            opt['manual_seed'])
+            batch = dataset_opt['batch_size_per_gpu']
+            iters_per_epoch = len(train_loader)  # incomplete last batches are dropped
+            if iters_per_epoch == 0:
+                raise OptionsError(f"{opt['opt_path']}: datasets.train has {len(dataset)} images, fewer than one batch "
+                                   f'of {batch} per GPU x {world_size} processes: lower batch_size_per_gpu.')
+            total_iters = int(opt['train']['total_iter'])
+            total_epochs = math.ceil(total_iters / iters_per_epoch)
+            logger.info(
+                'Training data: %d images, enlarge ratio %d, batch %d per GPU x %d ranks, %d iterations per epoch; '
+                '%d iterations = %d epochs.', len(dataset), ratio, batch, world_size, iters_per_epoch, total_iters,
+                total_epochs)
+            device = torch.device('cuda') if opt['num_gpu'] and torch.cuda.is_available() else None
+            prefetcher = build_prefetcher(train_loader, dataset_opt, device=device)
+            train = (train_loader, sampler, prefetcher, iters_per_epoch, total_epochs, total_iters)
+        elif phase.split('_')[0] == 'val':
+            dataset = build_dataset(dataset_opt)
+            val_loaders.append(
+                build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], None, opt['manual_seed']))
+            logger.info('Validation data %s: %d images.', dataset_opt.get('name', phase), len(dataset))
+    if train_loader is None:
+        raise OptionsError(f"{opt['opt_path']}: datasets has no 'train' entry; training needs one.")
+    return train, val_loaders
+
+
+def train_pipeline(root_path=None, argv=None, on_end=None):
+    """Run a training from the command line ``argv`` (train.py's); returns the process exit code. ``on_end(model,
+    opt)`` is called on every rank after the last iteration (tests use it to compare ranks)."""
+    opt, args = parse_options(argv, root_path, is_train=True)
+    rank, world_size = get_dist_info()
+    set_random_seed(opt['manual_seed'] + rank)
+    if opt.get('deterministic'):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+
+    resume_state = None
+    if opt['path'].get('resume_state'):
+        resume_state = load_checkpoint_file(opt['path']['resume_state'])
+        use_resumed_networks(opt, resume_state['iter'])
+    make_exp_dirs(opt)
+    barrier()
+    logger = get_root_logger(log_file=log_file_path(opt) if rank == 0 else None)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    logger_opt = opt.get('logger') or {}
+    tb_logger = None
+    if rank == 0 and logger_opt.get('use_tb_logger') and 'debug' not in opt['name']:
+        tb_logger = init_tb_logger(opt['path']['tb_logger'])
+    if rank == 0 and (logger_opt.get('wandb') or {}).get('project') and 'debug' not in opt['name']:
+        init_wandb_logger(opt)
+
+    (_, sampler, prefetcher, _, _, total_iters), val_loaders = create_dataloaders(opt, logger)
+    model = build_model(opt)
+    start_epoch, current_iter, epoch_iter = 0, 0, 0
+    if resume_state is not None:
+        model.resume_training(resume_state)
+        start_epoch, current_iter = resume_state['epoch'], resume_state['iter']
+        epoch_iter = resume_state.get('epoch_iter', 0)
+        logger.info('Resuming from epoch %d, iteration %d (%s).', start_epoch, current_iter,
+                    opt['path']['resume_state'])
+
+    batch = opt['datasets']['train']['batch_size_per_gpu'] if 'train' in opt['datasets'] else None
+    stop = StopRequest()
+    msg_logger = MessageLogger(opt, current_iter, tb_logger)
+    print_freq = int(logger_opt.get('print_freq', 100))
+    save_freq = int(logger_opt.get('save_checkpoint_freq', 5000))
+    val_opt = opt.get('val') or {}
+    val_freq = int(val_opt.get('val_freq') or 0)
+    warmup_iter = opt['train'].get('warmup_iter', -1)
+
+    def save(epoch):
+        model.save(epoch, current_iter, extra={'epoch_iter': epoch_iter})
+        logger.info('Saved models and training state of iteration %d.', current_iter)
+
+    logger.info('Start training from epoch %d, iteration %d.', start_epoch, current_iter)
+    iter_start = data_start = time.time()
+    epoch = start_epoch
+    try:
+        while current_iter < total_iters:
+            sampler.set_epoch(epoch)
+            if epoch_iter:
+                sampler.skip(epoch_iter * batch)  # the samples this epoch already trained on before the resume
+            prefetcher.reset()
+            if resume_state is not None:  # after the epoch's iterator drew its seeds, as in the uninterrupted run
+                set_rng_state(resume_state['rng'])
+                resume_state = None
+            data = prefetcher.next()
+            while data is not None and current_iter < total_iters:
+                data_time = time.time() - data_start
+                current_iter += 1
+                epoch_iter += 1
+                model.update_learning_rate(current_iter, warmup_iter=warmup_iter)
+                model.feed_data(data)
+                model.optimize_parameters(current_iter)
+                iter_time = time.time() - iter_start
+                if current_iter % print_freq == 0:
+                    log_vars = {'epoch': epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate()}
+                    log_vars.update(time=iter_time, data_time=data_time)
+                    log_vars.update(model.get_current_log())
+                    msg_logger(log_vars)
+                if current_iter % save_freq == 0:
+                    save(epoch)
+                if val_loaders and val_freq and current_iter % val_freq == 0:
+                    for loader in val_loaders:
+                        model.validation(loader, current_iter, tb_logger, val_opt.get('save_img', False))
+                if stop.requested(opt['dist']):
+                    logger.warning('Stopping on signal %s at iteration %d: saving a checkpoint first.', stop.signal,
+                                   current_iter)
+                    save(epoch)
+                    return 0
+                iter_start = data_start = time.time()
+                data = prefetcher.next()
+            if data is None:
+                epoch, epoch_iter = epoch + 1, 0
+    except NonFiniteLossError as err:
+        logger.error('%s', err)
+        return 1
+    finally:
+        prefetcher.close()
+        if tb_logger is not None:
+            tb_logger.close()
+    logger.info('End of training at iteration %d: saving the latest models.', current_iter)
+    model.save(-1, -1)
+    if on_end is not None:
+        on_end(model, opt)
+    if val_loaders and val_freq:
+        for loader in val_loaders:
+            model.validation(loader, current_iter, tb_logger, val_opt.get('save_img', False))
+    return 0
+
+
+def main(root_path=None, argv=None, on_end=None):
+    """train.py's entry: one-line errors for option mistakes instead of a traceback."""
+    try:
+        return train_pipeline(root_path, argv, on_end)
+    except (OptionsError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
+
+logging.getLogger('gfpgan').addHandler(logging.NullHandler())
