@@ -10,6 +10,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
+from gfpgan.utils import dist as dist_util
 
 from .lr_scheduler import build_scheduler
 
@@ -60,12 +61,15 @@ class BaseModel:
 
     # ------------------------------------------------------------------------------------------ networks
     def model_to_device(self, net):
-        """Move to the device; wrap in DistributedDataParallel when training distributed."""
+        """Move to the device; wrap in DistributedDataParallel when training distributed, in DataParallel when one
+        process drives several GPUs (``num_gpu`` > 1 without a launcher), as BasicSR does."""
         net = net.to(self.device)
         if self.opt.get('dist'):
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(
                 net, device_ids=device_ids, find_unused_parameters=bool(self.opt.get('find_unused_parameters')))
+        elif self.device.type == 'cuda' and self.opt.get('num_gpu', 0) > 1:
+            net = torch.nn.DataParallel(net)
         return net
 
     def print_network(self, net):
@@ -111,16 +115,7 @@ class BaseModel:
 
     def reduce_loss_dict(self, loss_dict):
         """Loss tensors -> floats averaged over the ranks (for logging only)."""
-        with torch.no_grad():
-            names = list(loss_dict)
-            if not names:
-                return OrderedDict()
-            values = torch.stack(
-                [torch.as_tensor(loss_dict[n], device=self.device).detach().float().mean() for n in names])
-            if self.opt.get('dist') and torch.distributed.is_initialized():
-                torch.distributed.all_reduce(values)
-                values /= torch.distributed.get_world_size()
-            return OrderedDict(zip(names, values.tolist()))
+        return OrderedDict(dist_util.reduce_loss_dict(loss_dict))
 
     def get_current_log(self):
         return self.log_dict
