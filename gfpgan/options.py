@@ -359,14 +359,9 @@ _TRAIN = Section(
         'comp_d_fake_loss': Value('str', choices=('gan', 'component')),
         'identity_weight': _number(0),
         'r1_reg_weight': _number(0),
-        'path_reg_weight': _number(0),
-        'path_batch_shrink': _int(1),
-        'mixing_prob': _number(0, 1),
         'net_d_iters': _int(1),
         'net_d_init_iters': _int(0),
         'net_d_reg_every': _int(1),
-        'net_g_reg_every': _int(1),
-        'use_grad_clip': Value('bool'),
         'max_nonfinite_steps': _int(0),
     })
 _VAL = Section(

@@ -4,6 +4,11 @@ network: forward time of GFPGANv1Clean in the v1.4 configuration (out_size 512, 
 face, on the CPU (float32, this machine's thread count) and, when a GPU is present, on CUDA (float32 and
 bfloat16 autocast, batch 1/4/16, peak memory).
 
+train: GFPGAN training on the CPU: the v1 generator's forward + backward at 512 and a full GFPGANModel step
+(global, eye / mouth discriminators, identity, perceptual) of options/train_gfpgan_v1.yml at 512 (batch 1), then
+iterations/s of options/train_gfpgan_tiny.yml; on CUDA the v1 step at batch 3 with peak memory. Random weights
+stand in for the pretrained files (same cost).
+
 data: FFHQDegradationDataset with the datasets.train options of options/train_gfpgan_v1.yml on 512x512
 faces (``--dataroot``, or face images made from scikit-image's astronaut photo): ms per sample on one
 thread (reading, decoding and degrading included), and samples/s through a DataLoader with N workers.
@@ -166,6 +171,90 @@ def run_data_benchmark(args):
     }
 
 
+def v1_model_options(out_size=512, name='train_gfpgan_v1.yml', device='cpu'):
+    """The whole options dict of an options file, ready for GFPGANModel without data or pretrained files."""
+    with open(os.path.join(ROOT, 'options', name)) as f:
+        opt = yaml.safe_load(f)
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=1 if device == 'cuda' else 0)
+    opt['network_g']['decoder_load_path'] = None
+    opt['path'] = {'models': tempfile.gettempdir(), 'training_states': tempfile.gettempdir()}
+    opt['train']['perceptual_opt']['pretrained'] = False
+    return opt
+
+
+def face_batch(batch, size, device):
+    """A (lq, gt) batch with the boxes of FFHQ-aligned faces (the 5-point template's), as the dataset gives."""
+    from gfpgan.data.components import component_locations, ffhq_template_boxes
+    torch.manual_seed(0)
+    gt = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+    data = {'gt': gt, 'lq': (gt + 0.2 * torch.randn_like(gt)).clamp(-1, 1)}
+    locations = component_locations(ffhq_template_boxes(), size, eye_enlarge_ratio=1.4)
+    for part, loc in zip(('left_eye', 'right_eye', 'mouth'), locations):
+        data[f'loc_{part}'] = loc.expand(batch, 4).clone()
+    return data
+
+
+def bench_train_step(opt, batch, device, runs, warmup):
+    """Seconds per GFPGANModel.optimize_parameters on a random batch (iteration 1: no lazy R1)."""
+    from gfpgan.models import build_model
+    model = build_model(opt)
+    data = face_batch(batch, opt['network_g']['out_size'], device)
+
+    def step():
+        model.feed_data(data)
+        model.optimize_parameters(1)
+
+    stats = time_callable(step, runs=runs, warmup=warmup, device=device)
+    stats.update(device=device, batch=batch, case=f"{opt['name']} step", iters_per_s=1 / stats['median_s'])
+    return stats
+
+
+def bench_generator_fwd_bwd(opt, batch, device, runs, warmup):
+    """Seconds per forward + backward of the options' generator (L1 to a random target), autograd on."""
+    from gfpgan.archs import build_network
+    torch.manual_seed(0)
+    net = build_network(opt['network_g']).to(device).train()
+    data = face_batch(batch, opt['network_g']['out_size'], device)
+
+    def step():
+        net.zero_grad(set_to_none=True)
+        out, _ = net(data['lq'], return_rgb=True)
+        (out - data['gt']).abs().mean().backward()
+
+    stats = time_callable(step, runs=runs, warmup=warmup, device=device)
+    stats.update(
+        device=device,
+        batch=batch,
+        case=f"{opt['network_g']['type']} forward + backward",
+        iters_per_s=1 / stats['median_s'])
+    return stats
+
+
+def run_train_benchmark(args):
+    rows = []
+    if args.device in ('auto', 'cpu'):
+        v1 = v1_model_options()
+        rows.append(bench_generator_fwd_bwd(v1, 1, 'cpu', args.runs, args.warmup))
+        print(f"cpu {rows[-1]['case']}: {rows[-1]['median_s']:.2f} s", flush=True)
+        rows.append(bench_train_step(v1, 1, 'cpu', args.runs, args.warmup))
+        print(f"cpu {rows[-1]['case']}: {rows[-1]['median_s']:.2f} s", flush=True)
+        tiny = v1_model_options(name='train_gfpgan_tiny.yml')
+        batch = tiny['datasets']['train']['batch_size_per_gpu']
+        rows.append(bench_train_step(tiny, batch, 'cpu', max(args.runs, 5), max(args.warmup, 1)))
+        print(f"cpu {rows[-1]['case']}: {rows[-1]['iters_per_s']:.2f} it/s", flush=True)
+    if args.device in ('auto', 'cuda') and torch.cuda.is_available():
+        v1 = v1_model_options(device='cuda')
+        for batch in (1, 3):
+            rows.append(bench_train_step(v1, batch, 'cuda', max(args.runs, 5), max(args.warmup, 2)))
+            print(f"cuda {rows[-1]['case']} batch {batch}: {rows[-1]['iters_per_s']:.2f} it/s", flush=True)
+    columns = [('device', 'device', None), ('case', 'case', None), ('batch', 'batch', None),
+               ('median_s', 'median (s)', '.3f'), ('iters_per_s', 'it/s', '.2f'), ('min_s', 'min (s)', '.3f'),
+               ('peak_memory_mib', 'peak mem (MiB)', '.0f')]
+    print('\nGFPGAN training (random weights in place of the pretrained files)')
+    print(markdown_table(rows, columns))
+    return {'benchmark': 'GFPGAN training step', 'results': rows}
+
+
 def run_network_benchmark(args):
     results = []
     if args.device in ('auto', 'cpu'):
@@ -231,7 +320,7 @@ def main(argv=None):
         default=None,
         help='a GFPGANv1Clean checkpoint (e.g. GFPGANv1.4.pth); default: random weights, same timing')
     parser.add_argument(
-        '--suite', choices=['all', 'network', 'data'], default='all', help='what to benchmark (default: all)')
+        '--suite', choices=['all', 'network', 'data', 'train'], default='all', help='what to benchmark (default: all)')
     parser.add_argument(
         '--dataroot', default=None, help='a folder of 512x512 faces for the data benchmark (default: generated ones)')
     parser.add_argument('--data-samples', type=int, default=200, help='samples timed per data case (default 200)')
@@ -257,6 +346,8 @@ def main(argv=None):
         report['network'] = run_network_benchmark(args)
     if args.suite in ('all', 'data'):
         report['data'] = run_data_benchmark(args)
+    if args.suite in ('all', 'train'):
+        report['train'] = run_train_benchmark(args)
     atomic_save_json(report, args.output)
     print(f'\nwrote {args.output}')
     return 0

@@ -99,3 +99,26 @@ def load_vector(name, folder=os.path.join(REF_DIR, 'vectors')):
 def load_manifest(name):
     with open(os.path.join(REF_DIR, 'manifests', f'{name}.json')) as f:
         return json.load(f)
+
+
+# ---------------------------------------------------------------------------------------------- training step
+TRAIN_STEP_REFERENCE = os.path.join(DATA_DIR, 'official_training', 'gfpgan_train_step.json')
+
+
+def set_parameters_from_recipe(net, seed, half_range):
+    """Set a network's parameters (not its buffers) from the generator: uniform in [-half_range, half_range]."""
+    with torch.no_grad():
+        for k, p in enumerate(net.parameters()):
+            p.copy_(torch.from_numpy(det_values(seed, k, tuple(p.shape), -half_range, half_range, 'float32', 24)))
+
+
+def train_step_batch(seed, size, boxes_512, batch=2):
+    """A training batch of the training-step reference: random gt in [-1, 1], a noisy lq, the eye / mouth boxes
+    given in 512-pixel coordinates scaled to ``size``."""
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
+    lq = (gt + 0.3 * torch.randn(batch, 3, size, size, generator=g)).clamp(-1, 1)
+    data = {'lq': lq, 'gt': gt}
+    for part, box in boxes_512.items():
+        data[f'loc_{part}'] = torch.tensor([box] * batch, dtype=torch.float32) * size / 512
+    return data

@@ -1,9 +1,9 @@
 """Image-quality metrics, registered by name for the ``val.metrics`` options (``calculate_metric``)."""
 from gfpgan.registry import METRIC_REGISTRY
 
-from .psnr_ssim import calculate_psnr
+from .psnr_ssim import calculate_psnr, calculate_ssim
 
-__all__ = ['calculate_psnr', 'calculate_metric']
+__all__ = ['calculate_psnr', 'calculate_ssim', 'calculate_metric']
 
 
 def calculate_metric(data, opt):

@@ -22,7 +22,7 @@ import basicsr.ops.fused_act.fused_act as basicsr_fused_act
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from official_env import patch_adam_betas, patch_fused_act  # noqa: E402
-from refdata import det_values  # noqa: E402
+from refdata import TRAIN_STEP_REFERENCE, set_parameters_from_recipe, train_step_batch  # noqa: E402
 
 patch_fused_act(basicsr_fused_act, basicsr_stylegan2)
 patch_adam_betas()
@@ -144,23 +144,6 @@ OPTIONS = {
 }
 
 
-def set_parameters(net, seed, half_range):
-    """Parameters (not buffers) from the deterministic recipe: uniform in [-half_range, half_range]."""
-    with torch.no_grad():
-        for k, p in enumerate(net.parameters()):
-            p.copy_(torch.from_numpy(det_values(seed, k, tuple(p.shape), -half_range, half_range, 'float32', 24)))
-
-
-def make_batch(seed):
-    g = torch.Generator().manual_seed(seed)
-    gt = torch.rand(2, 3, SIZE, SIZE, generator=g) * 2 - 1
-    lq = (gt + 0.3 * torch.randn(2, 3, SIZE, SIZE, generator=g)).clamp(-1, 1)
-    data = {'lq': lq, 'gt': gt}
-    for part, box in BOXES_512.items():
-        data[f'loc_{part}'] = torch.tensor([box] * 2, dtype=torch.float32) * SIZE / 512
-    return data
-
-
 def main():
     original_roi = GFPGANModel.get_roi_regions
 
@@ -173,11 +156,11 @@ def main():
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = GFPGANModel(json.loads(json.dumps(OPTIONS)))
-    set_parameters(model.network_identity, *RECIPES['network_identity'])
-    set_parameters(model.cri_perceptual.vgg, *RECIPES['vgg'])
+    set_parameters_from_recipe(model.network_identity, *RECIPES['network_identity'])
+    set_parameters_from_recipe(model.cri_perceptual.vgg, *RECIPES['vgg'])
     logs = []
     for iteration, seed in ITERATIONS:
-        model.feed_data(make_batch(seed))
+        model.feed_data(train_step_batch(seed, SIZE, BOXES_512))
         torch.manual_seed(100 + iteration)
         model.optimize_parameters(iteration)
         logs.append(dict(model.log_dict))
@@ -196,7 +179,7 @@ def main():
         'official gfpgan 1.3.8 / basicsr 1.4.2 GFPGANModel (patches: see the script), torch '
         f'{torch.__version__}, CPU float32'
     }
-    with open(os.path.join(HERE, 'official_training', 'gfpgan_train_step.json'), 'w') as f:
+    with open(TRAIN_STEP_REFERENCE, 'w') as f:
         json.dump(out, f, indent=1)
     print(logs[-1])
 

@@ -1,10 +1,13 @@
 """GFPGANModel: one full training step at a small size (all discriminators, identity, perceptual + style),
 checkpoints in the official layout, resuming, the non-finite-loss guard and the documented options."""
 import copy
+import json
 import os
 
 import pytest
 import torch
+
+from refdata import TRAIN_STEP_REFERENCE
 
 from gfpgan.models.base_model import set_rng_state
 from gfpgan.models.gfpgan_model import GFPGANModel, NonFiniteLossError, image_pyramid
@@ -14,114 +17,12 @@ SIZE = 64
 
 
 def tiny_options(tmp_path, **train_changes):
-    """The structure of options/train_gfpgan_v1.yml at 64x64 with narrow networks and a random-weight VGG."""
-    opt = {
-        'name': 'tiny',
-        'model_type': 'GFPGANModel',
-        'num_gpu': 0,
-        'is_train': True,
-        'dist': False,
-        'network_g': {
-            'type': 'GFPGANv1Clean',
-            'out_size': SIZE,
-            'num_style_feat': 32,
-            'channel_multiplier': 1,
-            'narrow': 0.125,
-            'fix_decoder': False,
-            'num_mlp': 2,
-            'input_is_latent': True,
-            'different_w': True,
-            'sft_half': True
-        },
-        'network_d': {
-            'type': 'StyleGAN2Discriminator',
-            'out_size': SIZE,
-            'channel_multiplier': 1,
-            'narrow': 0.125
-        },
-        'network_d_left_eye': {
-            'type': 'FacialComponentDiscriminator'
-        },
-        'network_d_right_eye': {
-            'type': 'FacialComponentDiscriminator'
-        },
-        'network_d_mouth': {
-            'type': 'FacialComponentDiscriminator'
-        },
-        'network_identity': {
-            'type': 'ResNetArcFace',
-            'block': 'IRBlock',
-            'layers': [1, 1, 1, 1],
-            'use_se': False
-        },
-        'path': {
-            'models': str(tmp_path / 'models'),
-            'training_states': str(tmp_path / 'training_states'),
-        },
-        'train': {
-            'optim_g': {
-                'type': 'Adam',
-                'lr': 2e-3
-            },
-            'optim_d': {
-                'type': 'Adam',
-                'lr': 2e-3
-            },
-            'optim_component': {
-                'type': 'Adam',
-                'lr': 2e-3
-            },
-            'scheduler': {
-                'type': 'MultiStepLR',
-                'milestones': [600000, 700000],
-                'gamma': 0.5
-            },
-            'pixel_opt': {
-                'type': 'L1Loss',
-                'loss_weight': 0.1,
-                'reduction': 'mean'
-            },
-            'L1_opt': {
-                'type': 'L1Loss',
-                'loss_weight': 1,
-                'reduction': 'mean'
-            },
-            'pyramid_loss_weight': 1,
-            'remove_pyramid_loss': 50000,
-            'perceptual_opt': {
-                'type': 'PerceptualLoss',
-                'layer_weights': {
-                    'conv1_2': 0.1,
-                    'conv3_4': 1
-                },
-                'vgg_type': 'vgg19',
-                'use_input_norm': True,
-                'perceptual_weight': 1.0,
-                'style_weight': 50,
-                'range_norm': True,
-                'criterion': 'l1',
-                'pretrained': False
-            },
-            'gan_opt': {
-                'type': 'GANLoss',
-                'gan_type': 'wgan_softplus',
-                'loss_weight': 0.1
-            },
-            'r1_reg_weight': 10,
-            'gan_component_opt': {
-                'type': 'GANLoss',
-                'gan_type': 'vanilla',
-                'real_label_val': 1.0,
-                'fake_label_val': 0.0,
-                'loss_weight': 1.0
-            },
-            'comp_style_weight': 200,
-            'identity_weight': 10,
-            'net_d_iters': 1,
-            'net_d_init_iters': 0,
-            'net_d_reg_every': 16,
-        },
-    }
+    """The 64x64 configuration of the training-step reference (the structure of options/train_gfpgan_v1.yml with
+    narrow networks), a random-weight VGG and checkpoint folders under ``tmp_path``."""
+    with open(TRAIN_STEP_REFERENCE) as f:
+        opt = json.load(f)['options']
+    opt['train']['perceptual_opt']['pretrained'] = False
+    opt['path'] = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states')}
     opt['train'].update(train_changes)
     return opt
 

