@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from gfpgan.data import EnlargedSampler, build_dataloader, build_dataset, build_prefetcher
 from gfpgan.models import NonFiniteLossError, build_model
@@ -163,6 +164,12 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
         logger.info('Saved models and training state of iteration %d.', current_iter)
 
     logger.info('Start training from epoch %d, iteration %d.', start_epoch, current_iter)
+    progress = tqdm(
+        total=total_iters,
+        initial=current_iter,
+        unit='it',
+        dynamic_ncols=True,
+        disable=rank != 0 or not sys.stderr.isatty())  # a bar for people, not for log files
     iter_start = data_start = time.time()
     epoch = start_epoch
     try:
@@ -182,6 +189,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
                 model.update_learning_rate(current_iter, warmup_iter=warmup_iter)
                 model.feed_data(data)
                 model.optimize_parameters(current_iter)
+                progress.update(1)
                 iter_time = time.time() - iter_start
                 if current_iter % print_freq == 0:
                     log_vars = {'epoch': epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate()}
@@ -206,6 +214,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
         logger.error('%s', err)
         return 1
     finally:
+        progress.close()
         prefetcher.close()
         if tb_logger is not None:
             tb_logger.close()

