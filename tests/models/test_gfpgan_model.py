@@ -184,3 +184,24 @@ def test_test_restores_with_the_ema_generator(model):
     assert visuals['result'].shape == (2, 3, SIZE, SIZE) and set(visuals) == {'lq', 'result', 'gt'}
     expected, _ = model.net_g_ema(model.lq)
     torch.testing.assert_close(visuals['result'], expected.detach())
+
+
+def test_validation_saves_images_and_averages_metrics(model, tmp_path):
+    model.opt['val'] = {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}
+    model.opt['path']['visualization'] = str(tmp_path / 'visualization')
+    data = batch()
+    samples = [{'lq': data['lq'][i], 'gt': data['gt'][i], 'lq_path': f'face{i}.png'} for i in range(2)]
+
+    class Samples(torch.utils.data.Dataset):
+        opt = {'name': 'pairs'}
+
+        def __len__(self):
+            return len(samples)
+
+        def __getitem__(self, i):
+            return samples[i]
+
+    model.validation(torch.utils.data.DataLoader(Samples(), batch_size=1), 7, save_img=True)
+    assert sorted(os.listdir(tmp_path / 'visualization')) == ['face0', 'face1']
+    assert os.listdir(tmp_path / 'visualization' / 'face0') == ['face0_7.png']
+    assert 0 < model.metric_results['psnr'] < 60
