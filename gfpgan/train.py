@@ -1,6 +1,5 @@
 """The training loop behind ``train.py``: options, process group, data, model, then iterations with logging,
 validation, atomic checkpoints, exact resuming and a clean stop on SIGTERM / SIGINT."""
-import logging
 import math
 import os
 import random
@@ -235,6 +234,3 @@ def main(root_path=None, argv=None, on_end=None):
     except (OptionsError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-
-
-logging.getLogger('gfpgan').addHandler(logging.NullHandler())
