@@ -16,7 +16,7 @@ from gfpgan.models import NonFiniteLossError, build_model
 from gfpgan.models.base_model import set_rng_state
 from gfpgan.options import OptionsError, dict2str, log_file_path, make_exp_dirs, parse_options
 from gfpgan.utils.checkpoint import load_checkpoint_file
-from gfpgan.utils.dist import barrier, get_dist_info
+from gfpgan.utils.dist import any_rank, barrier, get_dist_info
 from gfpgan.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
 
 
@@ -58,23 +58,18 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signal = signum
 
-    def requested(self, dist):
+    def requested(self):
         """Whether any rank was asked to stop (every rank must call this at the same iteration)."""
-        flag = torch.tensor(float(self.signal is not None))
-        if dist and torch.distributed.is_initialized():
-            if torch.distributed.get_backend() == 'nccl':
-                flag = flag.cuda()
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return bool(flag.item())
+        return any_rank(self.signal is not None)
 
 
 def create_dataloaders(opt, logger):
-    """(train_loader, train_sampler, prefetcher, val_loaders, iters_per_epoch, total_epochs, total_iters)."""
-    train_loader = None
+    """(train sampler, train prefetcher, validation loaders) from opt['datasets']."""
+    train = None
     val_loaders = []
     rank, world_size = opt['rank'], opt['world_size']
-    for phase, dataset_opt in opt['datasets'].items():
-        if phase.split('_')[0] == 'train':
+    for name, dataset_opt in opt['datasets'].items():
+        if dataset_opt['phase'] == 'train':
             dataset = build_dataset(dataset_opt)
             ratio = dataset_opt.get('dataset_enlarge_ratio') or 1
             sampler = EnlargedSampler(
@@ -85,30 +80,27 @@ def create_dataloaders(opt, logger):
                 shuffle=dataset_opt.get('use_shuffle', True),
                 seed=opt['manual_seed'],
                 sample_seeds=True)
-            train_loader = build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], sampler,
-                                            opt['manual_seed'])
+            loader = build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], sampler, opt['manual_seed'])
             batch = dataset_opt['batch_size_per_gpu']
-            iters_per_epoch = len(train_loader)  # incomplete last batches are dropped
+            iters_per_epoch = len(loader)  # incomplete last batches are dropped
             if iters_per_epoch == 0:
                 raise OptionsError(f"{opt['opt_path']}: datasets.train has {len(dataset)} images, fewer than one batch "
                                    f'of {batch} per GPU x {world_size} processes: lower batch_size_per_gpu.')
             total_iters = int(opt['train']['total_iter'])
-            total_epochs = math.ceil(total_iters / iters_per_epoch)
             logger.info(
                 'Training data: %d images, enlarge ratio %d, batch %d per GPU x %d ranks, %d iterations per epoch; '
                 '%d iterations = %d epochs.', len(dataset), ratio, batch, world_size, iters_per_epoch, total_iters,
-                total_epochs)
+                math.ceil(total_iters / iters_per_epoch))
             device = torch.device('cuda') if opt['num_gpu'] and torch.cuda.is_available() else None
-            prefetcher = build_prefetcher(train_loader, dataset_opt, device=device)
-            train = (train_loader, sampler, prefetcher, iters_per_epoch, total_epochs, total_iters)
-        elif phase.split('_')[0] == 'val':
+            train = (sampler, build_prefetcher(loader, dataset_opt, device=device))
+        elif dataset_opt['phase'] == 'val':
             dataset = build_dataset(dataset_opt)
             val_loaders.append(
                 build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], None, opt['manual_seed']))
-            logger.info('Validation data %s: %d images.', dataset_opt.get('name', phase), len(dataset))
-    if train_loader is None:
+            logger.info('Validation data %s: %d images.', dataset_opt.get('name', name), len(dataset))
+    if train is None:
         raise OptionsError(f"{opt['opt_path']}: datasets has no 'train' entry; training needs one.")
-    return train, val_loaders
+    return train + (val_loaders, )
 
 
 def train_pipeline(root_path=None, argv=None, on_end=None):
@@ -139,7 +131,8 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
     if rank == 0 and (logger_opt.get('wandb') or {}).get('project') and 'debug' not in opt['name']:
         init_wandb_logger(opt)
 
-    (_, sampler, prefetcher, _, _, total_iters), val_loaders = create_dataloaders(opt, logger)
+    sampler, prefetcher, val_loaders = create_dataloaders(opt, logger)
+    total_iters = int(opt['train']['total_iter'])
     model = build_model(opt)
     start_epoch, current_iter, epoch_iter = 0, 0, 0
     if resume_state is not None:
@@ -149,7 +142,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
         logger.info('Resuming from epoch %d, iteration %d (%s).', start_epoch, current_iter,
                     opt['path']['resume_state'])
 
-    batch = opt['datasets']['train']['batch_size_per_gpu'] if 'train' in opt['datasets'] else None
+    batch = opt['datasets']['train']['batch_size_per_gpu']
     stop = StopRequest()
     msg_logger = MessageLogger(opt, current_iter, tb_logger)
     print_freq = int(logger_opt.get('print_freq', 100))
@@ -200,7 +193,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
                 if val_loaders and val_freq and current_iter % val_freq == 0:
                     for loader in val_loaders:
                         model.validation(loader, current_iter, tb_logger, val_opt.get('save_img', False))
-                if stop.requested(opt['dist']):
+                if stop.requested():
                     logger.warning('Stopping on signal %s at iteration %d: saving a checkpoint first.', stop.signal,
                                    current_iter)
                     save(epoch)

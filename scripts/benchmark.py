@@ -34,6 +34,7 @@ from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from gfpgan.data import build_dataloader, build_dataset  # noqa: E402
 from gfpgan.utils.benchmark import machine_info, markdown_table, time_callable  # noqa: E402
 from gfpgan.utils.checkpoint import load_network  # noqa: E402
+from gfpgan.utils.fileio import atomic_write  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 V14_CONFIG = dict(
@@ -348,16 +349,10 @@ def main(argv=None):
         report['data'] = run_data_benchmark(args)
     if args.suite in ('all', 'train'):
         report['train'] = run_train_benchmark(args)
-    atomic_save_json(report, args.output)
+    with atomic_write(args.output) as f:
+        f.write(json.dumps(report, indent=2).encode('utf-8'))
     print(f'\nwrote {args.output}')
     return 0
-
-
-def atomic_save_json(obj, path):
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == '__main__':

@@ -96,6 +96,7 @@ def main(argv=None):
     from gfpgan.data.demo_faces import build_demo_faces
     from gfpgan.train import main as train_main
     from gfpgan.utils.checkpoint import load_network
+    from gfpgan.utils.fileio import atomic_write
     from gfpgan.utils.img_util import imwrite
     start = time.time()
 
@@ -141,8 +142,8 @@ def main(argv=None):
         'minutes': round((time.time() - start) / 60, 1),
     }
     metrics_path = os.path.join(out_dir, 'metrics.json')
-    with open(metrics_path, 'w') as f:
-        json.dump(report, f, indent=2)
+    with atomic_write(metrics_path) as f:
+        f.write(json.dumps(report, indent=2).encode('utf-8'))
     print(f"\n{'':10s} {'PSNR (dB)':>10s} {'SSIM':>8s}")
     for name in ('degraded', 'restored'):
         print(f"{name:10s} {summary[name]['psnr']:10.2f} {summary[name]['ssim']:8.4f}")

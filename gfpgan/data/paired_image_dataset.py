@@ -51,11 +51,11 @@ class PairedImageDataset(ImageDataset):
     def __len__(self):
         return len(self.pairs)
 
-    def _crop_and_flip(self, lq, gt, rng):
+    def _crop_and_flip(self, lq, gt, rng, lq_key):
         lq_size = int(self.opt['gt_size']) // self.scale
         h, w = lq.shape[:2]
         if h < lq_size or w < lq_size:
-            raise ValueError(f'The input {self.pairs[0][0]} ({h}x{w}) is smaller than gt_size / scale = {lq_size}.')
+            raise ValueError(f'The input {lq_key} ({h}x{w}) is smaller than gt_size / scale = {lq_size}.')
         top, left = int(rng.integers(h - lq_size + 1)), int(rng.integers(w - lq_size + 1))
         lq = lq[top:top + lq_size, left:left + lq_size]
         gt = gt[top * self.scale:(top + lq_size) * self.scale, left * self.scale:(left + lq_size) * self.scale]
@@ -74,7 +74,7 @@ class PairedImageDataset(ImageDataset):
             raise ValueError(f'The reference {gt_key} ({gt.shape[0]}x{gt.shape[1]}) is smaller than {self.scale} '
                              f'times its input {lq_key} ({h}x{w}); check the pairs or the scale option.')
         if self.train:
-            lq, gt = self._crop_and_flip(lq, gt[:h * self.scale, :w * self.scale], self.rng)
+            lq, gt = self._crop_and_flip(lq, gt[:h * self.scale, :w * self.scale], self.rng, lq_key)
         else:
             gt = gt[:h * self.scale, :w * self.scale]
         return {

@@ -10,6 +10,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
+from gfpgan.utils.img_util import imwrite, tensor2img
+from gfpgan.utils.logger import log_images
+from gfpgan.metrics import calculate_metric
 from gfpgan.utils import dist as dist_util
 
 from .lr_scheduler import build_scheduler
@@ -179,10 +182,6 @@ class BaseModel:
             torch.distributed.barrier()
 
     def _validate(self, dataloader, current_iter, tb_logger, save_img):
-        from gfpgan.metrics import calculate_metric
-        from gfpgan.utils.img_util import imwrite, tensor2img
-        from gfpgan.utils.logger import log_images
-
         dataset_name = dataloader.dataset.opt.get('name', 'val')
         metrics = (self.opt.get('val') or {}).get('metrics') or {}
         totals = {name: 0. for name in metrics}

@@ -25,6 +25,7 @@ from gfpgan.losses.basic_loss import gram_matrix
 from gfpgan.losses.gan_loss import r1_penalty
 from gfpgan.losses.identity_loss import gray_resize_for_identity
 from gfpgan.registry import MODEL_REGISTRY
+from gfpgan.utils import dist as dist_util
 
 from .base_model import BaseModel, bare
 
@@ -173,10 +174,8 @@ class GFPGANModel(BaseModel):
     # ------------------------------------------------------------------------------------------ training step
     def _all_finite(self, *losses):
         """Whether every loss is finite on every rank (all ranks must take the same decision)."""
-        flag = torch.stack([torch.isfinite(loss.detach()).all() for loss in losses]).all().float()
-        if self.opt.get('dist') and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
-        return bool(flag.item())
+        local = all(bool(torch.isfinite(loss.detach()).all()) for loss in losses)
+        return not dist_util.any_rank(not local)
 
     def _step(self, optimizers, finite, what):
         """Step the optimizers, or record that ``what`` skipped this iteration's step."""

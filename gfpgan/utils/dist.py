@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = [
-    'LAUNCHERS', 'init_dist', 'slurm_env', 'get_dist_info', 'is_main_process', 'master_only', 'reduce_mean',
+    'LAUNCHERS', 'init_dist', 'slurm_env', 'get_dist_info', 'is_main_process', 'master_only', 'reduce_mean', 'any_rank',
     'reduce_loss_dict', 'broadcast_object', 'barrier', 'destroy'
 ]
 
@@ -134,6 +134,16 @@ def reduce_mean(tensor):
     reduced = tensor.detach().clone()
     dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
     return reduced / dist.get_world_size()
+
+
+def any_rank(flag):
+    """Whether `flag` is true on any rank, so that all ranks take one decision (the local flag when not
+    distributed). Every rank must call."""
+    if not _distributed():
+        return bool(flag)
+    value = torch.tensor(float(bool(flag)), device=_comm_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def reduce_loss_dict(loss_dict):

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from refdata import TRAIN_STEP_REFERENCE
+from refdata import TRAIN_STEP_REFERENCE, train_step_batch
 
 from gfpgan.models.base_model import set_rng_state
 from gfpgan.models.gfpgan_model import GFPGANModel, NonFiniteLossError, image_pyramid
@@ -15,28 +15,23 @@ from gfpgan.utils.checkpoint import load_checkpoint_file
 
 SIZE = 64
 
+with open(TRAIN_STEP_REFERENCE) as f:
+    REFERENCE = json.load(f)
+
 
 def tiny_options(tmp_path, **train_changes):
     """The 64x64 configuration of the training-step reference (the structure of options/train_gfpgan_v1.yml with
     narrow networks), a random-weight VGG and checkpoint folders under ``tmp_path``."""
-    with open(TRAIN_STEP_REFERENCE) as f:
-        opt = json.load(f)['options']
+    opt = copy.deepcopy(REFERENCE['options'])
     opt['train']['perceptual_opt']['pretrained'] = False
     opt['path'] = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states')}
     opt['train'].update(train_changes)
     return opt
 
 
-def batch(seed=0, size=SIZE, n=2):
-    g = torch.Generator().manual_seed(seed)
-    gt = torch.rand(n, 3, size, size, generator=g) * 2 - 1
-    lq = (gt + 0.3 * torch.randn(n, 3, size, size, generator=g)).clamp(-1, 1)
-    scale = size / 512
-    boxes = {'left_eye': [170, 210, 230, 270], 'right_eye': [290, 210, 350, 270], 'mouth': [196, 320, 316, 420]}
-    data = {'lq': lq, 'gt': gt}
-    for part, box in boxes.items():
-        data[f'loc_{part}'] = torch.tensor([box] * n, dtype=torch.float32) * scale
-    return data
+def batch(seed=0):
+    """Two 64x64 (lq, gt) pairs with eye / mouth boxes, as the reference makes them."""
+    return train_step_batch(seed, SIZE, REFERENCE['boxes_512'])
 
 
 def snapshot(net):
