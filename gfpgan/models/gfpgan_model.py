@@ -128,14 +128,15 @@ class GFPGANModel(BaseModel):
     def setup_optimizers(self):
         """Adam with the original's betas: (0, 0.99) for net_g; for net_d the lazy-R1 scaling of betas to the power
         reg_every / (reg_every + 1); (0.9, 0.99) for the component discriminators. As in the original, the scaled
-        net_d rate is only Adam's default: the parameter group's own (unscaled) ``lr`` is what applies."""
+        net_d rate is only Adam's default: the parameter group's own (unscaled) ``lr`` is what applies. A ``betas``
+        entry in ``optim_g`` / ``optim_d`` / ``optim_component`` replaces these (the original ignored it)."""
         train_opt = self.opt['train']
 
         def optimizer(opt_key, params, ratio=1., betas=None):
             kwargs = dict(train_opt[opt_key])
             kind = kwargs.pop('type')
             lr = kwargs.pop('lr')
-            betas = betas or (0**ratio, 0.99**ratio)
+            betas = tuple(kwargs.pop('betas', None) or betas or (0**ratio, 0.99**ratio))
             return self.get_optimizer(kind, [{'params': list(params), 'lr': lr}], lr * ratio, betas=betas, **kwargs)
 
         self.optimizer_g = optimizer('optim_g', self.net_g.parameters())

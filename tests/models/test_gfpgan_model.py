@@ -92,6 +92,16 @@ def test_optimizers_use_the_original_betas_and_lazy_regularisation_scaling(model
     assert len(model.optimizers) == len(model.schedulers) == 5
 
 
+def test_explicit_betas_replace_the_original_ones(tmp_path):
+    opt = tiny_options(tmp_path)
+    opt['train']['optim_g']['betas'] = [0.9, 0.99]
+    opt['train']['optim_component']['betas'] = [0.5, 0.9]
+    model = GFPGANModel(opt)
+    assert model.optimizer_g.param_groups[0]['betas'] == (0.9, 0.99)
+    assert model.optimizer_d.param_groups[0]['betas'] == pytest.approx((0, 0.99**(16 / 17)))  # not given: original
+    assert all(o.param_groups[0]['betas'] == (0.5, 0.9) for o in model.optimizer_components.values())
+
+
 def test_component_crops_scale_with_out_size(model):
     model.feed_data(batch())
     crops = model.component_crops(model.gt)
