@@ -31,23 +31,14 @@ import yaml
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
+from gfpgan.archs.presets import release_network_options  # noqa: E402
 from gfpgan.data import build_dataloader, build_dataset  # noqa: E402
 from gfpgan.utils.benchmark import machine_info, markdown_table, time_callable  # noqa: E402
 from gfpgan.utils.checkpoint import load_network  # noqa: E402
 from gfpgan.utils.fileio import atomic_write  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
-V14_CONFIG = dict(
-    out_size=512,
-    num_style_feat=512,
-    channel_multiplier=2,
-    decoder_load_path=None,
-    fix_decoder=False,
-    num_mlp=8,
-    input_is_latent=True,
-    different_w=True,
-    narrow=1,
-    sft_half=True)
+V14_CONFIG = {k: v for k, v in release_network_options('clean').items() if k != 'type'}
 
 
 def build_restorer(model_path=None, device='cpu'):

@@ -5,7 +5,12 @@ never change their input. Randomness comes only from the ``rng`` argument (a ``n
 degradation is reproduced by reusing the generator's seed. Parameter meanings follow the GFPGAN / BasicSR
 training options: sigmas of blur kernels in pixels, noise sigma in 0-255 units, downsampling scale as a divisor
 of the image size, JPEG quality as OpenCV's integer quality.
+
+Random degradations come in two steps as well as in one: ``sample_*`` draws the parameters (plain numbers and
+lists, storable as JSON) and a pure applier uses them, so a degradation can be recorded and re-applied exactly;
+``random_*`` draws the same values from ``rng`` in the same order.
 """
+import copy
 import math
 
 import cv2
@@ -28,6 +33,24 @@ def _check_range(name, value_range):
 def _check_kernel_size(kernel_size):
     if kernel_size < 1 or kernel_size % 2 != 1:
         raise ValueError(f'The blur kernel size must be a positive odd number, got {kernel_size}.')
+
+
+def rng_state(rng):
+    """A copy of the state of numpy Generator ``rng`` (``bit_generator.state``): a dict of plain ints for PCG64,
+    numpy's default, so it can be stored as JSON."""
+    return copy.deepcopy(rng.bit_generator.state)
+
+
+def rng_from_state(state):
+    """A new numpy Generator that continues from ``state`` (from :func:`rng_state`); ``rng_state``'s generator
+    is not affected."""
+    name = state.get('bit_generator') if isinstance(state, dict) else None
+    kind = getattr(np.random, name, None) if isinstance(name, str) else None
+    if not (isinstance(kind, type) and issubclass(kind, np.random.BitGenerator)):
+        raise ValueError(f'Not the state of a numpy random generator: {state!r}.')
+    bit_generator = kind()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -140,6 +163,60 @@ def random_bivariate_plateau(kernel_size,
     return _kernel_noise(bivariate_plateau(kernel_size, sig_x, sig_y, theta, beta, isotropic), noise_range, rng)
 
 
+def _kernel_family(kernel_type):
+    """('gaussian' | 'generalized' | 'plateau', isotropic) of a KERNEL_TYPES name."""
+    family = 'gaussian' if kernel_type in ('iso', 'aniso') else kernel_type.split('_')[0]
+    return family, not kernel_type.endswith('aniso')
+
+
+def sample_mixed_kernel(kernel_list,
+                        kernel_prob,
+                        sigma_x_range=(0.6, 5),
+                        sigma_y_range=(0.6, 5),
+                        rotation_range=(-math.pi, math.pi),
+                        betag_range=(0.5, 8),
+                        betap_range=(0.5, 8),
+                        *,
+                        rng):
+    """The parameters :func:`random_mixed_kernels` draws, as a dict for :func:`mixed_kernel`.
+
+    ``{'kernel_type', 'sigma_x', 'sigma_y', 'rotation'}`` (isotropic types: sigma_y = sigma_x, rotation 0), plus
+    ``'beta'`` for generalized and plateau kernels; sigmas in pixels, rotation in radians.
+    """
+    unknown = [k for k in kernel_list if k not in KERNEL_TYPES]
+    if unknown or not kernel_list:
+        raise ValueError(f'kernel_list must name kernel types among {", ".join(KERNEL_TYPES)}; got {kernel_list}.')
+    prob = np.asarray(kernel_prob, dtype=np.float64)
+    if prob.shape != (len(kernel_list), ) or (prob < 0).any() or prob.sum() <= 0:
+        raise ValueError(f'kernel_prob must give one non-negative weight per kernel_list entry, got {kernel_prob}.')
+    kind = kernel_list[rng.choice(len(kernel_list), p=prob / prob.sum())]
+    family, isotropic = _kernel_family(kind)
+    sig_x, sig_y, theta = _random_shape(rng, sigma_x_range, sigma_y_range, rotation_range, isotropic)
+    params = {'kernel_type': kind, 'sigma_x': sig_x, 'sigma_y': sig_y, 'rotation': theta}
+    if family != 'gaussian':
+        params['beta'] = _random_beta(rng, betag_range if family == 'generalized' else betap_range)
+    return params
+
+
+def _shaped_kernel(kernel_size, kernel_type, sigma_x, sigma_y, rotation, beta=None):
+    if kernel_type not in KERNEL_TYPES:
+        raise ValueError(f'Unknown kernel type {kernel_type!r}; known types: {", ".join(KERNEL_TYPES)}.')
+    _check_kernel_size(kernel_size)
+    family, isotropic = _kernel_family(kernel_type)
+    if family == 'gaussian':
+        return bivariate_gaussian(kernel_size, sigma_x, sigma_y, rotation, isotropic)
+    if beta is None:
+        raise ValueError(f'A {kernel_type} kernel needs its shape parameter beta.')
+    shape = bivariate_generalized_gaussian if family == 'generalized' else bivariate_plateau
+    return shape(kernel_size, sigma_x, sigma_y, rotation, beta, isotropic)
+
+
+def mixed_kernel(kernel_size, kernel_type, sigma_x, sigma_y, rotation, beta=None):
+    """The (K, K) float64 kernel of parameters from :func:`sample_mixed_kernel`: the kernel
+    :func:`random_mixed_kernels` returns for them without tap noise, to the bit."""
+    return _kernel_noise(_shaped_kernel(kernel_size, kernel_type, sigma_x, sigma_y, rotation, beta), None, None)
+
+
 def random_mixed_kernels(kernel_list,
                          kernel_prob,
                          kernel_size=21,
@@ -156,22 +233,12 @@ def random_mixed_kernels(kernel_list,
     Types: 'iso', 'aniso' (Gaussian), 'generalized_iso', 'generalized_aniso', 'plateau_iso', 'plateau_aniso'.
     As in the original, plateau kernels ignore ``noise_range``.
     """
-    unknown = [k for k in kernel_list if k not in KERNEL_TYPES]
-    if unknown or not kernel_list:
-        raise ValueError(f'kernel_list must name kernel types among {", ".join(KERNEL_TYPES)}; got {kernel_list}.')
-    prob = np.asarray(kernel_prob, dtype=np.float64)
-    if prob.shape != (len(kernel_list), ) or (prob < 0).any() or prob.sum() <= 0:
-        raise ValueError(f'kernel_prob must give one non-negative weight per kernel_list entry, got {kernel_prob}.')
-    kind = kernel_list[rng.choice(len(kernel_list), p=prob / prob.sum())]
-    isotropic = kind.endswith('iso') and not kind.endswith('aniso')
-    if kind in ('iso', 'aniso'):
-        return random_bivariate_gaussian(
-            kernel_size, sigma_x_range, sigma_y_range, rotation_range, noise_range, isotropic, rng=rng)
-    if kind.startswith('generalized'):
-        return random_bivariate_generalized_gaussian(
-            kernel_size, sigma_x_range, sigma_y_range, rotation_range, betag_range, noise_range, isotropic, rng=rng)
-    return random_bivariate_plateau(
-        kernel_size, sigma_x_range, sigma_y_range, rotation_range, betap_range, None, isotropic, rng=rng)
+    _check_kernel_size(kernel_size)
+    params = sample_mixed_kernel(
+        kernel_list, kernel_prob, sigma_x_range, sigma_y_range, rotation_range, betag_range, betap_range, rng=rng)
+    if params['kernel_type'].startswith('plateau'):
+        noise_range = None
+    return _kernel_noise(_shaped_kernel(kernel_size, **params), noise_range, rng)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -254,10 +321,14 @@ def resize_bilinear(img, size):
 # ----------------------------------------------------------------------------------------------------------------
 # Noise and compression
 # ----------------------------------------------------------------------------------------------------------------
+def _noise_field(shape, gray_noise, rng):
+    """Standard normal float32 noise for an image of ``shape`` (H, W, C), one channel when ``gray_noise``."""
+    return rng.standard_normal(tuple(shape[:2]) + (1, ) if gray_noise else tuple(shape), dtype=np.float32)
+
+
 def add_gaussian_noise(img, sigma, *, rng, gray_noise=False, clip=True, rounds=False):
     """Add N(0, (sigma / 255)^2) noise, one value for all channels when ``gray_noise``; clip / round to 8 bits."""
-    shape = img.shape[:2] + (1, ) if gray_noise else img.shape
-    out = img + rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma / 255.)
+    out = img + _noise_field(img.shape, gray_noise, rng) * np.float32(sigma / 255.)
     if rounds:
         out = np.round(out * 255.) / 255.
     if clip:
@@ -265,11 +336,39 @@ def add_gaussian_noise(img, sigma, *, rng, gray_noise=False, clip=True, rounds=F
     return out.astype(np.float32, copy=False)
 
 
+def _random_noise_settings(sigma_range, gray_prob, rng):
+    sigma = rng.uniform(*_check_range('noise_range', sigma_range))
+    return sigma, bool(gray_prob > 0 and rng.uniform() < gray_prob)
+
+
 def random_add_gaussian_noise(img, sigma_range=(0, 10), gray_prob=0, clip=True, rounds=False, *, rng):
     """Gaussian noise with sigma drawn uniformly from ``sigma_range`` (0-255 units), gray with ``gray_prob``."""
-    sigma = rng.uniform(*_check_range('noise_range', sigma_range))
-    gray = gray_prob > 0 and rng.uniform() < gray_prob
+    sigma, gray = _random_noise_settings(sigma_range, gray_prob, rng)
     return add_gaussian_noise(img, sigma, rng=rng, gray_noise=gray, clip=clip, rounds=rounds)
+
+
+def sample_gaussian_noise(shape, sigma_range=(0, 10), gray_prob=0, *, rng):
+    """The parameters :func:`random_add_gaussian_noise` draws for an image of ``shape`` (H, W, C), for
+    :func:`apply_gaussian_noise`: ``{'sigma' (0-255 units), 'gray_noise', 'rng_state'}``.
+
+    The noise field is too large to record, so ``rng_state`` is the generator's state it is drawn from. ``rng``
+    moves past the field exactly as random_add_gaussian_noise moves it (the field is drawn and dropped here).
+    """
+    sigma, gray = _random_noise_settings(sigma_range, gray_prob, rng)
+    state = rng_state(rng)
+    _noise_field(shape, gray, rng)
+    return {'sigma': sigma, 'gray_noise': gray, 'rng_state': state}
+
+
+def apply_gaussian_noise(img, params, clip=True, rounds=False):
+    """Gaussian noise of parameters from :func:`sample_gaussian_noise`: the same field, to the bit."""
+    return add_gaussian_noise(
+        img,
+        params['sigma'],
+        rng=rng_from_state(params['rng_state']),
+        gray_noise=params['gray_noise'],
+        clip=clip,
+        rounds=rounds)
 
 
 def to_uint8(img):
@@ -308,9 +407,14 @@ def rgb_shift(img, shift):
     return np.clip(img + np.asarray(shift, dtype=np.float32), 0, 1)
 
 
+def sample_rgb_shift(max_shift, *, rng):
+    """(3,) float32 per-channel offsets drawn uniformly from [-max_shift, max_shift] ([0, 1] units)."""
+    return rng.uniform(-max_shift, max_shift, 3).astype(np.float32)
+
+
 def random_rgb_shift(img, max_shift, *, rng):
-    """Per-channel offsets drawn uniformly from [-max_shift, max_shift] ([0, 1] units)."""
-    return rgb_shift(img, rng.uniform(-max_shift, max_shift, 3).astype(np.float32))
+    """:func:`rgb_shift` by offsets from :func:`sample_rgb_shift`."""
+    return rgb_shift(img, sample_rgb_shift(max_shift, rng=rng))
 
 
 def rgb_to_grayscale(img):
@@ -352,17 +456,36 @@ def adjust_hue(img, factor):
     return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 0, 1)
 
 
-_JITTERS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+COLOR_ADJUSTMENTS = {
+    'brightness': adjust_brightness,
+    'contrast': adjust_contrast,
+    'saturation': adjust_saturation,
+    'hue': adjust_hue
+}
+
+
+def sample_color_jitter(brightness=None, contrast=None, saturation=None, hue=None, *, rng):
+    """The adjustments :func:`random_color_jitter` draws: ``[[name, factor], ...]`` in the order they apply (a
+    random order), factors uniform in the given (low, high) ranges; a ``None`` range leaves its adjustment out."""
+    ranges = (brightness, contrast, saturation, hue)
+    names = list(COLOR_ADJUSTMENTS)
+    return [[names[i], rng.uniform(*_check_range('color jitter range', ranges[i]))] for i in rng.permutation(4)
+            if ranges[i] is not None]
+
+
+def color_jitter(img, adjustments):
+    """Apply ``[[name, factor], ...]`` (names of COLOR_ADJUSTMENTS) in order, as from :func:`sample_color_jitter`."""
+    for name, factor in adjustments:
+        if name not in COLOR_ADJUSTMENTS:
+            raise ValueError(f'Unknown colour adjustment {name!r}; known: {", ".join(COLOR_ADJUSTMENTS)}.')
+        img = COLOR_ADJUSTMENTS[name](img, factor)
+    return img
 
 
 def random_color_jitter(img, brightness=None, contrast=None, saturation=None, hue=None, *, rng):
     """Brightness, contrast, saturation and hue adjustments in random order, factors drawn uniformly from the
     given (low, high) ranges; a ``None`` range skips that adjustment."""
-    ranges = (brightness, contrast, saturation, hue)
-    for i in rng.permutation(4):
-        if ranges[i] is not None:
-            img = _JITTERS[i](img, rng.uniform(*_check_range('color jitter range', ranges[i])))
-    return img
+    return color_jitter(img, sample_color_jitter(brightness, contrast, saturation, hue, rng=rng))
 
 
 def quantize(img):

@@ -51,6 +51,9 @@ class FFHQDegradationDataset(ImageDataset):
     'gt_path'}`` plus ``loc_left_eye``, ``loc_right_eye``, ``loc_mouth`` ((4,) [x1, y1, x2, y2] in pixels) when
     ``crop_components``. Images not of ``out_size`` are resized to it. Options absent from ``opt`` take the
     values of options/train_gfpgan_v1.yml (:data:`V1_DEFAULTS`).
+
+    ``degrade(img, rng)`` is ``apply_degradation(img, sample_degradation(rng))``: the drawn parameters can be
+    recorded and re-applied exactly (scripts/make_test_set.py does so for test sets).
     """
     OPTIONS = frozenset(V1_DEFAULTS) | {'dataroot_gt', 'io_backend', 'mean', 'std', 'out_size'}
 
@@ -82,8 +85,8 @@ class FFHQDegradationDataset(ImageDataset):
                                    ('hue', -0.5, 0.5)))
         self.gray_prob = self.check_probability('gray_prob', o['gray_prob'])
         self.gt_gray = bool(o['gt_gray'])
-        # Draw one kernel now: a bad kernel option fails here, not in a worker hours later.
-        self.random_kernel(np.random.default_rng(0))
+        # Make one kernel now: a bad kernel option fails here, not in a worker hours later.
+        deg.mixed_kernel(**self.sample_kernel(np.random.default_rng(0)))
 
         self.crop_components = bool(o['crop_components'])
         self.eye_enlarge_ratio = float(o['eye_enlarge_ratio'])
@@ -106,15 +109,11 @@ class FFHQDegradationDataset(ImageDataset):
     def __len__(self):
         return len(self.paths)
 
-    def random_kernel(self, rng):
-        return deg.random_mixed_kernels(
-            self.kernel_list,
-            self.kernel_prob,
-            self.blur_kernel_size,
-            self.blur_sigma,
-            self.blur_sigma, [-math.pi, math.pi],
-            noise_range=None,
-            rng=rng)
+    def sample_kernel(self, rng):
+        """Parameters of one blur kernel (:func:`~gfpgan.data.degradations.sample_mixed_kernel`) and its size."""
+        params = deg.sample_mixed_kernel(
+            self.kernel_list, self.kernel_prob, self.blur_sigma, self.blur_sigma, [-math.pi, math.pi], rng=rng)
+        return {'kernel_size': self.blur_kernel_size, **params}
 
     def read_gt(self, index):
         """(out_size, out_size, 3) float32 RGB in [0, 1]."""
@@ -126,24 +125,61 @@ class FFHQDegradationDataset(ImageDataset):
             img = np.clip(img, 0, 1)
         return img
 
-    def degrade(self, img, rng):
-        """The GFPGAN v1 degradation of a (H, W, 3) RGB float32 image: returns (lq, gray_applied)."""
-        h, w = img.shape[:2]
-        lq = deg.filter2d(img, self.random_kernel(rng))
-        lq = deg.resize_bilinear(lq, deg.downsampled_size(h, w, rng.uniform(*self.downsample_range)))
+    def sample_degradation(self, rng, shape=None):
+        """Draw the parameters of one degradation of an image of ``shape`` (H, W, C) (default (out_size, out_size,
+        3)): a dict of plain values (storable as JSON) for :meth:`apply_degradation`.
+
+        ``{'shape', 'kernel': {kernel_size, kernel_type, sigma_x, sigma_y, rotation[, beta]}, 'downsample_scale',
+        'noise': {sigma, gray_noise, rng_state} or None, 'jpeg_quality' or None, 'rgb_shift': [3 offsets in 0-1
+        units] or None, 'gray', 'color_jitter': [[name, factor], ...] in applied order or None}``.
+        """
+        shape = [int(v) for v in (shape if shape is not None else (self.out_size, self.out_size, 3))]
+        params = {'shape': shape, 'kernel': self.sample_kernel(rng)}
+        params['downsample_scale'] = scale = rng.uniform(*self.downsample_range)
+        params['noise'] = params['jpeg_quality'] = params['rgb_shift'] = params['color_jitter'] = None
         if self.noise_range is not None:
-            lq = deg.random_add_gaussian_noise(lq, self.noise_range, rng=rng)
+            small = deg.downsampled_size(shape[0], shape[1], scale) + tuple(shape[2:])
+            params['noise'] = deg.sample_gaussian_noise(small, self.noise_range, rng=rng)
         if self.jpeg_range is not None:
-            lq = deg.random_jpeg_compress(lq, self.jpeg_range, rng=rng)
-        lq = deg.resize_bilinear(lq, (h, w))
+            params['jpeg_quality'] = deg.random_jpeg_quality(self.jpeg_range, rng=rng)
         if self.color_jitter_prob is not None and rng.uniform() < self.color_jitter_prob:
-            lq = deg.random_rgb_shift(lq, self.color_jitter_shift, rng=rng)
-        gray = bool(self.gray_prob) and rng.uniform() < self.gray_prob
-        if gray:
-            lq = deg.rgb_to_grayscale(lq)
+            params['rgb_shift'] = deg.sample_rgb_shift(self.color_jitter_shift, rng=rng).tolist()
+        params['gray'] = bool(self.gray_prob and rng.uniform() < self.gray_prob)
         if self.color_jitter_pt_prob is not None and rng.uniform() < self.color_jitter_pt_prob:
-            lq = deg.random_color_jitter(lq, *self.jitter_ranges, rng=rng)
-        return deg.quantize(lq), gray
+            params['color_jitter'] = deg.sample_color_jitter(*self.jitter_ranges, rng=rng)
+        return params
+
+    @staticmethod
+    def apply_degradation(img, params):
+        """The GFPGAN v1 degradation of parameters ``params`` (from :meth:`sample_degradation`) applied to a
+        (H, W, 3) RGB float32 image in [0, 1]: returns (lq, gray_applied), lq of the same shape, 8-bit levels.
+
+        lq = blur -> bilinear downsample -> Gaussian noise -> JPEG -> bilinear upsample back -> RGB shift ->
+        grayscale -> brightness / contrast / saturation / hue jitter; absent steps (None) are skipped.
+        """
+        if list(img.shape) != list(params['shape']):
+            raise ValueError(f"Degradation parameters drawn for an image of shape {tuple(params['shape'])} cannot be "
+                             f'applied to one of shape {img.shape}.')
+        h, w = img.shape[:2]
+        lq = deg.filter2d(img, deg.mixed_kernel(**params['kernel']))
+        lq = deg.resize_bilinear(lq, deg.downsampled_size(h, w, params['downsample_scale']))
+        if params['noise'] is not None:
+            lq = deg.apply_gaussian_noise(lq, params['noise'])
+        if params['jpeg_quality'] is not None:
+            lq = deg.jpeg_compress(lq, params['jpeg_quality'])
+        lq = deg.resize_bilinear(lq, (h, w))
+        if params['rgb_shift'] is not None:
+            lq = deg.rgb_shift(lq, params['rgb_shift'])
+        if params['gray']:
+            lq = deg.rgb_to_grayscale(lq)
+        if params['color_jitter'] is not None:
+            lq = deg.color_jitter(lq, params['color_jitter'])
+        return deg.quantize(lq), params['gray']
+
+    def degrade(self, img, rng):
+        """The GFPGAN v1 degradation of a (H, W, 3) RGB float32 image, parameters drawn from ``rng``: returns
+        (lq, gray_applied). Equal to ``apply_degradation(img, sample_degradation(rng, img.shape))``."""
+        return self.apply_degradation(img, self.sample_degradation(rng, img.shape))
 
     def load(self, index):
         rng = self.rng

@@ -268,3 +268,37 @@ def test_functions_use_only_their_rng(face):
     np.testing.assert_array_equal(*outs)
     assert all(a == b if not isinstance(a, np.ndarray) else (a == b).all()
                for a, b in zip(np.random.get_state(), state))
+
+
+# ------------------------------------------------------------------------------------- sampled, then applied
+def test_sampled_then_applied_equals_the_random_functions(face):
+    """Each sample_* + applier pair gives the random_* result to the bit and leaves the rng where it leaves it."""
+    for i, kind in enumerate(deg.KERNEL_TYPES):
+        a, b = np.random.default_rng(i), np.random.default_rng(i)
+        params = deg.sample_mixed_kernel([kind], [1], (0.2, 4), (0.2, 4), rng=a)
+        assert params['kernel_type'] == kind and ('beta' in params) == (kind not in ('iso', 'aniso'))
+        assert np.array_equal(
+            deg.mixed_kernel(21, **params), deg.random_mixed_kernels([kind], [1], 21, (0.2, 4), (0.2, 4), rng=b))
+        assert a.uniform() == b.uniform()
+
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    params = deg.sample_gaussian_noise(face.shape, (0, 20), gray_prob=0.5, rng=a)
+    assert np.array_equal(
+        deg.apply_gaussian_noise(face, params), deg.random_add_gaussian_noise(face, (0, 20), 0.5, rng=b))
+    assert a.uniform() == b.uniform()
+
+    a, b = np.random.default_rng(6), np.random.default_rng(6)
+    ranges = ((0.5, 1.5), None, (0, 1.5), (-0.1, 0.1))
+    adjustments = deg.sample_color_jitter(*ranges, rng=a)
+    assert sorted(name for name, _ in adjustments) == ['brightness', 'hue', 'saturation']
+    assert np.array_equal(deg.color_jitter(face, adjustments), deg.random_color_jitter(face, *ranges, rng=b))
+    assert np.array_equal(deg.rgb_shift(face, deg.sample_rgb_shift(0.1, rng=a)), deg.random_rgb_shift(face, 0.1, rng=b))
+
+
+def test_rng_state_round_trip():
+    rng = np.random.default_rng(3)
+    state = deg.rng_state(rng)
+    first = rng.standard_normal(5)
+    np.testing.assert_array_equal(deg.rng_from_state(state).standard_normal(5), first)
+    with pytest.raises(ValueError, match='Not the state of a numpy random generator'):
+        deg.rng_from_state({'bit_generator': 'Generator'})

@@ -33,5 +33,5 @@ def test_calculate_metric_dispatches_by_type_and_errors_are_clear():
     assert calculate_metric({'img': a, 'img2': b}, {'type': 'calculate_psnr', 'crop_border': 0}) == pytest.approx(0)
     with pytest.raises(ValueError, match='one shape'):
         calculate_psnr(a, b[:4])
-    with pytest.raises(KeyError, match='calculate_lpips'):
-        calculate_metric({'img': a, 'img2': b}, {'type': 'calculate_lpips'})
+    with pytest.raises(KeyError, match='calculate_sharpness'):
+        calculate_metric({'img': a, 'img2': b}, {'type': 'calculate_sharpness'})

@@ -1,0 +1,19 @@
+"""Small checks shared by the network-based metrics."""
+import numpy as np
+import torch
+
+__all__ = ['resolve_device', 'check_bgr_uint8']
+
+
+def resolve_device(device=None):
+    """``None`` or ``'auto'`` -> CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
+    if device is None or device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(device)
+
+
+def check_bgr_uint8(img, name):
+    """Raise ValueError unless ``img`` is a (H, W, 3) uint8 array (the BGR images metrics take)."""
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        got = f'{img.dtype} array of shape {img.shape}' if isinstance(img, np.ndarray) else type(img).__name__
+        raise ValueError(f'{name} expects (H, W, 3) BGR uint8 images, got a {got}.')

@@ -1,0 +1,107 @@
+"""Run a GFPGAN checkpoint over a test set of aligned faces and evaluate the results in one go: "reproduce Table 1"
+is build the test set (scripts/make_test_set.py), run this, read the table.
+
+  python scripts/test_gfpgan.py --model experiments/pretrained_models/GFPGANv1.4.pth \
+      --input datasets/celeba_test/lq --gt datasets/celeba_test/gt \
+      --fid-ref experiments/pretrained_models/inception_FFHQ_512.pth --output results/celeba_test_v1.4
+
+The network is a released architecture (--arch clean for v1.2-v1.4, bilinear, original for GFPGANv1.pth) or the
+network_g of a training options file (--opt, e.g. a model you trained). Each input face is resized to the network's
+size if needed, restored as the official inference does (return_rgb=False; the decoder's noise is random as there,
+but drawn from --seed so runs repeat) and written to <output>/restored/<name>.png; then the metrics of
+scripts/evaluate.py go to <output>/ (per_image.csv, summary.json, report.png, report.html).
+"""
+import argparse
+import os
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+
+
+def build_generator(args):
+    """The generator of --opt's network_g, or the released --arch, with --model's weights."""
+    from gfpgan.archs import build_network
+    from gfpgan.archs.presets import release_network_options
+    from gfpgan.utils.checkpoint import load_network
+    if args.opt:
+        import yaml
+        with open(args.opt) as f:
+            options = (yaml.safe_load(f) or {}).get('network_g')
+        if not isinstance(options, dict) or 'type' not in options:
+            raise ValueError(f"The options file '{args.opt}' has no network_g section with a type.")
+    else:
+        options = release_network_options(args.arch, args.channel_multiplier)
+    net = build_network(options)
+    load_network(net, args.model, param_key=args.param_key)
+    return net.eval(), options['out_size']
+
+
+def restore_folder(net, size, input_dir, out_dir, device, seed=0, progress=True):
+    """Restore every image of ``input_dir`` (aligned faces) into ``out_dir``/<name>.png; returns the written paths."""
+    import cv2
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from gfpgan.data.storage import scan_images
+    from gfpgan.utils.img_util import img2tensor, imwrite, read_image, tensor2img
+    net = net.to(device)
+    torch.manual_seed(seed)
+    written = []
+    for path in tqdm(scan_images(input_dir, option='--input'), desc='restoring', unit='face', disable=not progress):
+        img = read_image(path)
+        if img.shape[:2] != (size, size):
+            shrink = img.shape[0] > size
+            img = np.clip(
+                cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC), 0, 1)
+        x = (img2tensor(img, bgr2rgb=False) * 2 - 1).unsqueeze(0).to(device)
+        with torch.no_grad():
+            out = net(x, return_rgb=False)[0]
+        name = os.path.splitext(os.path.relpath(path, input_dir))[0] + '.png'
+        target = os.path.join(out_dir, name)
+        imwrite(tensor2img(out, rgb2bgr=True, min_max=(-1, 1)), target)
+        written.append(target)
+    return written
+
+
+def main(argv=None):
+    from gfpgan.archs.presets import RELEASE_ARCHS
+    from gfpgan.utils.checkpoint import CheckpointError
+    from gfpgan.metrics.evaluation import add_metric_arguments, run_evaluation
+    from gfpgan.metrics.metric_util import resolve_device
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', required=True, metavar='FILE', help='generator checkpoint (.pth / .safetensors)')
+    parser.add_argument('--input', required=True, metavar='DIR', help='degraded aligned faces (e.g. <test set>/lq)')
+    parser.add_argument('--gt', metavar='DIR', help='ground-truth faces, paired by file name (e.g. <test set>/gt)')
+    parser.add_argument('--output', required=True, metavar='DIR', help='results folder (restored/ and the metrics)')
+    parser.add_argument(
+        '--arch',
+        choices=tuple(RELEASE_ARCHS),
+        default='clean',
+        help='released architecture '
+        '(default clean: v1.2-v1.4)')
+    parser.add_argument('--channel-multiplier', type=int, help='override the architecture\'s channel multiplier')
+    parser.add_argument('--opt', metavar='YML', help='take the network from this training options file instead')
+    parser.add_argument('--param-key', default='params_ema', help='weights inside the checkpoint (default params_ema)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the decoder noise (default 0)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    add_metric_arguments(parser)
+    args = parser.parse_args(argv)
+    restored = os.path.join(args.output, 'restored')
+    for folder in (args.input, args.gt):
+        if folder and os.path.abspath(folder) in (os.path.abspath(args.output), os.path.abspath(restored)):
+            parser.error(f"--output '{args.output}' would write into the input folder '{folder}'.")
+    try:
+        net, size = build_generator(args)
+        device = resolve_device(args.device)
+        restore_folder(net, size, args.input, restored, device, args.seed, not args.no_progress)
+        run_evaluation(args, restored, args.output, args.gt, args.input, progress=not args.no_progress)
+    except (ValueError, OSError, CheckpointError) as err:
+        print(f'test_gfpgan.py: {err}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
