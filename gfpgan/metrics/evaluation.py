@@ -112,7 +112,8 @@ def build_metrics(names,
                   lpips_net='vgg',
                   lpips_weights=None,
                   arcface_weights=None,
-                  niqe_params=None):
+                  niqe_params=None,
+                  landmark_weights=None):
     """{name: callable(restored, reference) -> float} for the per-image metrics among ``names`` (``reference`` is
     None for no-reference metrics). Networks are built (and their weights resolved) here, once."""
     unknown = [n for n in names if n not in METRICS]
@@ -131,8 +132,8 @@ def build_metrics(names,
             from .identity_angle import IdentityAngle
             metrics[name] = IdentityAngle(weights=arcface_weights, device=device)
         elif name == 'lmd':
-            from .landmark_distance import LandmarkDistance
-            metrics[name] = LandmarkDistance(device=device)
+            from .landmark_distance import FANLandmarkDetector, LandmarkDistance
+            metrics[name] = LandmarkDistance(FANLandmarkDetector(weights=landmark_weights, device=device), device)
         elif name == 'niqe':
             from .niqe import calculate_niqe, load_niqe_params
             params = load_niqe_params(niqe_params)
@@ -211,6 +212,9 @@ def add_metric_arguments(parser):
     group.add_argument('--lpips-weights', metavar='FILE', help='torchvision VGG16 / AlexNet weights for LPIPS')
     group.add_argument('--arcface', metavar='FILE', help='ArcFace weights for Deg. (default arcface_resnet18.pth)')
     group.add_argument('--inception', metavar='FILE', help='FID InceptionV3 weights (pt_inception-2015-12-05)')
+    group.add_argument(
+        '--landmark-weights', metavar='FILE', help='AWing FAN weights for LMD (default '
+        'alignment_WFLW_4HG.pth)')
     group.add_argument('--niqe-params', metavar='FILE', help='NIQE pristine model (default niqe_pris_params.npz)')
     group.add_argument(
         '--sort-by',
@@ -256,7 +260,7 @@ def run_evaluation(args, restored, out_dir, reference=None, inputs=None, suffix=
             f'{" ..." if len(names_missing) > 5 else ""}')
 
     per_image = build_metrics([n for n in names if METRICS[n].per_image], device, args.crop_border, args.test_y_channel,
-                              args.lpips_net, args.lpips_weights, args.arcface, args.niqe_params)
+                              args.lpips_net, args.lpips_weights, args.arcface, args.niqe_params, args.landmark_weights)
     rows = evaluate_pairs(pairs, per_image, progress) if per_image else {n: {} for n in pairs.names}
     set_metrics = {}
     if 'fid' in names:

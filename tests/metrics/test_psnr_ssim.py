@@ -16,6 +16,18 @@ def test_psnr_of_a_known_error():
     assert calculate_psnr(a.transpose(2, 0, 1), b.transpose(2, 0, 1), input_order='CHW') == calculate_psnr(a, b)
 
 
+def test_psnr_of_a_known_noise_level_and_on_the_y_channel():
+    rng = np.random.default_rng(0)
+    a = np.full((256, 256, 3), 128, np.uint8)
+    noise = np.rint(rng.normal(0, 10, a.shape))  # sigma 10 (+ rounding: variance 100 + 1/12), nothing clipped
+    b = (a + noise).astype(np.uint8)
+    assert calculate_psnr(a, b) == pytest.approx(10 * np.log10(255**2 / (100 + 1 / 12)), abs=0.05)
+    # BT.601 as MATLAB's rgb2ycbcr: pure red (BGR 0, 0, 255) has Y = 16 + 65.481, black Y = 16
+    red, black = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
+    red[..., 2] = 255
+    assert calculate_psnr(red, black, test_y_channel=True) == pytest.approx(20 * np.log10(255 / 65.481))
+
+
 def test_ssim_is_one_for_identical_images_and_drops_with_noise():
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 256, (48, 48, 3)).astype(np.uint8), (5, 5), 1)

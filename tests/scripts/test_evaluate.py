@@ -79,6 +79,10 @@ def test_evaluate_refuses_bad_requests_with_one_sentence(folders, capsys):
         (['--restored', restored, '--gt', gt, '--out', restored, '--metrics', 'psnr'], 'one of the evaluated'),
         (['--restored', restored, '--gt', gt, '--metrics', 'psnr'], 'No image name is shared'),  # no --suffix
         (['--restored', str(folders / 'missing'), '--metrics', 'niqe'], 'does not exist'),
+        ([
+            '--restored', restored, '--gt', gt, '--suffix', '_00', '--metrics', 'lmd', '--landmark-weights',
+            str(folders / 'my_fan.pth')
+        ], 'my_fan.pth'),
     ]
     for args, message in cases:
         out = [] if '--out' in args else ['--out', str(folders / 'e')]
