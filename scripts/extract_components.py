@@ -101,30 +101,24 @@ def boxes_from_points(points, image_size, where):
 
 def load_detector(weights, device, allow_download):
     """facexlib's RetinaFace (ResNet-50) with weights resolved locally (or downloaded if allowed), loaded safely."""
+    from gfpgan.restoration.face_helper import RetinaFaceDetector
+    from gfpgan.utils.checkpoint import CheckpointError
     try:
-        path = resolve_weights(weights, url=DETECTOR_URL if allow_download else None)
-    except WeightsNotFoundError as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # torchvision's notice about the `pretrained` argument facexlib passes
+            return RetinaFaceDetector(
+                'retinaface_resnet50',
+                weights=weights,
+                device=device,
+                conf_threshold=DETECTOR_THRESHOLD,
+                allow_download=allow_download)
+    except (WeightsNotFoundError, CheckpointError, FileNotFoundError) as err:
         raise UserError(str(err)) from None
-    import torch
-    from facexlib.detection.retinaface import RetinaFace
-
-    from gfpgan.utils.checkpoint import CheckpointError, load_network
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # torchvision's notice about the `pretrained` argument facexlib passes
-        model = RetinaFace(network_name='resnet50', half=False, device=device)
-    try:
-        load_network(model, path, param_key=None)
-    except (CheckpointError, FileNotFoundError) as err:
-        raise UserError(str(err)) from None
-    return model.to(device).eval()
 
 
 def detect_landmarks5(model, img):
     """(5, 2) landmarks of the largest face RetinaFace finds in the BGR uint8 ``img``, or None."""
-    import torch
-    with torch.no_grad():
-        faces = model.detect_faces(img, DETECTOR_THRESHOLD)
+    faces = model.detect_faces(img, DETECTOR_THRESHOLD)
     if len(faces) == 0:
         return None
     areas = (faces[:, 2] - faces[:, 0]) * (faces[:, 3] - faces[:, 1])

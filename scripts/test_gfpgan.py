@@ -69,7 +69,7 @@ def main(argv=None):
     from gfpgan.archs.presets import RELEASE_ARCHS
     from gfpgan.utils.checkpoint import CheckpointError
     from gfpgan.metrics.evaluation import add_metric_arguments, run_evaluation
-    from gfpgan.metrics.metric_util import resolve_device
+    from gfpgan.utils.device import resolve_device
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--model', required=True, metavar='FILE', help='generator checkpoint (.pth / .safetensors)')
     parser.add_argument('--input', required=True, metavar='DIR', help='degraded aligned faces (e.g. <test set>/lq)')

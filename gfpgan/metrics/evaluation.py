@@ -12,7 +12,7 @@ import numpy as np
 from gfpgan.data.storage import scan_images
 from gfpgan.utils.img_util import read_image
 
-from .metric_util import resolve_device
+from gfpgan.utils.device import resolve_device
 
 __all__ = [
     'METRICS', 'MetricInfo', 'FolderPairs', 'pair_folders', 'read_bgr_uint8', 'build_metrics', 'evaluate_pairs',

@@ -1,15 +1,9 @@
 """Small checks shared by the network-based metrics."""
 import numpy as np
-import torch
+
+from gfpgan.utils.device import resolve_device
 
 __all__ = ['resolve_device', 'check_bgr_uint8']
-
-
-def resolve_device(device=None):
-    """``None`` or ``'auto'`` -> CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
-    if device is None or device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
 
 
 def check_bgr_uint8(img, name):

@@ -1,0 +1,400 @@
+"""Face detection, FFHQ alignment and paste-back: the facexlib ``FaceRestoreHelper`` interface that
+GFPGANer drives, with detectors behind one ``detect(img)`` method and weights resolved offline-first."""
+import os
+
+import cv2
+import numpy as np
+import torch
+
+from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.weights import resolve_weights
+
+__all__ = [
+    'FFHQ_TEMPLATE_5', 'RetinaFaceDetector', 'YuNetDetector', 'build_detector', 'ParseNetParser', 'FaceRestoreHelper'
+]
+
+# 5 landmarks (left eye, right eye, nose, left / right mouth corner; left/right as in the image) of FFHQ at 512.
+FFHQ_TEMPLATE_5 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935],
+                            [201.26117, 371.41043], [313.08905, 371.15118]])
+FFHQ_TEMPLATE_3 = np.array([[192, 240], [319, 240], [257, 371]], dtype=np.float64)  # eyes and mouth centre
+CROP_BORDER_VALUE = (135, 133, 132)  # gray outside the source image, in BGR
+RELEASES = 'https://github.com/xinntao/facexlib/releases/download'
+RETINAFACE_MODELS = {  # detector name: (facexlib network_name, weight file, URL)
+    'retinaface_resnet50': ('resnet50', 'detection_Resnet50_Final.pth',
+                            f'{RELEASES}/v0.1.0/detection_Resnet50_Final.pth'),
+    'retinaface_mobile0.25': ('mobile0.25', 'detection_mobilenet0.25_Final.pth',
+                              f'{RELEASES}/v0.1.0/detection_mobilenet0.25_Final.pth'),
+}
+PARSENET_FILE = 'parsing_parsenet.pth'
+PARSENET_URL = f'{RELEASES}/v0.2.2/parsing_parsenet.pth'
+# ParseNet's 19 classes that belong to the pasted face region (background, neck, cloth, hair, hat excluded).
+PARSE_FACE_CLASSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15)
+BORDER_MODES = {'constant': cv2.BORDER_CONSTANT, 'reflect101': cv2.BORDER_REFLECT101, 'reflect': cv2.BORDER_REFLECT}
+
+
+def _device(device):
+    if device is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(device)
+
+
+def _face(box, score, landmarks):
+    return dict(
+        box=np.asarray(box, dtype=np.float64).reshape(4),
+        score=float(score),
+        landmarks=np.asarray(landmarks, dtype=np.float64).reshape(5, 2))
+
+
+class RetinaFaceDetector:
+    """facexlib's RetinaFace (ResNet-50 or MobileNet-0.25) with weights resolved by ``resolve_weights`` and
+    loaded without executing pickled code; nothing is downloaded unless the file is missing and
+    ``allow_download``."""
+
+    def __init__(self,
+                 model='retinaface_resnet50',
+                 weights=None,
+                 device=None,
+                 half=False,
+                 conf_threshold=0.97,
+                 allow_download=True):
+        if model not in RETINAFACE_MODELS:
+            raise ValueError(f"Unknown RetinaFace model '{model}'; choose one of {', '.join(RETINAFACE_MODELS)}.")
+        network_name, filename, url = RETINAFACE_MODELS[model]
+        path = resolve_weights(weights or filename, url=url if allow_download else None)
+        from facexlib.detection.retinaface import RetinaFace  # builds its backbone with pretrained=False
+        self.device = _device(device)
+        self.conf_threshold = conf_threshold
+        self.half = bool(half) and self.device.type == 'cuda'
+        net = RetinaFace(network_name=network_name, half=False, device=torch.device('cpu'))
+        load_network(net, path, param_key=None)
+        net.device = self.device
+        net.mean_tensor = net.mean_tensor.to(self.device)
+        net.half_inference = self.half
+        self.net = net.to(self.device).eval()
+        if self.half:
+            self.net.half()
+
+    def detect_faces(self, img, conf_threshold=None):
+        """facexlib's raw output for the BGR uint8 ``img``: (N, 15) = box x1 y1 x2 y2, score, 5 (x, y) landmarks."""
+        threshold = self.conf_threshold if conf_threshold is None else conf_threshold
+        with torch.no_grad():
+            faces = self.net.detect_faces(img, threshold)
+        return np.asarray(faces, dtype=np.float64).reshape(-1, 15)
+
+    def detect(self, img):
+        """Faces in the (H, W, 3) BGR uint8 ``img``, highest score first."""
+        return [_face(row[0:4], row[4], row[5:15]) for row in self.detect_faces(img)]
+
+
+class YuNetDetector:
+    """OpenCV's YuNet (``cv2.FaceDetectorYN``) from a local ONNX file: fast, offline, no torch.
+
+    YuNet writes its landmarks as right eye, left eye, nose, right and left mouth corner in the
+    subject's terms, i.e. the eye on the image left first: the same points in the same order as
+    facexlib's RetinaFace, so they are kept as they come; only the box goes from x, y, w, h to x1, y1, x2, y2.
+    """
+
+    def __init__(self, model_path, score_threshold=0.9, nms_threshold=0.3, top_k=5000):
+        model_path = os.fspath(model_path)
+        if not os.path.isfile(model_path):
+            raise FileNotFoundError(f"YuNet model '{model_path}' does not exist: download "
+                                    'face_detection_yunet_2023mar.onnx from '
+                                    'https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet '
+                                    'and pass its path.')
+        self.model_path = model_path
+        self.net = cv2.FaceDetectorYN.create(model_path, '', (320, 320), score_threshold, nms_threshold, top_k)
+
+    def detect(self, img):
+        """Faces in the (H, W, 3) BGR uint8 ``img``, highest score first."""
+        h, w = img.shape[:2]
+        self.net.setInputSize((w, h))
+        _, rows = self.net.detect(np.ascontiguousarray(img))
+        faces = []
+        for row in ([] if rows is None else np.asarray(rows, dtype=np.float64).reshape(-1, 15)):
+            x, y, bw, bh = row[0:4]
+            faces.append(_face((x, y, x + bw, y + bh), row[14], row[4:14]))
+        return sorted(faces, key=lambda face: -face['score'])
+
+
+def build_detector(name, **kwargs):
+    """'retinaface_resnet50' | 'retinaface_mobile0.25' (RetinaFaceDetector kwargs) | 'yunet' (YuNetDetector kwargs)."""
+    if name in RETINAFACE_MODELS:
+        return RetinaFaceDetector(model=name, **kwargs)
+    if name == 'yunet':
+        return YuNetDetector(**kwargs)
+    raise ValueError(f"Unknown face detector '{name}'; choose one of {', '.join([*RETINAFACE_MODELS, 'yunet'])}.")
+
+
+class ParseNetParser:
+    """facexlib's ParseNet as a callable: (512, 512, 3) BGR uint8 face -> (512, 512) float32 mask in {0, 1}
+    of the face region (skin, brows, eyes, ears, nose, mouth, lips)."""
+
+    def __init__(self, weights=None, device=None, allow_download=True):
+        path = resolve_weights(weights or PARSENET_FILE, url=PARSENET_URL if allow_download else None)
+        from facexlib.parsing.parsenet import ParseNet
+        self.device = _device(device)
+        net = ParseNet(in_size=512, out_size=512, parsing_ch=19)
+        load_network(net, path, param_key=None)
+        self.net = net.to(self.device).eval()
+
+    def __call__(self, face):
+        face = cv2.resize(face, (512, 512), interpolation=cv2.INTER_LINEAR)
+        x = torch.from_numpy(face[:, :, ::-1].astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            labels = self.net(x.to(self.device))[0].argmax(dim=1)[0].cpu().numpy()
+        return np.isin(labels, PARSE_FACE_CLASSES).astype(np.float32)
+
+
+def _center_index(boxes, h, w):
+    centers = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+    return int(np.argmin(np.linalg.norm(centers - np.array([w / 2, h / 2]), axis=1)))
+
+
+def _largest_index(boxes, h, w):
+    x1, x2 = np.clip(boxes[:, 0], 0, w), np.clip(boxes[:, 2], 0, w)
+    y1, y2 = np.clip(boxes[:, 1], 0, h), np.clip(boxes[:, 3], 0, h)
+    return int(np.argmax((x2 - x1) * (y2 - y1)))
+
+
+def _imwrite(img, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not cv2.imwrite(path, img):
+        raise OSError(f"Could not write image '{path}'.")
+
+
+class FaceRestoreHelper:
+    """Detect faces, warp each onto the FFHQ template (``face_size`` square), and paste restored faces
+    back into the input upscaled by ``upscale_factor``; the method names and semantics of facexlib's helper.
+
+    ``detector``: any object with ``detect(img) -> [dict(box, score, landmarks)]`` (default: built from
+    ``det_model`` on first use). ``parser``: callable (512, 512, 3) BGR uint8 -> (512, 512) face mask in
+    [0, 1], used when ``use_parse`` (default: facexlib's ParseNet, built on first use).
+    """
+
+    def __init__(self,
+                 upscale_factor,
+                 face_size=512,
+                 crop_ratio=(1, 1),
+                 det_model='retinaface_resnet50',
+                 save_ext='png',
+                 template_3points=False,
+                 pad_blur=False,
+                 use_parse=True,
+                 device=None,
+                 detector=None,
+                 parser=None):
+        if crop_ratio[0] < 1 or crop_ratio[1] < 1:
+            raise ValueError(f'crop_ratio must be >= 1 in both directions, got {crop_ratio}.')
+        self.upscale_factor = upscale_factor
+        self.crop_ratio = tuple(crop_ratio)  # (h, w)
+        self.face_size = (int(face_size * crop_ratio[1]), int(face_size * crop_ratio[0]))  # (w, h) for cv2
+        self.template_3points = bool(template_3points) and not pad_blur
+        template = (FFHQ_TEMPLATE_3 if self.template_3points else FFHQ_TEMPLATE_5) * (face_size / 512.0)
+        template[:, 1] += face_size * (crop_ratio[0] - 1) / 2
+        template[:, 0] += face_size * (crop_ratio[1] - 1) / 2
+        self.face_template = template
+        self.det_model = det_model
+        self.save_ext = save_ext
+        self.pad_blur = pad_blur
+        self.use_parse = use_parse
+        self.device = _device(device)
+        self._detector = detector
+        self._parser = parser
+        self.input_img = None
+        self.clean_all()
+
+    @property
+    def face_det(self):
+        """The detector, built from ``det_model`` on first use."""
+        if self._detector is None:
+            self._detector = build_detector(self.det_model, device=self.device)
+        return self._detector
+
+    @property
+    def face_parse(self):
+        """The face-region parser, facexlib's ParseNet unless one was given; built on first use."""
+        if self._parser is None:
+            self._parser = ParseNetParser(device=self.device)
+        return self._parser
+
+    def set_upscale_factor(self, upscale_factor):
+        self.upscale_factor = upscale_factor
+
+    def clean_all(self):
+        self.all_landmarks_5 = []
+        self.det_faces = []
+        self.affine_matrices = []
+        self.inverse_affine_matrices = []
+        self.cropped_faces = []
+        self.restored_faces = []
+        self.pad_input_imgs = []
+
+    def read_image(self, img):
+        """Take an image path or array as the input: BGR uint8; gray becomes 3 channels, alpha is dropped
+        here (16-bit images are brought to 0..255)."""
+        if isinstance(img, (str, os.PathLike)):
+            path = os.fspath(img)
+            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise FileNotFoundError(f"Cannot read image '{path}'.")
+        img = np.asarray(img)
+        if img.dtype != np.uint8:
+            img = np.clip(img / 257.0 if img.max() > 256 else img, 0, 255).round().astype(np.uint8)
+        if img.ndim == 3 and img.shape[2] == 1:
+            img = img[:, :, 0]
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        elif img.shape[2] == 4:
+            img = img[:, :, 0:3]
+        self.input_img = np.ascontiguousarray(img)
+
+    def get_face_landmarks_5(self,
+                             only_keep_largest=False,
+                             only_center_face=False,
+                             resize=None,
+                             blur_ratio=0.01,
+                             eye_dist_threshold=None):
+        """Detect faces in the input (resized so its short side is ``resize`` for detection, if given) and
+        keep their 5 landmarks; faces whose eyes are closer than ``eye_dist_threshold`` px are dropped.
+        Returns the number of faces kept."""
+        scale, img = 1.0, self.input_img
+        if resize is not None:
+            h, w = img.shape[0:2]
+            scale = min(h, w) / resize
+            img = cv2.resize(img, (int(w / scale), int(h / scale)), interpolation=cv2.INTER_LANCZOS4)
+        for face in self.face_det.detect(img):
+            landmarks = np.asarray(face['landmarks'], dtype=np.float64).reshape(5, 2) * scale
+            if eye_dist_threshold is not None and np.linalg.norm(landmarks[0] - landmarks[1]) < eye_dist_threshold:
+                continue
+            if self.template_3points:
+                landmarks = np.stack([landmarks[0], landmarks[1], (landmarks[3] + landmarks[4]) / 2])
+            self.all_landmarks_5.append(landmarks)
+            self.det_faces.append(np.append(np.asarray(face['box'], dtype=np.float64) * scale, face['score']))
+        if not self.det_faces:
+            return 0
+        if only_keep_largest or only_center_face:
+            h, w = self.input_img.shape[0:2]
+            pick = _largest_index if only_keep_largest else _center_index
+            idx = pick(np.stack(self.det_faces), h, w)
+            self.det_faces, self.all_landmarks_5 = [self.det_faces[idx]], [self.all_landmarks_5[idx]]
+        if self.pad_blur:
+            self.pad_input_imgs = [self._pad_blur(landmarks, blur_ratio) for landmarks in self.all_landmarks_5]
+        return len(self.all_landmarks_5)
+
+    def _pad_blur(self, landmarks, blur_ratio):
+        """The input reflect-padded around a face whose crop leaves the image, the pad faded to a blur and the
+        median colour (as FFHQ's alignment does); ``landmarks`` are shifted into the padded image in place."""
+        eye_avg = (landmarks[0] + landmarks[1]) / 2
+        eye_to_eye = landmarks[1] - landmarks[0]
+        eye_to_mouth = (landmarks[3] + landmarks[4]) / 2 - eye_avg
+        x = eye_to_eye - np.flipud(eye_to_mouth) * [-1, 1]
+        x = x / np.hypot(*x) * max(np.hypot(*eye_to_eye) * 3.0, np.hypot(*eye_to_mouth) * 2.7)
+        y = np.flipud(x) * [-1, 1]
+        c = eye_avg + eye_to_mouth * 0.1
+        quad = np.stack([c - x - y, c - x + y, c + x + y, c + x - y])
+        qsize = np.hypot(*x) * 2
+        border = max(int(np.rint(qsize * 0.1)), 3)
+        h, w = self.input_img.shape[0:2]
+        left = max(-int(np.floor(quad[:, 0].min())) + border, 1)
+        top = max(-int(np.floor(quad[:, 1].min())) + border, 1)
+        right = max(int(np.ceil(quad[:, 0].max())) - w + border, 1)
+        bottom = max(int(np.ceil(quad[:, 1].max())) - h + border, 1)
+        if max(left, top, right, bottom) <= 1:
+            return self.input_img.copy()
+        padded = np.pad(self.input_img, ((top, bottom), (left, right), (0, 0)), 'reflect')
+        landmarks += [left, top]
+        ph, pw = padded.shape[0:2]
+        yy, xx = np.ogrid[:ph, :pw]
+        mask = np.maximum(1.0 - np.minimum(np.float32(xx) / left,
+                                           np.float32(pw - 1 - xx) / right),
+                          1.0 - np.minimum(np.float32(yy) / top,
+                                           np.float32(ph - 1 - yy) / bottom))[:, :, None]
+        blur = int(qsize * blur_ratio) | 1
+        blurred = cv2.boxFilter(padded, 0, ksize=(blur, blur)).astype(np.float32)
+        out = padded.astype(np.float32)
+        out += (blurred - out) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
+        out += (np.median(out, axis=(0, 1)) - out) * np.clip(mask, 0.0, 1.0)
+        return np.clip(out, 0, 255)
+
+    def align_warp_face(self, save_cropped_path=None, border_mode='constant'):
+        """Warp every face onto the template: fills ``affine_matrices`` (2x3, input -> crop) and
+        ``cropped_faces`` (face_size BGR uint8); with ``save_cropped_path``, writes them as ``<path>_NN.<ext>``."""
+        if border_mode not in BORDER_MODES:
+            raise ValueError(f"border_mode must be one of {', '.join(BORDER_MODES)}, got '{border_mode}'.")
+        for idx, landmarks in enumerate(self.all_landmarks_5):
+            # LMEDS: the robust similarity fit that matches skimage's SimilarityTransform on these points.
+            matrix = cv2.estimateAffinePartial2D(landmarks, self.face_template, method=cv2.LMEDS)[0]
+            self.affine_matrices.append(matrix)
+            source = self.pad_input_imgs[idx] if self.pad_blur else self.input_img
+            crop = cv2.warpAffine(
+                source, matrix, self.face_size, borderMode=BORDER_MODES[border_mode], borderValue=CROP_BORDER_VALUE)
+            crop = np.clip(crop, 0, 255).round().astype(np.uint8) if crop.dtype != np.uint8 else crop
+            self.cropped_faces.append(crop)
+            if save_cropped_path is not None:
+                _imwrite(crop, f'{os.path.splitext(save_cropped_path)[0]}_{idx:02d}.{self.save_ext}')
+
+    def get_inverse_affine(self, save_inverse_affine_path=None):
+        """Crop -> upscaled output matrices: the inverted affine times ``upscale_factor``."""
+        for idx, matrix in enumerate(self.affine_matrices):
+            inverse = cv2.invertAffineTransform(matrix) * self.upscale_factor
+            self.inverse_affine_matrices.append(inverse)
+            if save_inverse_affine_path is not None:
+                torch.save(torch.from_numpy(inverse), f'{os.path.splitext(save_inverse_affine_path)[0]}_{idx:02d}.pth')
+
+    def add_restored_face(self, face):
+        self.restored_faces.append(face)
+
+    def _parse_mask(self, face):
+        """Soft face-region mask (crop size, float in [0, 1]) from the parser, blurred as facexlib does."""
+        mask = np.asarray(self.face_parse(cv2.resize(face, (512, 512), interpolation=cv2.INTER_LINEAR)))
+        mask = np.clip(mask.astype(np.float64), 0, 1)
+        mask = cv2.GaussianBlur(mask, (101, 101), 11)
+        mask = cv2.GaussianBlur(mask, (101, 101), 11)
+        mask[:10, :] = 0
+        mask[-10:, :] = 0
+        mask[:, :10] = 0
+        mask[:, -10:] = 0
+        return cv2.resize(mask, (face.shape[1], face.shape[0]))
+
+    def paste_faces_to_input_image(self, save_path=None, upsample_img=None):
+        """The input upscaled by ``upscale_factor`` (``upsample_img`` resized to that size if given, else the input
+        by Lanczos) with every restored face blended in through a soft mask: (H*up, W*up, C) uint8."""
+        h, w = self.input_img.shape[0:2]
+        h_up, w_up = int(h * self.upscale_factor), int(w * self.upscale_factor)
+        base = self.input_img if upsample_img is None else upsample_img
+        out = cv2.resize(base, (w_up, h_up), interpolation=cv2.INTER_LANCZOS4)
+        if out.ndim == 2:
+            out = out[:, :, None]
+        if len(self.restored_faces) != len(self.inverse_affine_matrices):
+            raise ValueError(f'{len(self.restored_faces)} restored faces for {len(self.inverse_affine_matrices)} '
+                             'inverse affine matrices: call get_inverse_affine() and add one face per crop.')
+        alpha = out[:, :, 3:] if out.shape[2] == 4 else None
+        result = out[:, :, 0:3].astype(np.float64) if alpha is not None else out.astype(np.float64)
+        for face, inverse in zip(self.restored_faces, self.inverse_affine_matrices):
+            inverse = inverse.copy()
+            inverse[:, 2] += 0.5 * self.upscale_factor if self.upscale_factor > 1 else 0  # facexlib's offset
+            pasted = cv2.warpAffine(face, inverse, (w_up, h_up)).astype(np.float64)
+            if pasted.ndim == 2:
+                pasted = pasted[:, :, None]
+            if self.use_parse:
+                mask = cv2.warpAffine(self._parse_mask(face), inverse, (w_up, h_up), flags=cv2.INTER_CUBIC)
+                mask = np.clip(mask, 0, 1)
+            else:
+                inv_mask = cv2.warpAffine(np.ones(face.shape[0:2], np.float32), inverse, (w_up, h_up))
+                kernel = max(int(2 * self.upscale_factor), 1)
+                inv_mask = cv2.erode(inv_mask, np.ones((kernel, kernel), np.uint8))  # drop the black warp border
+                pasted = pasted * inv_mask[:, :, None]
+                edge = int(np.sum(inv_mask)**0.5) // 20  # blend width grows with the face
+                center = cv2.erode(inv_mask, np.ones((2 * edge, 2 * edge), np.uint8)) if edge > 0 else inv_mask
+                mask = cv2.GaussianBlur(center, (2 * edge + 1, 2 * edge + 1), 0)
+            mask = mask[:, :, None]
+            result = mask * pasted + (1 - mask) * result
+        if base.dtype == np.uint16 or result.max() > 256:
+            result = np.clip(np.rint(result), 0, 65535).astype(np.uint16)
+        else:
+            result = np.clip(np.rint(result), 0, 255).astype(np.uint8)
+        if alpha is not None:
+            result = np.concatenate([result, alpha.astype(result.dtype)], axis=2)
+        if save_path is not None:
+            _imwrite(result, f'{os.path.splitext(save_path)[0]}.{self.save_ext}')
+        return result

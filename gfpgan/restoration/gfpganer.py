@@ -1,0 +1,177 @@
+"""GFPGANer: restore the faces of a photo with a GFPGAN generator — detect, align to the FFHQ template, restore
+(in batches), blend with the input by the strength ``weight``, paste back onto the (optionally Real-ESRGAN
+upsampled) photo. The original class's constructor and ``enhance`` signature, so existing code runs."""
+import os
+
+import cv2
+import numpy as np
+import torch
+
+from gfpgan.archs import build_network
+from gfpgan.archs.presets import release_network_options
+from gfpgan.utils.device import resolve_device
+from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.weights import resolve_weights
+
+__all__ = ['GFPGANer', 'blend_strength', 'split_alpha', 'restore_mode']
+
+
+def blend_strength(face, restored, weight):
+    """The strength knob: ``weight * restored + (1 - weight) * face`` on the aligned 8-bit faces, rounded.
+    0 gives the input face, 1 the full restoration; every pixel moves monotonically in between."""
+    if not 0 <= weight <= 1:
+        raise ValueError(f'The restoration strength weight must lie in [0, 1], got {weight}.')
+    if weight == 1:
+        return restored
+    mixed = weight * restored.astype(np.float32) + (1 - weight) * face.astype(np.float32)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def split_alpha(img):
+    """Any photo cv2 reads -> ((H, W, 3) BGR uint8, mode) with mode = {'gray', 'alpha', 'bits16'}; ``restore_mode``
+    puts the result back into the input's form."""
+    mode = {
+        'gray': img.ndim == 2 or img.shape[2] == 1,
+        'alpha': img.ndim == 3 and img.shape[2] == 4,
+        'bits16': img.dtype == np.uint16,
+        'alpha_channel': None
+    }
+    if mode['bits16']:
+        img = np.rint(img / 257.).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise ValueError(f'Images must be 8- or 16-bit, got {img.dtype}.')
+    if mode['gray']:
+        img = cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
+    elif mode['alpha']:
+        mode['alpha_channel'] = img[:, :, 3]
+        img = np.ascontiguousarray(img[:, :, :3])
+    return img, mode
+
+
+def restore_mode(img, mode):
+    """The inverse of ``split_alpha`` for a restored (H', W', 3) BGR uint8 image: gray stays gray, the alpha channel
+    is resized to the new size (bilinear) and re-attached, 16-bit comes back as 16-bit."""
+    if mode['gray']:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif mode['alpha']:
+        alpha = mode['alpha_channel']
+        if alpha.shape[:2] != img.shape[:2]:
+            alpha = cv2.resize(alpha, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+        img = np.dstack([img, alpha])
+    if mode['bits16']:
+        img = img.astype(np.uint16) * 257
+    return img
+
+
+class GFPGANer:
+    """Restore faces in photos.
+
+    Args (the original's first six):
+        model_path: checkpoint path, release file name or URL (resolved: path, experiments/pretrained_models/,
+            caches, then the URL).
+        upscale: output scale of the whole photo.
+        arch: 'clean' (v1.2-v1.4), 'bilinear' or 'original' (GFPGANv1.pth).
+        channel_multiplier: 2 for the clean releases, 1 for v1.
+        bg_upsampler: an object with ``enhance(img, outscale=...) -> (img, mode)`` (e.g. RealESRGANUpsampler) or None
+            (the photo is resized with Lanczos).
+        device: torch device or None (CUDA when available).
+        det_model / detector: facexlib RetinaFace name, or a detector object (``detect(img)``) such as YuNet.
+        use_parse / parser: the face-parsing paste mask (ParseNet) or a stand-in.
+        half / bf16: run the generator in float16 (CUDA) or bfloat16 autocast.
+        batch_size: faces restored per forward pass.
+        net: an already built generator (tests, custom architectures); ``model_path`` is then optional.
+    """
+
+    def __init__(self,
+                 model_path=None,
+                 upscale=2,
+                 arch='clean',
+                 channel_multiplier=2,
+                 bg_upsampler=None,
+                 device=None,
+                 det_model='retinaface_resnet50',
+                 detector=None,
+                 use_parse=True,
+                 parser=None,
+                 half=False,
+                 bf16=False,
+                 batch_size=8,
+                 net=None,
+                 face_size=512):
+        from .face_helper import FaceRestoreHelper
+        self.upscale = upscale
+        self.bg_upsampler = bg_upsampler
+        self.device = resolve_device(device)
+        self.batch_size = max(1, int(batch_size))
+        self.face_size = face_size
+        self.dtype = torch.float16 if half else torch.bfloat16 if bf16 else None
+        if half and self.device.type != 'cuda':
+            raise ValueError('half precision (--half) needs a CUDA device; use bf16 on the CPU.')
+        if net is None:
+            if model_path is None:
+                raise ValueError('GFPGANer needs model_path (a checkpoint) or a built net.')
+            model_path = os.fspath(model_path)
+            if model_path.startswith(('https://', 'http://')):
+                model_path = resolve_weights(os.path.basename(model_path), url=model_path)
+            else:
+                model_path = resolve_weights(model_path)
+            net = build_network(release_network_options(arch, channel_multiplier))
+            load_network(net, model_path, param_key='params_ema')
+        self.gfpgan = net.eval().to(self.device)
+        if half:
+            self.gfpgan = self.gfpgan.half()
+        self.face_helper = FaceRestoreHelper(
+            upscale,
+            face_size=face_size,
+            det_model=det_model,
+            use_parse=use_parse,
+            device=self.device,
+            detector=detector,
+            parser=parser)
+
+    @torch.no_grad()
+    def restore_faces(self, faces, weight=1.0):
+        """Aligned (S, S, 3) BGR uint8 faces -> restored faces of the same form, ``batch_size`` at a time.
+        A face whose forward pass fails (e.g. out of memory) is returned unchanged, as the original does."""
+        restored = []
+        for start in range(0, len(faces), self.batch_size):
+            chunk = faces[start:start + self.batch_size]
+            x = torch.from_numpy(np.stack(chunk)[..., ::-1].copy()).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+            x = x.to(self.device, dtype=torch.float16 if self.dtype is torch.float16 else torch.float32)
+            try:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.dtype is torch.bfloat16):
+                    out = self.gfpgan(x, return_rgb=False)[0]
+                out = ((out.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+                outs = [np.ascontiguousarray(o[..., ::-1]) for o in out]
+            except RuntimeError as err:
+                print(f'\tFailed inference for GFPGAN: {err}.')
+                outs = list(chunk)
+            restored.extend(blend_strength(face, out, weight) for face, out in zip(chunk, outs))
+        return restored
+
+    def enhance(self, img, has_aligned=False, only_center_face=False, paste_back=True, weight=1.0):
+        """Restore the faces of ``img`` (BGR, gray or BGRA; 8- or 16-bit) with strength ``weight`` in [0, 1].
+
+        Returns (cropped_faces, restored_faces, restored_img): the aligned input faces, their restorations, and the
+        whole photo with the faces pasted back at ``upscale`` in the input's mode (None with ``has_aligned`` or
+        without ``paste_back``). The original accepted ``weight`` and ignored it (always full restoration, which
+        is weight 1 here, the default)."""
+        helper = self.face_helper
+        helper.clean_all()
+        bgr, mode = split_alpha(img)
+        if has_aligned:
+            face = cv2.resize(bgr, (self.face_size, self.face_size), interpolation=cv2.INTER_LINEAR)
+            helper.cropped_faces = [face]
+        else:
+            helper.read_image(bgr)
+            helper.get_face_landmarks_5(only_center_face=only_center_face, eye_dist_threshold=5)
+            helper.align_warp_face()
+        restored = self.restore_faces(helper.cropped_faces, weight)
+        for face in restored:
+            helper.add_restored_face(face)
+        if has_aligned or not paste_back:
+            return helper.cropped_faces, helper.restored_faces, None
+        background = self.bg_upsampler.enhance(bgr, outscale=self.upscale)[0] if self.bg_upsampler else None
+        helper.get_inverse_affine(None)
+        restored_img = helper.paste_faces_to_input_image(upsample_img=background)
+        return helper.cropped_faces, helper.restored_faces, restore_mode(restored_img, mode)

@@ -1,0 +1,184 @@
+"""Export a GFPGANv1Clean generator (e.g. GFPGANv1.4.pth) to ONNX, with a dynamic batch axis."""
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import warnings
+
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
+
+from gfpgan.archs import stylegan2_base  # noqa: E402
+from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
+from gfpgan.archs.presets import release_network_options  # noqa: E402
+from gfpgan.utils.checkpoint import CheckpointError, load_network  # noqa: E402
+from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights  # noqa: E402
+
+DESCRIPTION = """\
+Export a GFPGANv1Clean generator to ONNX: input 'input' (B, 3, size, size) RGB in [-1, 1], output
+'output' (B, 3, size, size) in [-1, 1], B dynamic. The StyleGAN2 noise maps are the fixed ones stored
+in the checkpoint (randomize_noise=False), so the exported model is deterministic.
+
+The network is the released v1.2-v1.4 configuration (size 512, channel multiplier 2, 512 style
+features, 8 MLP layers); the flags below change it for other checkpoints. The per-sample modulated
+convolution is exported in its input-scaling form (scale the input by the style, convolve with the
+shared weight, demodulate the output), which computes the same function without a batch-sized
+grouped convolution, so one graph serves every batch size. With --check (the default) onnxruntime
+runs the file on a random batch of 2 and the largest difference from PyTorch is printed.
+The TorchScript-based exporter (torch.onnx.export(..., dynamo=False)) is used; it needs the onnx package.
+"""
+
+DEFAULT_MODEL = 'GFPGANv1.4.pth'
+DEFAULT_URL = 'https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth'
+
+
+def modulated_conv2d_input_scaled(x, weight, style, demodulate, eps, padding):
+    """Same result as ``stylegan2_base.modulated_conv2d`` (to float32 rounding) with a weight shared by the
+    batch: conv(x * style, weight) * demod. x: (B, C_in, H, W); weight: (1, C_out, C_in, k, k); style: (B, C_in)."""
+    b, c = style.shape
+    out = F.conv2d(x * style.reshape(b, c, 1, 1), weight[0], padding=padding)
+    if demodulate:
+        demod = torch.rsqrt((weight * style.reshape(b, 1, c, 1, 1)).pow(2).sum([2, 3, 4]) + eps)
+        out = out * demod.reshape(b, -1, 1, 1)
+    return out
+
+
+@contextlib.contextmanager
+def batch_independent_modulated_conv():
+    """Within the block, StyleGAN2 modulated convs run in their input-scaling form (exportable with a dynamic batch)."""
+    original = stylegan2_base.modulated_conv2d
+    stylegan2_base.modulated_conv2d = modulated_conv2d_input_scaled
+    try:
+        yield
+    finally:
+        stylegan2_base.modulated_conv2d = original
+
+
+class RestoredImage(torch.nn.Module):
+    """GFPGANv1Clean's restored image only, with the stored noise: (B, 3, S, S) -> (B, 3, S, S), both in [-1, 1]."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x, return_rgb=False, randomize_noise=False)[0]
+
+
+def build_network(args):
+    options = release_network_options('clean', channel_multiplier=args.channel_multiplier)
+    options.pop('type')
+    options.update(out_size=args.size, num_style_feat=args.num_style_feat, num_mlp=args.num_mlp, narrow=args.narrow)
+    return GFPGANv1Clean(**options)
+
+
+def export(net, path, size, opset=17):
+    """Write ``net`` (a GFPGANv1Clean) to ``path`` as ONNX with a dynamic batch axis (TorchScript-based exporter)."""
+    model = RestoredImage(net).eval()
+    dummy = torch.zeros(1, 3, size, size)
+    # autograd stays on while tracing: under no_grad the networks add skips in place, which the tracer records wrongly
+    with torch.enable_grad(), batch_independent_modulated_conv(), warnings.catch_warnings():
+        # the input-shape checks are Python conditions; the tracer warns that they become constants, as intended
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        # the TorchScript-based exporter is chosen on purpose (the torch.export-based default needs onnxscript)
+        warnings.filterwarnings('ignore', category=DeprecationWarning, module=r'torch\.onnx.*')
+        warnings.filterwarnings('ignore', message='.*legacy TorchScript-based ONNX export.*')
+        torch.onnx.export(
+            model, (dummy, ),
+            path,
+            input_names=['input'],
+            output_names=['output'],
+            dynamic_axes={
+                'input': {
+                    0: 'batch'
+                },
+                'output': {
+                    0: 'batch'
+                }
+            },
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False)
+
+
+def max_difference(net, path, size, batch=2, seed=0):
+    """Largest |onnxruntime - PyTorch| on a random (batch, 3, size, size) input in [-1, 1]."""
+    import onnxruntime
+    x = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    with torch.no_grad():
+        expected = net(x, return_rgb=False, randomize_noise=False)[0].numpy()
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    got = session.run(['output'], {'input': x.numpy()})[0]
+    if got.shape != expected.shape:
+        raise RuntimeError(f'ONNX output has shape {got.shape}, PyTorch {expected.shape}.')
+    return float(abs(got - expected).max())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '--model',
+        default=DEFAULT_MODEL,
+        help=f"GFPGANv1Clean checkpoint ('params_ema' is used); default {DEFAULT_MODEL}, looked up in "
+        'experiments/pretrained_models/ and the caches, else downloaded')
+    parser.add_argument('--output', required=True, help='ONNX file to write')
+    parser.add_argument('--force', action='store_true', help='overwrite an existing output file')
+    parser.add_argument('--size', type=int, default=512, help='out_size: input/output resolution (default 512)')
+    parser.add_argument('--channel-multiplier', type=float, default=2, help='channel multiplier (default 2)')
+    parser.add_argument('--num-style-feat', type=int, default=512, help='style code width (default 512)')
+    parser.add_argument('--num-mlp', type=int, default=8, help='style MLP layers (default 8)')
+    parser.add_argument('--narrow', type=float, default=1, help='channel narrowing ratio (default 1)')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset version (default 17)')
+    parser.add_argument(
+        '--check',
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help='compare onnxruntime with PyTorch on a random batch of 2 (default: on)')
+    args = parser.parse_args(argv)
+
+    if args.size < 8 or args.size & (args.size - 1):
+        parser.error(f'--size must be a power of two >= 8, got {args.size}.')
+    if os.path.exists(args.output) and not args.force:
+        parser.error(f"'{args.output}' exists; pass --force to overwrite it.")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        parser.error(f"the output folder '{out_dir}' does not exist.")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        parser.error("exporting needs the 'onnx' package (pip install onnx, or the gfpgan[export] extra).")
+    if args.check:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            parser.error('--check needs onnxruntime (pip install onnxruntime), or pass --no-check.')
+    try:
+        net = build_network(args)
+    except (ValueError, KeyError, TypeError) as err:
+        parser.error(f'cannot build GFPGANv1Clean with these options: {err}')
+    try:
+        url = DEFAULT_URL if os.path.basename(args.model) == DEFAULT_MODEL else None
+        load_network(net, resolve_weights(args.model, url=url), param_key='params_ema')
+    except (WeightsNotFoundError, FileNotFoundError, CheckpointError) as err:
+        parser.error(str(err))
+    net.eval()
+
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(args.output)}.', suffix='.part', dir=out_dir)
+    os.close(fd)
+    try:
+        export(net, tmp, args.size, args.opset)
+        if args.check:
+            print(f'max |onnxruntime - pytorch| on a random batch of 2: {max_difference(net, tmp, args.size):.3g}')
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f'Wrote {args.output} (opset {args.opset}, input (batch, 3, {args.size}, {args.size})).')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

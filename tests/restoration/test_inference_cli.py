@@ -1,0 +1,93 @@
+"""inference_gfpgan.py's command line on a folder of good and bad files, with a small random restorer and a
+stand-in detector in place of the release files (build_restorer is replaced; the rest runs as users run it)."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from gfpgan import GFPGANer
+from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
+from gfpgan.restoration import cli
+
+SIZE = 64
+
+
+class CentreFace:
+    """One 'face' in the middle of any photo: landmarks of the FFHQ template scaled into a centred square."""
+
+    def detect(self, img):
+        h, w = img.shape[:2]
+        side = min(h, w) / 2
+        template = np.array([[192.98, 239.95], [318.90, 240.19], [256.63, 314.02], [201.26, 371.41], [313.09, 371.15]
+                             ]) / 512
+        points = template * side + [(w - side) / 2, (h - side) / 2]
+        box = np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2])
+        return [dict(box=box, score=0.99, landmarks=points)]
+
+
+@pytest.fixture
+def small_restorer(monkeypatch):
+    torch.manual_seed(0)
+    net = GFPGANv1Clean(out_size=SIZE, num_style_feat=32, channel_multiplier=1, num_mlp=2, narrow=0.25, sft_half=True)
+
+    def build(args):
+        return GFPGANer(
+            net=net,
+            upscale=args.upscale,
+            face_size=SIZE,
+            use_parse=False,
+            device='cpu',
+            det_model=None,
+            detector=CentreFace(),
+            batch_size=args.batch_size)
+
+    monkeypatch.setattr(cli, 'build_restorer', build)
+
+
+def test_folder_with_good_and_bad_files(tmp_path, small_restorer, capsys):
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    photo = cv2.resize(skdata.astronaut()[:, :, ::-1], (96, 96), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(photos / 'a.jpg'), photo)
+    cv2.imwrite(str(photos / 'gray.png'), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(photos / 'rgba.png'), np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)]))
+    cv2.imwrite(str(photos / 'deep.png'), photo.astype(np.uint16) * 257)
+    (photos / 'empty.png').write_bytes(b'')
+    (photos / 'notes.png').write_text('not an image')
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    out = tmp_path / 'out'
+    code = cli.main(
+        ['-i',
+         str(photos), '-o',
+         str(out), '-s', '2', '--bg_upsampler', 'none', '--suffix', 'gf', '--no_progress'])
+    assert code == 1  # two files failed, the rest went on
+    printed = capsys.readouterr()
+    assert '4 photo(s), 4 face(s) restored' in printed.out and 'empty.png' in printed.out
+    assert 'skipped' in printed.out + printed.err
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before  # inputs untouched
+    restored = {p.name: cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in (out / 'restored_imgs').iterdir()}
+    assert set(restored) == {'a_gf.jpg', 'gray_gf.png', 'rgba_gf.png', 'deep_gf.png'}
+    assert restored['a_gf.jpg'].shape == (192, 192, 3)
+    assert restored['gray_gf.png'].shape == (192, 192)
+    assert restored['rgba_gf.png'].shape == (192, 192, 4) and (restored['rgba_gf.png'][..., 3] == 200).all()
+    assert restored['deep_gf.png'].dtype == np.uint16
+    assert sorted(p.name for p in (out / 'restored_faces').iterdir())[0] == 'a_00_gf.png'
+    assert cv2.imread(str(out / 'cmp' / 'a_00.png')).shape == (SIZE, 2 * SIZE, 3)
+    assert cv2.imread(str(out / 'cropped_faces' / 'a_00.png')).shape == (SIZE, SIZE, 3)
+
+
+def test_bad_options_are_one_sentence(tmp_path, small_restorer, capsys):
+    assert cli.main(['-i', str(tmp_path / 'nothing'), '-o', str(tmp_path / 'o')]) == 2
+    assert 'neither an image file nor a folder' in capsys.readouterr().err
+    assert cli.main(['-i', str(tmp_path), '-w', '2']) == 2
+    assert '-w must lie in [0, 1]' in capsys.readouterr().err
+
+
+def test_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(['--help'])
+    text = capsys.readouterr().out
+    for flag in ('-i', '-o', '-v', '-s', '--bg_upsampler', '--bg_tile', '--suffix', '--only_center_face', '--aligned',
+                 '--ext', '-w', '--model_path', '--device', '--half', '--bf16', '--batch_size'):
+        assert flag in text
