@@ -23,10 +23,10 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 def _device(name, parser):
     """'auto' -> cuda when available, else cpu; an unknown or unavailable device is a usage error."""
     import torch
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+    from gfpgan.utils.device import resolve_device
     try:
-        device = torch.device(name)
+        device = resolve_device(name)
     except RuntimeError:
         parser.error(f"--device '{name}' is not a device (use auto, cpu, cuda or cuda:N).")
     if device.type == 'cuda' and not torch.cuda.is_available():

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from gfpgan.archs.rrdbnet_arch import RRDBNet
 from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.device import resolve_device
 from gfpgan.utils.weights import resolve_weights
 
 __all__ = ['RELEASE_UPSAMPLERS', 'RealESRGANUpsampler', 'tiled_forward', 'size_multiple']
@@ -114,7 +115,7 @@ class RealESRGANUpsampler:
             raise ValueError('Choose at most one of half (float16) and bf16 (bfloat16) for the background upsampler.')
         self.scale = int(scale)
         self.tile, self.tile_pad, self.pre_pad = int(tile), int(tile_pad), int(pre_pad)
-        self.device = torch.device(device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.device = resolve_device(device)
         if half and self.device.type == 'cpu':
             logger.warning('float16 background upsampling is not supported on the CPU; using float32.')
             half = False

@@ -79,10 +79,11 @@ def list_inputs(path):
 
 def read_photo(path):
     """A photo as cv2 reads it, unchanged (gray, BGR, BGRA, 8/16-bit); ValueError naming the file otherwise."""
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None or img.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"'{path}' is empty, not an image, or of an unsupported kind.")
+    from gfpgan.utils.img_util import imdecode
+    with open(path, 'rb') as f:
+        img = imdecode(f.read(), cv2.IMREAD_UNCHANGED, path)
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"'{path}' holds {img.dtype} samples; only 8- and 16-bit photos are supported.")
     return img
 
 

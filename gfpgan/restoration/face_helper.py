@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.device import resolve_device
 from gfpgan.utils.weights import resolve_weights
 
 __all__ = [
@@ -30,12 +31,6 @@ PARSENET_URL = f'{RELEASES}/v0.2.2/parsing_parsenet.pth'
 # ParseNet's 19 classes that belong to the pasted face region (background, neck, cloth, hair, hat excluded).
 PARSE_FACE_CLASSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15)
 BORDER_MODES = {'constant': cv2.BORDER_CONSTANT, 'reflect101': cv2.BORDER_REFLECT101, 'reflect': cv2.BORDER_REFLECT}
-
-
-def _device(device):
-    if device is None:
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
 
 
 def _face(box, score, landmarks):
@@ -62,7 +57,7 @@ class RetinaFaceDetector:
         network_name, filename, url = RETINAFACE_MODELS[model]
         path = resolve_weights(weights or filename, url=url if allow_download else None)
         from facexlib.detection.retinaface import RetinaFace  # builds its backbone with pretrained=False
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.conf_threshold = conf_threshold
         self.half = bool(half) and self.device.type == 'cuda'
         net = RetinaFace(network_name=network_name, half=False, device=torch.device('cpu'))
@@ -132,7 +127,7 @@ class ParseNetParser:
     def __init__(self, weights=None, device=None, allow_download=True):
         path = resolve_weights(weights or PARSENET_FILE, url=PARSENET_URL if allow_download else None)
         from facexlib.parsing.parsenet import ParseNet
-        self.device = _device(device)
+        self.device = resolve_device(device)
         net = ParseNet(in_size=512, out_size=512, parsing_ch=19)
         load_network(net, path, param_key=None)
         self.net = net.to(self.device).eval()
@@ -197,7 +192,7 @@ class FaceRestoreHelper:
         self.save_ext = save_ext
         self.pad_blur = pad_blur
         self.use_parse = use_parse
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self._detector = detector
         self._parser = parser
         self.input_img = None
