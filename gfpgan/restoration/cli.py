@@ -59,7 +59,8 @@ def build_parser():
     precision = p.add_mutually_exclusive_group()
     precision.add_argument('--half', action='store_true', help='float16 generator and background (CUDA)')
     precision.add_argument('--bf16', action='store_true', help='bfloat16 autocast (CPU or CUDA)')
-    p.add_argument('--batch_size', type=int, default=8, help='faces restored per forward pass (default 8)')
+    p.add_argument(
+        '--batch_size', type=int, default=8, help='faces restored per forward pass, gathered across photos (default 8)')
     p.add_argument('--no_progress', action='store_true', help='no progress bar')
     return p
 
@@ -156,20 +157,34 @@ def main(argv=None):
         print(f'inference_gfpgan: {err}', file=sys.stderr)
         return 2
     failed, faces = [], 0
-    for path in tqdm(paths, desc='restoring', unit='photo', disable=args.no_progress):
+    bar = tqdm(total=len(paths), desc='restoring', unit='photo', disable=args.no_progress)
+
+    def fail(path, err):
+        failed.append(path)
+        tqdm.write(f'skipped {path}: {err}')
+        bar.update()
+
+    def photos():
+        for path in paths:
+            try:
+                yield path, read_photo(path)
+            except (ValueError, OSError) as err:
+                fail(path, err)
+
+    results = restorer.enhance_iter(
+        photos(), has_aligned=args.aligned, only_center_face=args.only_center_face, weight=args.weight)
+    for path, result in results:
+        if isinstance(result, Exception):
+            fail(path, result)
+            continue
         try:
-            img = read_photo(path)
-            cropped, restored, restored_img = restorer.enhance(
-                img,
-                has_aligned=args.aligned,
-                only_center_face=args.only_center_face,
-                paste_back=True,
-                weight=args.weight)
-            save_results(args, path, cropped, restored, restored_img)
-            faces += len(restored)
+            save_results(args, path, *result)
         except (ValueError, OSError, cv2.error) as err:
-            failed.append(path)
-            tqdm.write(f'skipped {path}: {err}')
+            fail(path, err)
+            continue
+        faces += len(result[1])
+        bar.update()
+    bar.close()
     print(f'{len(paths) - len(failed)} photo(s), {faces} face(s) restored into {args.output}' +
           (f'; {len(failed)} failed: {", ".join(failed)}' if failed else ''))
     return 1 if failed else 0

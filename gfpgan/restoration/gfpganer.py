@@ -149,13 +149,8 @@ class GFPGANer:
             restored.extend(blend_strength(face, out, weight) for face, out in zip(chunk, outs))
         return restored
 
-    def enhance(self, img, has_aligned=False, only_center_face=False, paste_back=True, weight=1.0):
-        """Restore the faces of ``img`` (BGR, gray or BGRA; 8- or 16-bit) with strength ``weight`` in [0, 1].
-
-        Returns (cropped_faces, restored_faces, restored_img): the aligned input faces, their restorations, and the
-        whole photo with the faces pasted back at ``upscale`` in the input's mode (None with ``has_aligned`` or
-        without ``paste_back``). The original accepted ``weight`` and ignored it (always full restoration, which
-        is weight 1 here, the default)."""
+    def _prepare(self, img, has_aligned, only_center_face):
+        """Detect and align the faces of one photo: its own state, so several photos can wait for one batch."""
         helper = self.face_helper
         helper.clean_all()
         bgr, mode = split_alpha(img)
@@ -166,12 +161,71 @@ class GFPGANer:
             helper.read_image(bgr)
             helper.get_face_landmarks_5(only_center_face=only_center_face, eye_dist_threshold=5)
             helper.align_warp_face()
-        restored = self.restore_faces(helper.cropped_faces, weight)
+        return dict(
+            bgr=bgr,
+            mode=mode,
+            input_img=helper.input_img,
+            det_faces=helper.det_faces,
+            landmarks=helper.all_landmarks_5,
+            affine=helper.affine_matrices,
+            cropped=helper.cropped_faces)
+
+    def _finish(self, photo, restored, has_aligned, paste_back):
+        """Paste one photo's restored faces back (the helper is left holding this photo, as after ``enhance``)."""
+        helper = self.face_helper
+        helper.clean_all()
+        helper.input_img, helper.det_faces = photo['input_img'], photo['det_faces']
+        helper.all_landmarks_5, helper.affine_matrices = photo['landmarks'], photo['affine']
+        helper.cropped_faces = photo['cropped']
         for face in restored:
             helper.add_restored_face(face)
         if has_aligned or not paste_back:
             return helper.cropped_faces, helper.restored_faces, None
+        bgr = photo['bgr']
         background = self.bg_upsampler.enhance(bgr, outscale=self.upscale)[0] if self.bg_upsampler else None
         helper.get_inverse_affine(None)
         restored_img = helper.paste_faces_to_input_image(upsample_img=background)
-        return helper.cropped_faces, helper.restored_faces, restore_mode(restored_img, mode)
+        return helper.cropped_faces, helper.restored_faces, restore_mode(restored_img, photo['mode'])
+
+    def enhance_iter(self, items, has_aligned=False, only_center_face=False, paste_back=True, weight=1.0):
+        """Restore many photos with faces batched across them: ``items`` yields (key, img) pairs; yields
+        (key, result) in the same order, result being ``enhance``'s tuple, or the ValueError / cv2.error that
+        photo raised (the others go on). Photos wait until ``batch_size`` faces (or photos) are gathered, so at
+        most that many are held in memory."""
+        pending, faces = [], 0
+
+        def flush():
+            ready = [photo for _, photo in pending if isinstance(photo, dict)]
+            restored = self.restore_faces([face for photo in ready for face in photo['cropped']], weight)
+            for key, photo in pending:
+                if not isinstance(photo, dict):
+                    yield key, photo
+                    continue
+                mine, restored = restored[:len(photo['cropped'])], restored[len(photo['cropped']):]
+                try:
+                    yield key, self._finish(photo, mine, has_aligned, paste_back)
+                except (ValueError, cv2.error) as err:
+                    yield key, err
+
+        for key, img in items:
+            try:
+                photo = self._prepare(img, has_aligned, only_center_face)
+                faces += len(photo['cropped'])
+            except (ValueError, cv2.error) as err:
+                photo = err
+            pending.append((key, photo))
+            if faces >= self.batch_size or len(pending) >= self.batch_size:
+                yield from flush()
+                pending, faces = [], 0
+        if pending:
+            yield from flush()
+
+    def enhance(self, img, has_aligned=False, only_center_face=False, paste_back=True, weight=1.0):
+        """Restore the faces of ``img`` (BGR, gray or BGRA; 8- or 16-bit) with strength ``weight`` in [0, 1].
+
+        Returns (cropped_faces, restored_faces, restored_img): the aligned input faces, their restorations, and the
+        whole photo with the faces pasted back at ``upscale`` in the input's mode (None with ``has_aligned`` or
+        without ``paste_back``). The original accepted ``weight`` and ignored it (always full restoration, which
+        is weight 1 here, the default). ``enhance_iter`` batches faces across several photos."""
+        photo = self._prepare(img, has_aligned, only_center_face)
+        return self._finish(photo, self.restore_faces(photo['cropped'], weight), has_aligned, paste_back)

@@ -58,6 +58,54 @@ def test_batches_give_the_same_faces_as_one_at_a_time(net, face):
         assert np.abs(a.astype(int) - b).max() <= 1  # float summation order only
 
 
+class _CountingNet(torch.nn.Module):
+    """The wrapped generator, recording the batch size of every forward pass."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.batches = net, []
+
+    def forward(self, x, **kw):
+        self.batches.append(x.shape[0])
+        return self.net(x, **kw)
+
+
+def test_enhance_iter_batches_faces_across_photos_and_isolates_failures(net, centre_face):
+    photo = cv2.resize(skdata.astronaut()[:, :, ::-1], (96, 96), interpolation=cv2.INTER_AREA)
+    photos = [np.roll(photo, 9 * i, 1) for i in range(5)]
+    items = [(f'p{i}', p) for i, p in enumerate(photos)]
+    items.insert(2, ('bad', photo.astype(np.float32)))  # not 8/16-bit: that photo fails, the others go on
+    counting = _CountingNet(net)
+    batched = GFPGANer(
+        net=counting,
+        upscale=2,
+        face_size=SIZE,
+        use_parse=False,
+        device='cpu',
+        det_model=None,
+        detector=centre_face,
+        batch_size=4)
+    results = dict(batched.enhance_iter(items))
+    assert list(results) == [key for key, _ in items]  # input order kept
+    assert isinstance(results.pop('bad'), ValueError)
+    assert counting.batches == [3, 2]  # 3 faces + the bad photo fill the first wait, then the rest
+    single = GFPGANer(
+        net=net,
+        upscale=2,
+        face_size=SIZE,
+        use_parse=False,
+        device='cpu',
+        det_model=None,
+        detector=centre_face,
+        batch_size=1)
+    for (key, got), img in zip(results.items(), photos):
+        cropped, restored, whole = single.enhance(img)
+        assert np.array_equal(got[0][0], cropped[0])
+        assert np.abs(got[1][0].astype(int) - restored[0]).max() <= 1  # float summation order only
+        assert whole.shape == got[2].shape == (192, 192, 3)
+        assert np.abs(got[2].astype(int) - whole).max() <= 1
+
+
 def test_bf16_runs_on_the_cpu_and_stays_close(net, face):
     full = restorer(net).restore_faces([face])[0].astype(int)
     bf16 = restorer(net, bf16=True).restore_faces([face])[0].astype(int)

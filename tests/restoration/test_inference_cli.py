@@ -13,21 +13,8 @@ from gfpgan.restoration import cli
 SIZE = 64
 
 
-class CentreFace:
-    """One 'face' in the middle of any photo: landmarks of the FFHQ template scaled into a centred square."""
-
-    def detect(self, img):
-        h, w = img.shape[:2]
-        side = min(h, w) / 2
-        template = np.array([[192.98, 239.95], [318.90, 240.19], [256.63, 314.02], [201.26, 371.41], [313.09, 371.15]
-                             ]) / 512
-        points = template * side + [(w - side) / 2, (h - side) / 2]
-        box = np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2])
-        return [dict(box=box, score=0.99, landmarks=points)]
-
-
 @pytest.fixture
-def small_restorer(monkeypatch):
+def small_restorer(monkeypatch, centre_face):
     torch.manual_seed(0)
     net = GFPGANv1Clean(out_size=SIZE, num_style_feat=32, channel_multiplier=1, num_mlp=2, narrow=0.25, sft_half=True)
 
@@ -39,7 +26,7 @@ def small_restorer(monkeypatch):
             use_parse=False,
             device='cpu',
             det_model=None,
-            detector=CentreFace(),
+            detector=centre_face,
             batch_size=args.batch_size)
 
     monkeypatch.setattr(cli, 'build_restorer', build)
