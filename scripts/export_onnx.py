@@ -32,7 +32,6 @@ The TorchScript-based exporter (torch.onnx.export(..., dynamo=False)) is used; i
 """
 
 DEFAULT_MODEL = 'GFPGANv1.4.pth'
-DEFAULT_URL = 'https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth'
 
 
 def modulated_conv2d_input_scaled(x, weight, style, demodulate, eps, padding):
@@ -160,8 +159,7 @@ def main(argv=None):
     except (ValueError, KeyError, TypeError) as err:
         parser.error(f'cannot build GFPGANv1Clean with these options: {err}')
     try:
-        url = DEFAULT_URL if os.path.basename(args.model) == DEFAULT_MODEL else None
-        load_network(net, resolve_weights(args.model, url=url), param_key='params_ema')
+        load_network(net, resolve_weights(args.model), param_key='params_ema')
     except (WeightsNotFoundError, FileNotFoundError, CheckpointError) as err:
         parser.error(str(err))
     net.eval()

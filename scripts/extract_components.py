@@ -16,7 +16,6 @@ from gfpgan.data.storage import IMAGE_EXTENSIONS, scan_images  # noqa: E402
 from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights  # noqa: E402
 
 DETECTOR_FILE = 'detection_Resnet50_Final.pth'
-DETECTOR_URL = 'https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_Resnet50_Final.pth'
 DETECTOR_THRESHOLD = 0.97  # the confidence facexlib's FaceRestoreHelper keeps faces at
 
 DESCRIPTION = f"""\
@@ -128,7 +127,7 @@ def detect_landmarks5(model, img):
 def detector_available(weights):
     """Whether RetinaFace can run without a download: its weights are on this machine and facexlib imports."""
     try:
-        resolve_weights(weights, url=None)
+        resolve_weights(weights, download=False)
         import facexlib.detection.retinaface  # noqa: F401
     except (ImportError, WeightsNotFoundError):
         return False

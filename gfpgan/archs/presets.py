@@ -30,37 +30,11 @@ def release_network_options(arch='clean', channel_multiplier=None):
     return options
 
 
-_RELEASE_BASE = 'https://github.com/TencentARC/GFPGAN/releases/download'
-
-# The released generators by the version names of the original command line (-v). SHA-256: not published by the
-# release; None means the file is only checked for being a loadable checkpoint of the right layout.
+# The released generators by the version names of the original command line (-v); their URLs and SHA-256 are in
+# the pretrained catalogue (gfpgan.utils.pretrained), under the file name.
 RELEASES = {
-    '1':
-    dict(
-        arch='original',
-        channel_multiplier=1,
-        file='GFPGANv1.pth',
-        url=f'{_RELEASE_BASE}/v0.1.0/GFPGANv1.pth',
-        sha256=None),
-    '1.2':
-    dict(
-        arch='clean',
-        channel_multiplier=2,
-        file='GFPGANCleanv1-NoCE-C2.pth',
-        url=f'{_RELEASE_BASE}/v0.2.0/GFPGANCleanv1-NoCE-C2.pth',
-        sha256=None),
-    '1.3':
-    dict(
-        arch='clean',
-        channel_multiplier=2,
-        file='GFPGANv1.3.pth',
-        url=f'{_RELEASE_BASE}/v1.3.0/GFPGANv1.3.pth',
-        sha256=None),
-    '1.4':
-    dict(
-        arch='clean',
-        channel_multiplier=2,
-        file='GFPGANv1.4.pth',
-        url=f'{_RELEASE_BASE}/v1.3.0/GFPGANv1.4.pth',
-        sha256=None),
+    '1': dict(arch='original', channel_multiplier=1, file='GFPGANv1.pth'),
+    '1.2': dict(arch='clean', channel_multiplier=2, file='GFPGANCleanv1-NoCE-C2.pth'),
+    '1.3': dict(arch='clean', channel_multiplier=2, file='GFPGANv1.3.pth'),
+    '1.4': dict(arch='clean', channel_multiplier=2, file='GFPGANv1.4.pth'),
 }

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from gfpgan.utils.checkpoint import atomic_save
+from gfpgan.utils.pretrained import PRETRAINED
 
 __all__ = [
     'COMPONENTS', 'BOX_FRAME', 'RELEASE_URL', 'FFHQ_TEMPLATE_5', 'MEAN_SHAPE_68', 'load_component_boxes',
@@ -20,7 +21,7 @@ __all__ = [
 COMPONENTS = ('left_eye', 'right_eye', 'mouth')  # left/right as seen in the image
 BOX_FRAME = 512  # boxes are stored in 512-pixel coordinates whatever the training image size
 MIN_HALF_LEN = 16  # the official floor on a box's half side, in BOX_FRAME pixels
-RELEASE_URL = 'https://github.com/TencentARC/GFPGAN/releases/download/v0.1.0/FFHQ_eye_mouth_landmarks_512.pth'
+RELEASE_URL = PRETRAINED['FFHQ_eye_mouth_landmarks_512.pth'].url
 
 # 68-point index ranges (iBUG / dlib convention, 0-based) of each component.
 LANDMARK_RANGES = {'left_eye': range(36, 42), 'right_eye': range(42, 48), 'mouth': range(48, 68)}

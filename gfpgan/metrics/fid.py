@@ -32,15 +32,11 @@ from gfpgan.utils.weights import resolve_weights
 from .metric_util import resolve_device
 
 __all__ = [
-    'FID_WEIGHTS_URL', 'FID_WEIGHTS_FILE', 'FID_WEIGHTS_SHA256', 'FIDInception', 'resolve_fid_weights',
-    'image_features', 'feature_statistics', 'frechet_distance', 'folder_statistics', 'save_fid_statistics',
-    'load_fid_statistics', 'calculate_fid_folder'
+    'FID_WEIGHTS_FILE', 'FIDInception', 'resolve_fid_weights', 'image_features', 'feature_statistics',
+    'frechet_distance', 'folder_statistics', 'save_fid_statistics', 'load_fid_statistics', 'calculate_fid_folder'
 ]
 
-FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
-                   'pt_inception-2015-12-05-6726825d.pth')
-FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'
-FID_WEIGHTS_SHA256 = '6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2'  # 95,628,359 bytes
+FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'  # pytorch-fid's release (URL, SHA-256: the catalogue)
 INPUT_SIZE = 299  # InceptionV3's input side; every image is resized to it bilinearly
 FEATURE_DIMS = 2048
 
@@ -49,13 +45,7 @@ def resolve_fid_weights(weights=None, progress=True):
     """Local path of the FID Inception weights: ``weights`` (a path or file name; None means the release file)
     resolved by ``resolve_weights``. Only the release file name is downloaded (and SHA-256 checked when found
     in a search folder); offline, WeightsNotFoundError says which file to put where."""
-    name = FID_WEIGHTS_FILE if weights is None else os.fspath(weights)
-    is_release = os.path.basename(name) == FID_WEIGHTS_FILE
-    return resolve_weights(
-        name,
-        url=FID_WEIGHTS_URL if is_release else None,
-        sha256=FID_WEIGHTS_SHA256 if is_release else None,
-        progress=progress)
+    return resolve_weights(FID_WEIGHTS_FILE if weights is None else weights, progress=progress)
 
 
 def _fid_inception_v3():

@@ -29,10 +29,9 @@ from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
 
-__all__ = ['IdentityAngle', 'ARCFACE_WEIGHTS', 'ARCFACE_URL', 'embedding_angle', 'calculate_identity_angle']
+__all__ = ['IdentityAngle', 'ARCFACE_WEIGHTS', 'embedding_angle', 'calculate_identity_angle']
 
 ARCFACE_WEIGHTS = 'arcface_resnet18.pth'
-ARCFACE_URL = 'https://github.com/TencentARC/GFPGAN/releases/download/v0.1.0/arcface_resnet18.pth'
 
 
 def embedding_angle(emb, emb2):
@@ -63,8 +62,7 @@ class IdentityAngle:
         self.device = resolve_device(device)
         path = None
         if pretrained:  # resolved first: offline, the error comes before any network is built
-            name = os.fspath(weights) if weights is not None else ARCFACE_WEIGHTS
-            path = resolve_weights(name, url=ARCFACE_URL if os.path.basename(name) == ARCFACE_WEIGHTS else None)
+            path = resolve_weights(ARCFACE_WEIGHTS if weights is None else weights)
         self.net = ResNetArcFace(block='IRBlock', layers=[2, 2, 2, 2], use_se=False)
         if path is not None:
             load_network(self.net, path)

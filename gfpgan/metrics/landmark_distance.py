@@ -21,12 +21,9 @@ from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
 
-__all__ = [
-    'LandmarkDistance', 'FANLandmarkDetector', 'landmarks_from_heatmaps', 'FAN_WEIGHTS', 'FAN_URL', 'calculate_lmd'
-]
+__all__ = ['LandmarkDistance', 'FANLandmarkDetector', 'landmarks_from_heatmaps', 'FAN_WEIGHTS', 'calculate_lmd']
 
 FAN_WEIGHTS = 'alignment_WFLW_4HG.pth'
-FAN_URL = 'https://github.com/xinntao/facexlib/releases/download/v0.1.0/alignment_WFLW_4HG.pth'
 _FAN_INPUT = 256  # FAN's CoordConv input is fixed at 256x256; it predicts 64x64 heatmaps
 
 
@@ -66,8 +63,7 @@ class FANLandmarkDetector:
         self.device = resolve_device(device)
         path = None
         if pretrained:  # resolved first: offline, the error comes before facexlib is imported
-            name = os.fspath(weights) if weights is not None else FAN_WEIGHTS
-            path = resolve_weights(name, url=FAN_URL if os.path.basename(name) == FAN_WEIGHTS else None)
+            path = resolve_weights(FAN_WEIGHTS if weights is None else weights)
         from facexlib.alignment.awing_arch import FAN
         self.model = FAN(num_modules=4, num_landmarks=98, device=str(self.device))
         if path is not None:

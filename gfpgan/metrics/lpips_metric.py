@@ -22,11 +22,8 @@ from .metric_util import check_bgr_uint8, resolve_device
 
 __all__ = ['LPIPSMetric', 'BACKBONE_WEIGHTS', 'calculate_lpips']
 
-# torchvision's ImageNet release files: (file name, URL); the part after the last '-' is a SHA-256 prefix
-BACKBONE_WEIGHTS = {
-    'vgg': ('vgg16-397923af.pth', 'https://download.pytorch.org/models/vgg16-397923af.pth'),
-    'alex': ('alexnet-owt-7be5be79.pth', 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth'),
-}
+# torchvision's ImageNet release files (in the pretrained catalogue)
+BACKBONE_WEIGHTS = {'vgg': 'vgg16-397923af.pth', 'alex': 'alexnet-owt-7be5be79.pth'}
 # smallest side that still leaves every backbone stage a non-empty feature map
 _MIN_SIZE = {'vgg': 16, 'alex': 31}
 
@@ -71,10 +68,7 @@ class LPIPSMetric:
 
     @staticmethod
     def _backbone_path(net, weights):
-        if weights is not None:
-            return resolve_weights(weights)
-        filename, url = BACKBONE_WEIGHTS[net]
-        return resolve_weights(filename, url=url, sha256=filename.rsplit('-', 1)[-1].split('.')[0])
+        return resolve_weights(BACKBONE_WEIGHTS[net] if weights is None else weights)
 
     def _load_linear_layers(self, lpips_module):
         path = os.path.join(

@@ -11,7 +11,6 @@ your own images.
 To reproduce BasicSR's numbers, ``calculate_niqe`` follows its arithmetic: the Y (or gray) image is
 float32 and rounded to integers, and the features are computed in float32 from there.
 """
-import os
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
@@ -28,12 +27,10 @@ from .matlab_resize import imresize
 
 __all__ = [
     'calculate_niqe', 'niqe', 'load_niqe_params', 'save_niqe_params', 'fit_niqe_params', 'niqe_block_features',
-    'matlab_gaussian_window', 'NIQE_PARAMS_FILE', 'NIQE_PARAMS_URL'
+    'matlab_gaussian_window', 'NIQE_PARAMS_FILE'
 ]
 
 NIQE_PARAMS_FILE = 'niqe_pris_params.npz'
-NIQE_PARAMS_URL = 'https://github.com/XPixelGroup/BasicSR/raw/master/basicsr/metrics/niqe_pris_params.npz'
-NIQE_PARAMS_SHA256 = '2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296'
 NIQE_FEATURES = 36  # 18 per scale, two scales
 _PARAM_KEYS = ('mu_pris_param', 'cov_pris_param', 'gaussian_window')
 
@@ -221,11 +218,7 @@ def load_niqe_params(path=None):
     """The pristine model {mu_pris_param (1, 36), cov_pris_param (36, 36), gaussian_window (7, 7)} from an
     ``.npz`` file (no pickles). Without a path: BasicSR's ``niqe_pris_params.npz``, found by
     ``resolve_weights`` (experiments/pretrained_models/, the cache, then its URL)."""
-    if path is None or os.path.basename(os.fspath(path)) == NIQE_PARAMS_FILE:
-        file = resolve_weights(
-            NIQE_PARAMS_FILE if path is None else path, url=NIQE_PARAMS_URL, sha256=NIQE_PARAMS_SHA256)
-    else:
-        file = resolve_weights(path)
+    file = resolve_weights(NIQE_PARAMS_FILE if path is None else path)
     with np.load(file, allow_pickle=False) as data:
         return _validated_params({key: data[key] for key in data.files}, file)
 

@@ -18,13 +18,9 @@ from gfpgan.utils.weights import resolve_weights
 
 __all__ = ['RELEASE_UPSAMPLERS', 'RealESRGANUpsampler', 'tiled_forward', 'size_multiple']
 
-# scale -> (file name, URL) of the released Real-ESRGAN generators (RRDBNet, 64 features, 23 blocks, growth 32)
-RELEASE_UPSAMPLERS = {
-    2:
-    ('RealESRGAN_x2plus.pth', 'https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.1/RealESRGAN_x2plus.pth'),
-    4:
-    ('RealESRGAN_x4plus.pth', 'https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth'),
-}
+# scale -> file name (in the pretrained catalogue) of the released Real-ESRGAN generators (RRDBNet, 64 features,
+# 23 blocks, growth 32)
+RELEASE_UPSAMPLERS = {2: 'RealESRGAN_x2plus.pth', 4: 'RealESRGAN_x4plus.pth'}
 
 logger = logging.getLogger('gfpgan')
 
@@ -122,14 +118,9 @@ class RealESRGANUpsampler:
         self.dtype = torch.float16 if half else torch.bfloat16 if bf16 else torch.float32
         if net is None:
             net = RRDBNet(num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32, scale=self.scale)
-            if model_path is None:
-                if self.scale not in RELEASE_UPSAMPLERS:
-                    raise ValueError(f'No released Real-ESRGAN model has scale {self.scale}; pass model_path.')
-                filename, url = RELEASE_UPSAMPLERS[self.scale]
-                path = resolve_weights(filename, url=url)
-            else:
-                known = {name: url for name, url in RELEASE_UPSAMPLERS.values()}
-                path = resolve_weights(model_path, url=known.get(str(model_path).replace('\\', '/').split('/')[-1]))
+            if model_path is None and self.scale not in RELEASE_UPSAMPLERS:
+                raise ValueError(f'No released Real-ESRGAN model has scale {self.scale}; pass model_path.')
+            path = resolve_weights(model_path or RELEASE_UPSAMPLERS[self.scale])
             load_network(net, path, param_key='params_ema')
         self.net = net.eval().to(device=self.device, dtype=self.dtype)
         for p in self.net.parameters():

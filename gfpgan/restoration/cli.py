@@ -102,7 +102,7 @@ def build_restorer(args):
         if not args.yunet_model:
             raise ValueError('--det_model yunet needs --yunet_model <a local face_detection_yunet ONNX file>.')
         detector = YuNetDetector(args.yunet_model)
-    model = args.model_path or release['url']
+    model = args.model_path or release['file']
     return GFPGANer(
         model,
         upscale=args.upscale,

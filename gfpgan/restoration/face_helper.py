@@ -19,15 +19,11 @@ FFHQ_TEMPLATE_5 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.
                             [201.26117, 371.41043], [313.08905, 371.15118]])
 FFHQ_TEMPLATE_3 = np.array([[192, 240], [319, 240], [257, 371]], dtype=np.float64)  # eyes and mouth centre
 CROP_BORDER_VALUE = (135, 133, 132)  # gray outside the source image, in BGR
-RELEASES = 'https://github.com/xinntao/facexlib/releases/download'
-RETINAFACE_MODELS = {  # detector name: (facexlib network_name, weight file, URL)
-    'retinaface_resnet50': ('resnet50', 'detection_Resnet50_Final.pth',
-                            f'{RELEASES}/v0.1.0/detection_Resnet50_Final.pth'),
-    'retinaface_mobile0.25': ('mobile0.25', 'detection_mobilenet0.25_Final.pth',
-                              f'{RELEASES}/v0.1.0/detection_mobilenet0.25_Final.pth'),
+RETINAFACE_MODELS = {  # detector name: (facexlib network_name, weight file in the pretrained catalogue)
+    'retinaface_resnet50': ('resnet50', 'detection_Resnet50_Final.pth'),
+    'retinaface_mobile0.25': ('mobile0.25', 'detection_mobilenet0.25_Final.pth'),
 }
 PARSENET_FILE = 'parsing_parsenet.pth'
-PARSENET_URL = f'{RELEASES}/v0.2.2/parsing_parsenet.pth'
 # ParseNet's 19 classes that belong to the pasted face region (background, neck, cloth, hair, hat excluded).
 PARSE_FACE_CLASSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15)
 BORDER_MODES = {'constant': cv2.BORDER_CONSTANT, 'reflect101': cv2.BORDER_REFLECT101, 'reflect': cv2.BORDER_REFLECT}
@@ -54,8 +50,8 @@ class RetinaFaceDetector:
                  allow_download=True):
         if model not in RETINAFACE_MODELS:
             raise ValueError(f"Unknown RetinaFace model '{model}'; choose one of {', '.join(RETINAFACE_MODELS)}.")
-        network_name, filename, url = RETINAFACE_MODELS[model]
-        path = resolve_weights(weights or filename, url=url if allow_download else None)
+        network_name, filename = RETINAFACE_MODELS[model]
+        path = resolve_weights(weights or filename, download=allow_download)
         from facexlib.detection.retinaface import RetinaFace  # builds its backbone with pretrained=False
         self.device = resolve_device(device)
         self.conf_threshold = conf_threshold
@@ -92,10 +88,9 @@ class YuNetDetector:
     def __init__(self, model_path, score_threshold=0.9, nms_threshold=0.3, top_k=5000):
         model_path = os.fspath(model_path)
         if not os.path.isfile(model_path):
-            raise FileNotFoundError(f"YuNet model '{model_path}' does not exist: download "
-                                    'face_detection_yunet_2023mar.onnx from '
-                                    'https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet '
-                                    'and pass its path.')
+            raise FileNotFoundError(f"YuNet model '{model_path}' does not exist: fetch it with "
+                                    "'python scripts/download_pretrained.py --files face_detection_yunet_2023mar.onnx'"
+                                    ' (or from opencv_zoo) and pass its path.')
         self.model_path = model_path
         self.net = cv2.FaceDetectorYN.create(model_path, '', (320, 320), score_threshold, nms_threshold, top_k)
 
@@ -125,7 +120,7 @@ class ParseNetParser:
     of the face region (skin, brows, eyes, ears, nose, mouth, lips)."""
 
     def __init__(self, weights=None, device=None, allow_download=True):
-        path = resolve_weights(weights or PARSENET_FILE, url=PARSENET_URL if allow_download else None)
+        path = resolve_weights(weights or PARSENET_FILE, download=allow_download)
         from facexlib.parsing.parsenet import ParseNet
         self.device = resolve_device(device)
         net = ParseNet(in_size=512, out_size=512, parsing_ch=19)

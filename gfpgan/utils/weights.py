@@ -36,13 +36,23 @@ def sha256sum(path, chunk=1 << 20):
     return h.hexdigest()
 
 
+_VERIFIED = {}  # (real path, size, mtime) -> digest, so a file is hashed once per process
+
+
 def _hash_ok(path, sha256):
     """sha256 is a full hex digest or a prefix of one (as torchvision file names carry)."""
-    return not sha256 or sha256sum(path).startswith(sha256.lower())
+    if not sha256:
+        return True
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = sha256sum(path)
+    return _VERIFIED[key].startswith(sha256.lower())
 
 
-def download_file(url, dst, sha256=None, progress=True):
-    """Download ``url`` to ``dst`` via a temporary file; the file appears only complete and verified."""
+def download_file(url, dst, sha256=None, progress=True, size=None):
+    """Download ``url`` to ``dst`` via a temporary file; the file appears only complete and verified (length as
+    the server announced and as ``size`` says, SHA-256 or its prefix)."""
     if os.environ.get('GFPGAN_NO_DOWNLOAD'):
         raise OSError('downloads are disabled (GFPGAN_NO_DOWNLOAD is set)')
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
@@ -63,8 +73,9 @@ def download_file(url, dst, sha256=None, progress=True):
             finally:
                 if bar is not None:
                     bar.close()
-        if total is not None and os.path.getsize(tmp) != total:
-            raise OSError(f'incomplete download ({os.path.getsize(tmp)} of {total} bytes)')
+        got = os.path.getsize(tmp)
+        if got != (total or got) or got != (size or got):
+            raise OSError(f'incomplete or wrong download ({got} bytes, expected {size or total})')
         if not _hash_ok(tmp, sha256):
             raise OSError(f'SHA-256 mismatch (expected {sha256}, got {sha256sum(tmp)})')
         os.replace(tmp, dst)
@@ -74,18 +85,24 @@ def download_file(url, dst, sha256=None, progress=True):
     return dst
 
 
-def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_dirs=None):
+def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_dirs=None, download=True):
     """Local path of a pretrained file.
 
-    Order: ``name_or_path`` itself if it exists; its file name in ``search_dirs`` (default:
-    ``experiments/pretrained_models/``, the gfpgan cache, torch hub's checkpoints folder); then
-    ``url`` downloaded into the gfpgan cache. Raises WeightsNotFoundError naming the file, where
-    to put it and where to get it.
+    Order: ``name_or_path`` itself if it exists (a path you give is used as it is); its file name in
+    ``search_dirs`` (default: ``experiments/pretrained_models/``, the gfpgan cache, torch hub's checkpoints
+    folder); then ``url`` downloaded into the gfpgan cache (not with ``download=False``). A file name in the
+    catalogue (``gfpgan.utils.pretrained``) brings its URL and SHA-256 when they are not given. Raises
+    WeightsNotFoundError naming the file, where to put it and where to get it.
     """
+    from .pretrained import PRETRAINED
     name_or_path = os.fspath(name_or_path)
     if os.path.isfile(name_or_path):
         return name_or_path
     filename = os.path.basename(name_or_path) or os.path.basename(url or '')
+    known = PRETRAINED.get(filename)
+    size = None
+    if known is not None:
+        url, sha256, size = url or known.url, sha256 or known.sha256, known.size
     dirs = search_dirs if search_dirs is not None else [PRETRAINED_DIR, cache_dir(), _torch_hub_checkpoints()]
     bad_hash = []
     for folder in dirs:
@@ -100,13 +117,16 @@ def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_d
             f"'{where}' does not have the expected SHA-256 ({sha256}...): the file is corrupt or "
             f'a different one; replace it with the release file{f" from {url}" if url else ""}.')
     reason = 'no URL is known for it'
-    if url:
+    if url and not download:
+        reason = 'downloading was not allowed'
+    elif url:
         dst = os.path.join(cache_dir(), filename)
         try:
-            return download_file(url, dst, sha256=sha256, progress=progress)
+            return download_file(url, dst, sha256=sha256, progress=progress, size=size)
         except (OSError, ValueError) as err:
             reason = f'downloading {url} failed ({err})'
     where = ', '.join(d for d in dirs if d)
     get = f' Get it from {url} and' if url else ' Obtain it and'
+    fetch = f"; 'python scripts/download_pretrained.py --files {filename}' does this" if known else ''
     raise WeightsNotFoundError(f"Pretrained file '{filename}' was not found (looked in: {where}) and {reason}.{get} "
-                               f"put it in {PRETRAINED_DIR}/ (or pass its path).")
+                               f"put it in {PRETRAINED_DIR}/ (or pass its path){fetch}.")

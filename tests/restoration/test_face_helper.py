@@ -8,6 +8,7 @@ import torch
 
 import gfpgan.restoration.face_helper as fh
 from gfpgan.restoration import FFHQ_TEMPLATE_5, FaceRestoreHelper, RetinaFaceDetector, YuNetDetector, build_detector
+from gfpgan.utils.pretrained import PRETRAINED
 from gfpgan.utils.weights import WeightsNotFoundError
 
 # The astronaut's 5 landmarks (left eye, right eye, nose tip, left / right mouth corner, as in the image), by eye.
@@ -263,4 +264,4 @@ def test_default_models_are_built_lazily(isolated_weights, monkeypatch):
     assert h._detector is None and h._parser is None
     with pytest.raises(WeightsNotFoundError, match='parsing_parsenet.pth'):
         h.face_parse
-    assert fh.PARSENET_URL.endswith('/v0.2.2/parsing_parsenet.pth')
+    assert PRETRAINED[fh.PARSENET_FILE].url.endswith('/v0.2.2/parsing_parsenet.pth')

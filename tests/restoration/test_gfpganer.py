@@ -9,6 +9,7 @@ from gfpgan import GFPGANer
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
 from gfpgan.archs.presets import RELEASES, release_network_options
 from gfpgan.restoration.gfpganer import blend_strength, restore_mode, split_alpha
+from gfpgan.utils.pretrained import PRETRAINED
 
 SIZE = 64
 
@@ -142,10 +143,10 @@ def test_release_table_matches_the_architectures():
     assert set(RELEASES) == {'1', '1.2', '1.3', '1.4'}
     for version, release in RELEASES.items():
         options = release_network_options(release['arch'], release['channel_multiplier'])
-        assert release['url'].endswith('/' + release['file'])
+        assert PRETRAINED[release['file']].url.endswith('/' + release['file'])
         assert options['type'] == ('GFPGANv1' if version == '1' else 'GFPGANv1Clean')
 
 
 def test_missing_checkpoint_is_one_sentence(isolated_weights):
     with pytest.raises(FileNotFoundError, match="'GFPGANv1.4.pth' was not found"):
-        GFPGANer(RELEASES['1.4']['url'], device='cpu', use_parse=False, detector=_NoFaces(), det_model=None)
+        GFPGANer(PRETRAINED['GFPGANv1.4.pth'].url, device='cpu', use_parse=False, detector=_NoFaces(), det_model=None)
