@@ -13,6 +13,14 @@ data: FFHQDegradationDataset with the datasets.train options of options/train_gf
 faces (``--dataroot``, or face images made from scikit-image's astronaut photo): ms per sample on one
 thread (reading, decoding and degrading included), and samples/s through a DataLoader with N workers.
 
+restore: photo restoration as inference_gfpgan.py runs it. The restorer alone (GFPGANer.restore_faces, v1.4
+configuration: faces/s at batch 1 and 8, uint8 faces in and out), then end to end on scikit-image's astronaut
+photo (512x512, one face, upscale 2): seconds per photo through GFPGANer.enhance_iter over a folder's worth of
+photos with RetinaFace ResNet-50 detection, ParseNet paste mask, and no background or the tiled Real-ESRGAN x2.
+On CUDA also float16 and bfloat16. Every network gets random weights saved to a file and loaded the way the
+release files are (same cost); the detector's random output is replaced by the photo's known landmarks after its
+network has run.
+
 Prints Markdown tables and writes the figures as JSON.
 """
 import argparse
@@ -292,6 +300,125 @@ def run_network_benchmark(args):
     }
 
 
+ASTRONAUT_LANDMARKS = [[202.5, 101.0], [246.0, 104.0], [222.5, 126.0], [202.5, 141.0], [245.0, 142.5]]
+
+
+class KnownFaceDetector:
+    """Runs a RetinaFaceDetector for its cost, then reports the astronaut's face (random weights find nothing)."""
+
+    def __init__(self, retinaface):
+        self.retinaface = retinaface
+
+    def detect(self, img):
+        self.retinaface.detect_faces(img, conf_threshold=1.1)  # network, priors and decoding; no box passes
+        return [{'box': np.array([165., 55., 285., 190.]), 'score': 0.99, 'landmarks': np.array(ASTRONAUT_LANDMARKS)}]
+
+
+def random_weight_files(folder):
+    """Random-weight files in the release layouts of the four networks a restoration loads."""
+    from facexlib.detection.retinaface import RetinaFace
+    from facexlib.parsing.parsenet import ParseNet
+
+    from gfpgan.archs import build_network
+    from gfpgan.archs.rrdbnet_arch import RRDBNet
+    torch.manual_seed(0)
+    nets = {
+        'gfpgan.pth': {
+            'params_ema': build_network(release_network_options('clean')).state_dict()
+        },
+        'retinaface.pth': RetinaFace(network_name='resnet50', half=False, device=torch.device('cpu')).state_dict(),
+        'parsenet.pth': ParseNet(in_size=512, out_size=512, parsing_ch=19).state_dict(),
+        'realesrgan_x2.pth': {
+            'params_ema': RRDBNet(3, 3, scale=2, num_feat=64, num_block=23, num_grow_ch=32).state_dict()
+        },
+    }
+    paths = {}
+    for name, state in nets.items():
+        paths[name] = os.path.join(folder, name)
+        torch.save(state, paths[name])
+    return paths
+
+
+def build_photo_restorer(paths, device, dtype, batch_size, background):
+    from gfpgan.restoration import GFPGANer, ParseNetParser, RetinaFaceDetector
+    from gfpgan.restoration.background import RealESRGANUpsampler
+    half, bf16 = dtype == torch.float16, dtype == torch.bfloat16
+    bg = RealESRGANUpsampler(
+        2, model_path=paths['realesrgan_x2.pth'], tile=400, half=half, bf16=bf16,
+        device=device) if background == 'realesrgan' else None
+    return GFPGANer(
+        paths['gfpgan.pth'],
+        upscale=2,
+        bg_upsampler=bg,
+        device=device,
+        det_model=None,
+        detector=KnownFaceDetector(RetinaFaceDetector(weights=paths['retinaface.pth'], device=device)),
+        parser=ParseNetParser(weights=paths['parsenet.pth'], device=device),
+        half=half,
+        bf16=bf16,
+        batch_size=batch_size)
+
+
+def restore_cases(args):
+    """(device, dtype) pairs to time."""
+    cases = []
+    if args.device in ('auto', 'cpu'):
+        cases.append(('cpu', torch.float32))
+    if args.device in ('auto', 'cuda') and torch.cuda.is_available():
+        cases += [('cuda', torch.float32), ('cuda', torch.float16), ('cuda', torch.bfloat16)]
+    return cases
+
+
+def run_restore_benchmark(args):
+    from skimage import data as skdata
+    photo = np.ascontiguousarray(skdata.astronaut()[:, :, ::-1])
+    photos = [(f'photo{i}', photo) for i in range(args.restore_photos)]
+    faces_rows, photo_rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = random_weight_files(tmp)
+        for device, dtype in restore_cases(args):
+            name = str(dtype).replace('torch.', '')
+            for batch in args.restore_batch_sizes:
+                restorer = build_photo_restorer(paths, device, dtype, batch, 'none')
+                faces = restorer.enhance(photo)[0] * batch
+                stats = time_callable(
+                    lambda: restorer.restore_faces(faces), runs=args.runs, warmup=args.warmup, device=device)
+                stats.update(device=device, dtype=name, batch=batch, faces_per_s=batch / stats['median_s'])
+                faces_rows.append(stats)
+                print(f"{device} {name} restorer batch {batch}: {stats['faces_per_s']:.2f} faces/s", flush=True)
+                for background in args.restore_bg:
+                    restorer = build_photo_restorer(paths, device, dtype, batch, background)
+                    stats = time_callable(lambda: list(restorer.enhance_iter(photos)), runs=1, warmup=1, device=device)
+                    stats.update(
+                        device=device,
+                        dtype=name,
+                        batch=batch,
+                        background=background,
+                        photos=len(photos),
+                        s_per_photo=stats['median_s'] / len(photos))
+                    photo_rows.append(stats)
+                    print(
+                        f"{device} {name} batch {batch}, background {background}: "
+                        f"{stats['s_per_photo']:.2f} s/photo",
+                        flush=True)
+    print('\nGFPGANer.restore_faces, v1.4 configuration, 512x512 uint8 faces in and out (random weights)')
+    print(
+        markdown_table(faces_rows, [('device', 'device', None), ('dtype', 'dtype', None), ('batch', 'batch', None),
+                                    ('faces_per_s', 'faces/s', '.2f'), ('median_s', 'median/call (s)', '.3f'),
+                                    ('peak_memory_mib', 'peak mem (MiB)', '.0f')]))
+    print(f'\nEnd to end, astronaut photo 512x512 (1 face), upscale 2, {len(photos)} photos through enhance_iter; '
+          'RetinaFace R50 + ParseNet + GFPGAN v1.4 (+ Real-ESRGAN x2, tile 400)')
+    print(
+        markdown_table(photo_rows, [('device', 'device', None), ('dtype', 'dtype', None), ('batch', 'batch', None),
+                                    ('background', 'background', None), ('s_per_photo', 's/photo', '.2f'),
+                                    ('peak_memory_mib', 'peak mem (MiB)', '.0f')]))
+    return {
+        'benchmark': 'photo restoration (random weights, release layouts)',
+        'restorer': faces_rows,
+        'end_to_end': photo_rows
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -312,7 +439,24 @@ def main(argv=None):
         default=None,
         help='a GFPGANv1Clean checkpoint (e.g. GFPGANv1.4.pth); default: random weights, same timing')
     parser.add_argument(
-        '--suite', choices=['all', 'network', 'data', 'train'], default='all', help='what to benchmark (default: all)')
+        '--suite',
+        choices=['all', 'network', 'data', 'train', 'restore'],
+        default='all',
+        help='what to benchmark (default: all)')
+    parser.add_argument(
+        '--restore-batch-sizes',
+        type=int,
+        nargs='+',
+        default=[1, 8],
+        help='GFPGANer batch sizes of the restore suite (default 1 8)')
+    parser.add_argument(
+        '--restore-photos', type=int, default=4, help='photos per end-to-end run of the restore suite (default 4)')
+    parser.add_argument(
+        '--restore-bg',
+        nargs='+',
+        choices=['none', 'realesrgan'],
+        default=['none', 'realesrgan'],
+        help='backgrounds of the end-to-end restore cases (default: both)')
     parser.add_argument(
         '--dataroot', default=None, help='a folder of 512x512 faces for the data benchmark (default: generated ones)')
     parser.add_argument('--data-samples', type=int, default=200, help='samples timed per data case (default 200)')
@@ -324,8 +468,8 @@ def main(argv=None):
         help='DataLoader worker counts to time (default: 1 and this machine\'s core count)')
     parser.add_argument('--output', default='benchmark_gfpgan.json', help='JSON file to write')
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0 or args.data_samples < 1:
-        parser.error('--runs and --data-samples must be >= 1 and --warmup >= 0.')
+    if min(args.runs, args.data_samples, args.restore_photos, *args.restore_batch_sizes) < 1 or args.warmup < 0:
+        parser.error('--runs, --data-samples, --restore-photos and --restore-batch-sizes must be >= 1, --warmup >= 0.')
     if args.dataroot is not None and not os.path.isdir(args.dataroot):
         parser.error(f'--dataroot {args.dataroot} is not a folder.')
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -340,6 +484,8 @@ def main(argv=None):
         report['data'] = run_data_benchmark(args)
     if args.suite in ('all', 'train'):
         report['train'] = run_train_benchmark(args)
+    if args.suite in ('all', 'restore'):
+        report['restore'] = run_restore_benchmark(args)
     with atomic_write(args.output) as f:
         f.write(json.dumps(report, indent=2).encode('utf-8'))
     print(f'\nwrote {args.output}')

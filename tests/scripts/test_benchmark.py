@@ -45,3 +45,23 @@ def test_data_benchmark_times_the_v1_dataset(tmp_path):
     assert one_thread['workers'] == 0 and one_thread['samples'] == 4 and one_thread['median_ms'] > 0
     assert workers['workers'] == 1 and workers['samples_per_s'] > 0
     assert 'network' not in report
+
+
+def test_restore_benchmark_times_the_restorer_and_whole_photos(tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = subprocess.run([
+        sys.executable,
+        os.path.join(ROOT, 'scripts', 'benchmark.py'), '--suite', 'restore', '--device', 'cpu', '--runs', '1',
+        '--warmup', '0', '--restore-batch-sizes', '2', '--restore-photos', '2', '--restore-bg', 'none', '--output',
+        str(out)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert '| device | dtype | batch | faces/s |' in proc.stdout and '| s/photo |' in proc.stdout
+    report = json.loads(out.read_text())['restore']
+    (faces, ) = report['restorer']
+    (photos, ) = report['end_to_end']
+    assert faces['batch'] == 2 and faces['faces_per_s'] > 0
+    assert photos['photos'] == 2 and photos['background'] == 'none' and photos['s_per_photo'] > 0
