@@ -6,7 +6,10 @@
    discriminators, pixel and pyramid losses) for --iters iterations with train.py's loop (experiments/<name>/);
 3. degrades the held-out faces (people not in the training set) with the training degradations, restores them
    with the EMA generator, and writes results/<name>/comparison.png (rows: degraded | restored | original) and
-   results/<name>/metrics.json (PSNR and SSIM of degraded and restored against the originals).
+   results/<name>/metrics.json (PSNR and SSIM of degraded and restored against the originals);
+4. restores a whole held-out photo (matplotlib's Grace Hopper, shrunk to the model's 64-pixel face scale and
+   degraded) with GFPGANer, detection replaced by the landmarks the face-set builder found, pasted back at x8:
+   results/<name>/photo_comparison.png (degraded, enlarged | restored | original).
 """
 import argparse
 import json
@@ -73,6 +76,66 @@ def comparison_image(pairs, restored, rows, scale=3):
     return cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
+class RecordedLandmarks:
+    """A face detector stand-in for GFPGANer: the face at landmarks the demo face-set builder found."""
+
+    def __init__(self, landmarks):
+        self.landmarks = np.asarray(landmarks, np.float64)
+
+    def detect(self, img):
+        lo, hi = self.landmarks.min(0), self.landmarks.max(0)
+        return [{'box': np.concatenate([lo, hi]), 'score': 1.0, 'landmarks': self.landmarks}]
+
+
+def held_out_photo(faces_dir):
+    """A held-out photo of the face set (Grace Hopper's, from matplotlib, when installed) and its face's (5, 2)
+    landmarks as the face-set builder found them; None when none can be read without downloading."""
+    import cv2
+
+    from gfpgan.data.demo_faces import INSTALLED_PHOTOS, PACKAGE_SOURCES, collect_photos
+    sources = os.path.join(faces_dir, 'sources.json')
+    if not os.path.isfile(sources):
+        return None
+    with open(sources) as f:
+        records = {face['file_in_package']: face for face in json.load(f)['faces'] if face['split'] == 'test'}
+    photos, _ = collect_photos(INSTALLED_PHOTOS + PACKAGE_SOURCES, download=False, log=lambda *_: None)
+    for _, photo, data, _ in photos:
+        if photo.member in records:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            return img, np.asarray(records[photo.member]['landmarks5'])
+    return None
+
+
+def restore_photo(net, original, landmarks, face_size, seed=1234):
+    """Step 4: ``original`` (BGR) shrunk so the face at ``landmarks`` is at the model's scale, blurred, noised and
+    JPEG-compressed, restored whole by GFPGANer and pasted back at the shrink factor. Returns the comparison
+    (degraded photo enlarged with Lanczos | restored | original) and the factor."""
+    import cv2
+
+    from gfpgan import GFPGANer
+    from gfpgan.data.components import FFHQ_TEMPLATE_5
+    template_eyes = np.linalg.norm(FFHQ_TEMPLATE_5[1] - FFHQ_TEMPLATE_5[0]) * face_size / 512
+    scale = max(1, int(round(np.linalg.norm(landmarks[1] - landmarks[0]) / template_eyes)))
+    h, w = original.shape[:2]
+    original = original[:h - h % scale, :w - w % scale]
+    small = cv2.resize(original, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(seed)
+    small = cv2.GaussianBlur(small, (0, 0), 0.8).astype(np.float32) + rng.normal(0, 6, small.shape)
+    _, jpeg = cv2.imencode('.jpg', np.clip(small, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 50])
+    degraded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    restorer = GFPGANer(
+        net=net,
+        upscale=scale,
+        face_size=face_size,
+        use_parse=False,
+        device='cpu',
+        det_model=None,
+        detector=RecordedLandmarks(landmarks / scale))
+    _, _, restored = restorer.enhance(degraded)
+    enlarged = cv2.resize(degraded, (restored.shape[1], restored.shape[0]), interpolation=cv2.INTER_LANCZOS4)
+    return np.concatenate([enlarged, restored, original], axis=1), scale
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -101,13 +164,13 @@ def main(argv=None):
     from gfpgan.utils.img_util import imwrite
     start = time.time()
 
-    print('== 1/3 building the face set', flush=True)
+    print('== 1/4 building the face set', flush=True)
     if not os.path.isfile(os.path.join(args.faces, 'components.pth')):
         build_demo_faces(args.faces, size=128, download=not args.no_download, log=print)
     train_dir, test_dir = os.path.join(args.faces, 'train'), os.path.join(args.faces, 'test')
     print(f'   {len(os.listdir(train_dir))} training and {len(os.listdir(test_dir))} held-out faces in {args.faces}')
 
-    print(f'== 2/3 training options/train_gfpgan_tiny.yml for {args.iters} iterations', flush=True)
+    print(f'== 2/4 training options/train_gfpgan_tiny.yml for {args.iters} iterations', flush=True)
     code = train_main(args.workdir, [
         '-opt', TINY, '--force_yml', f'name={args.name}', f'train:total_iter={args.iters}',
         f'logger:save_checkpoint_freq={args.iters}', f'logger:print_freq={max(1, args.iters // 10)}',
@@ -117,7 +180,7 @@ def main(argv=None):
     if code != 0:
         return code
 
-    print('== 3/3 restoring the held-out faces', flush=True)
+    print('== 3/4 restoring the held-out faces', flush=True)
     with open(TINY) as f:
         options = yaml.safe_load(f)
     net = build_network(options['network_g'])
@@ -142,12 +205,22 @@ def main(argv=None):
         'faces': args.faces,
         'minutes': round((time.time() - start) / 60, 1),
     }
+    print('== 4/4 restoring a whole held-out photo', flush=True)
+    photo = held_out_photo(args.faces)
+    if photo is not None:
+        photo, scale = restore_photo(net, *photo, options['network_g']['out_size'])
+        imwrite(photo, os.path.join(out_dir, 'photo_comparison.png'))
+        report['photo_comparison'] = {'file': 'photo_comparison.png', 'shrunk_and_restored_by': scale}
+    else:
+        print('   no held-out photo readable without downloads; skipped')
     metrics_path = os.path.join(out_dir, 'metrics.json')
     with atomic_write(metrics_path) as f:
         f.write(json.dumps(report, indent=2).encode('utf-8'))
     print(f"\n{'':10s} {'PSNR (dB)':>10s} {'SSIM':>8s}")
     for name in ('degraded', 'restored'):
         print(f"{name:10s} {summary[name]['psnr']:10.2f} {summary[name]['ssim']:8.4f}")
+    if photo is not None:
+        print(f"\nwhole photo (degraded | restored | original): {os.path.join(out_dir, 'photo_comparison.png')}")
     print(f'\ncomparison (degraded | restored | original): {comparison}\nmetrics: {metrics_path}\n'
           f'model: {model_path}\ntraining log: {os.path.dirname(os.path.dirname(model_path))}')
     return 0

@@ -32,3 +32,27 @@ def test_demo_trains_restores_and_reports(tmp_path):
     grid = cv2.imread(str(out / 'comparison.png'))
     assert grid.shape == (4 * 64 * 3, 3 * 64 * 3, 3)  # rows: degraded | restored | original, enlarged 3x
     assert (tmp_path / 'experiments' / 'demo_gfpgan_tiny' / 'models' / 'net_g_latest.pth').exists()
+
+
+def test_restore_photo_shrinks_restores_and_pastes_back_the_whole_photo():
+    import torch
+    import yaml
+
+    from gfpgan.archs import build_network
+    demo = load_script('demo')
+    with open(demo.TINY) as f:
+        options = yaml.safe_load(f)
+    torch.manual_seed(0)
+    net = build_network(options['network_g']).eval()
+    photo = np.ascontiguousarray(skdata.astronaut()[:, :, ::-1])
+    landmarks = np.array([[202.5, 101.0], [246.0, 104.0], [222.5, 126.0], [202.5, 141.0], [245.0, 142.5]])
+    comparison, scale = demo.restore_photo(net, photo, landmarks, face_size=64)
+    assert scale == 3  # eyes 43.6 px apart, the 64-pixel template's 15.7
+    side = 512 - 512 % 3
+    assert comparison.shape == (side, 3 * side, 3)
+    degraded, restored, original = np.split(comparison.astype(int), 3, axis=1)
+    assert np.array_equal(original, photo[:side, :side])
+    face = (slice(60, 180), slice(170, 280))
+    assert np.abs(restored[face] - degraded[face]).mean() > 5  # the face was replaced by the restorer's output
+    corner = (slice(420, side), slice(0, 100))
+    assert np.abs(restored[corner] - degraded[corner]).max() <= 2  # the background is the same enlargement
