@@ -60,7 +60,10 @@ def build_parser():
     precision.add_argument('--half', action='store_true', help='float16 generator and background (CUDA)')
     precision.add_argument('--bf16', action='store_true', help='bfloat16 autocast (CPU or CUDA)')
     p.add_argument(
-        '--batch_size', type=int, default=8, help='faces restored per forward pass, gathered across photos (default 8)')
+        '--batch_size',
+        type=int,
+        help='faces restored per forward pass, gathered across photos (default: 8 on CUDA, 1 on the CPU, where '
+        'larger batches are slower per face)')
     p.add_argument('--no_progress', action='store_true', help='no progress bar')
     return p
 
@@ -147,7 +150,7 @@ def main(argv=None):
 
     from gfpgan.utils.checkpoint import CheckpointError
     args = build_parser().parse_args(argv)
-    if not 0 <= args.weight <= 1 or args.upscale < 1 or args.batch_size < 1:
+    if not 0 <= args.weight <= 1 or args.upscale < 1 or (args.batch_size is not None and args.batch_size < 1):
         print('inference_gfpgan: -w must lie in [0, 1], -s and --batch_size must be at least 1.', file=sys.stderr)
         return 2
     try:

@@ -78,3 +78,32 @@ def test_help_documents_every_flag(capsys):
     for flag in ('-i', '-o', '-v', '-s', '--bg_upsampler', '--bg_tile', '--suffix', '--only_center_face', '--aligned',
                  '--ext', '-w', '--model_path', '--device', '--half', '--bf16', '--batch_size'):
         assert flag in text
+
+
+def test_a_folder_of_aligned_faces_with_a_local_v14_checkpoint(tmp_path, capsys):
+    """The real build path of the command line (no stand-ins): -v 1.4 with --model_path, a checkpoint in the
+    release layout (random weights), --aligned faces, no background upsampler."""
+    from gfpgan.archs import build_network
+    from gfpgan.archs.presets import release_network_options
+    torch.manual_seed(0)
+    model = tmp_path / 'GFPGANv1.4_random.pth'
+    torch.save({'params_ema': build_network(release_network_options('clean')).state_dict()}, model)
+    faces = tmp_path / 'faces'
+    faces.mkdir()
+    face = cv2.resize(skdata.astronaut()[0:300, 100:400, ::-1], (512, 512), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(faces / 'one.png'), face)
+    cv2.imwrite(str(faces / 'two.jpg'), face[:, ::-1])
+    out = tmp_path / 'out'
+    argv = [
+        '-i',
+        str(faces), '-o',
+        str(out), '-v', '1.4', '--model_path',
+        str(model), '--aligned', '--bg_upsampler', 'none', '--device', 'cpu', '--batch_size', '2', '--no_progress'
+    ]
+    assert cli.main(argv) == 0
+    assert '2 photo(s), 2 face(s) restored' in capsys.readouterr().out
+    for name in ('one_00.png', 'two_00.png'):
+        restored = cv2.imread(str(out / 'restored_faces' / name))
+        assert restored.shape == (512, 512, 3) and restored.std() > 0
+        assert cv2.imread(str(out / 'cmp' / name)).shape == (512, 1024, 3)
+    assert not (out / 'restored_imgs').exists()  # aligned inputs are not pasted back
