@@ -26,9 +26,16 @@ def face():
     return cv2.resize(skdata.astronaut()[20:220, 140:340, ::-1], (SIZE, SIZE), interpolation=cv2.INTER_AREA)
 
 
-def restorer(net, **kw):
+def restorer(net, detector=None, upscale=1, **kw):
     return GFPGANer(
-        net=net, upscale=1, face_size=SIZE, use_parse=False, device='cpu', det_model=None, detector=_NoFaces(), **kw)
+        net=net,
+        upscale=upscale,
+        face_size=SIZE,
+        use_parse=False,
+        device='cpu',
+        det_model=None,
+        detector=detector or _NoFaces(),
+        **kw)
 
 
 class _NoFaces:
@@ -77,28 +84,12 @@ def test_enhance_iter_batches_faces_across_photos_and_isolates_failures(net, cen
     items = [(f'p{i}', p) for i, p in enumerate(photos)]
     items.insert(2, ('bad', photo.astype(np.float32)))  # not 8/16-bit: that photo fails, the others go on
     counting = _CountingNet(net)
-    batched = GFPGANer(
-        net=counting,
-        upscale=2,
-        face_size=SIZE,
-        use_parse=False,
-        device='cpu',
-        det_model=None,
-        detector=centre_face,
-        batch_size=4)
+    batched = restorer(counting, centre_face, upscale=2, batch_size=4)
     results = dict(batched.enhance_iter(items))
     assert list(results) == [key for key, _ in items]  # input order kept
     assert isinstance(results.pop('bad'), ValueError)
     assert counting.batches == [3, 2]  # 3 faces + the bad photo fill the first wait, then the rest
-    single = GFPGANer(
-        net=net,
-        upscale=2,
-        face_size=SIZE,
-        use_parse=False,
-        device='cpu',
-        det_model=None,
-        detector=centre_face,
-        batch_size=1)
+    single = restorer(net, centre_face, upscale=2, batch_size=1)
     for (key, got), img in zip(results.items(), photos):
         cropped, restored, whole = single.enhance(img)
         assert np.array_equal(got[0][0], cropped[0])
