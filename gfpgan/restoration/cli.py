@@ -20,7 +20,11 @@ restoration). The original accepted -w (default 0.5) but ignored it, always givi
 default here is 1 so that outputs match the original's.
 
 Weights: -v picks a release (1: GFPGANv1.pth, 1.2: GFPGANCleanv1-NoCE-C2.pth, 1.3: GFPGANv1.3.pth, 1.4:
-GFPGANv1.4.pth), found in --model_path, experiments/pretrained_models/, the caches, or downloaded from the release.
+GFPGANv1.4.pth), found in --model_path, experiments/pretrained_models/, the caches, or downloaded from the release
+(checked against its size and SHA-256); 'python scripts/download_pretrained.py' fetches them ahead, for offline use.
+
+Batching: --batch_size faces go through the restorer together, gathered across photos (at most that many photos
+wait); 8 by default on CUDA, 1 on the CPU, where larger batches are slower per face.
 """
 
 
