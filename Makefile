@@ -1,6 +1,6 @@
 # make test : create .venv (if needed), install the package with its test extras, run the test suite
 # make lint : flake8 with the settings in setup.cfg
-# make bench: network forward-time, data-pipeline and training benchmarks (scripts/benchmark.py)
+# make bench: network forward-time, data-pipeline, training and photo-restoration benchmarks (scripts/benchmark.py)
 # make demo : build a small face set from package photos, train a tiny GFPGAN on the CPU, restore held-out faces
 PYTHON ?= python3
 VENV   ?= .venv

@@ -1,4 +1,4 @@
-"""Benchmark GFPGAN's two hot paths.
+"""Benchmark GFPGAN: the restorer network, the training data pipeline, training steps and photo restoration.
 
 network: forward time of GFPGANv1Clean in the v1.4 configuration (out_size 512, channel_multiplier 2) per
 face, on the CPU (float32, this machine's thread count) and, when a GPU is present, on CUDA (float32 and

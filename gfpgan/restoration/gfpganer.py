@@ -79,7 +79,7 @@ class GFPGANer:
         use_parse / parser: the face-parsing paste mask (ParseNet) or a stand-in.
         half / bf16: run the generator in float16 (CUDA) or bfloat16 autocast.
         batch_size: faces restored per forward pass; None: 8 on CUDA, 1 on the CPU (where larger batches were
-            measured slower per face: 0.34 faces/s at 8 against 0.54 at 1 on 2 cores).
+            measured slower per face: 0.34-0.41 faces/s at 8 against 0.54-0.56 at 1 on 2 cores).
         net: an already built generator (tests, custom architectures); ``model_path`` is then optional.
     """
 
