@@ -155,6 +155,19 @@ def _imwrite(img, path):
         raise OSError(f"Could not write image '{path}'.")
 
 
+def _footprint(inverse, face_shape, out_size):
+    """((x0, y0), (x1, y1)): the box of the output (``out_size`` = (w, h)) that a face of ``face_shape`` warped by
+    ``inverse`` can touch, widened by a quarter of its side plus 8 pixels for the paste blend (its erosion and blur
+    reach a tenth of the face's side), clipped to the image."""
+    h, w = face_shape[:2]
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ np.asarray(inverse).T
+    lo, hi = corners.min(0), corners.max(0)
+    margin = int(np.ceil(0.25 * (hi - lo).max())) + 8
+    x0, y0 = (max(int(np.floor(v)) - margin, 0) for v in lo)
+    x1, y1 = min(int(np.ceil(hi[0])) + margin, out_size[0]), min(int(np.ceil(hi[1])) + margin, out_size[1])
+    return (min(x0, x1), min(y0, y1)), (x1, y1)
+
+
 class FaceRestoreHelper:
     """Detect faces, warp each onto the FFHQ template (``face_size`` square), and paste restored faces
     back into the input upscaled by ``upscale_factor``; the method names and semantics of facexlib's helper.
@@ -366,14 +379,23 @@ class FaceRestoreHelper:
         for face, inverse in zip(self.restored_faces, self.inverse_affine_matrices):
             inverse = inverse.copy()
             inverse[:, 2] += 0.5 * self.upscale_factor if self.upscale_factor > 1 else 0  # facexlib's offset
-            pasted = cv2.warpAffine(face, inverse, (w_up, h_up)).astype(np.float64)
+            # Work in the part of the output the face can reach (its warped footprint, plus room for the blend's
+            # erosion and blur): per-face cost and memory that do not grow with the photo. Same result as warping
+            # onto the whole image up to OpenCV's fixed-point warp rounding (1 level on ~1e-5 of the pixels).
+            (x0, y0), (x1, y1) = _footprint(inverse, face.shape, (w_up, h_up))
+            if x1 <= x0 or y1 <= y0:
+                continue  # the face lies wholly outside the photo
+            roi = (slice(y0, y1), slice(x0, x1))
+            shifted = inverse - [[0, 0, x0], [0, 0, y0]]
+            size = (x1 - x0, y1 - y0)
+            pasted = cv2.warpAffine(face, shifted, size).astype(np.float64)
             if pasted.ndim == 2:
                 pasted = pasted[:, :, None]
             if self.use_parse:
-                mask = cv2.warpAffine(self._parse_mask(face), inverse, (w_up, h_up), flags=cv2.INTER_CUBIC)
+                mask = cv2.warpAffine(self._parse_mask(face), shifted, size, flags=cv2.INTER_CUBIC)
                 mask = np.clip(mask, 0, 1)
             else:
-                inv_mask = cv2.warpAffine(np.ones(face.shape[0:2], np.float32), inverse, (w_up, h_up))
+                inv_mask = cv2.warpAffine(np.ones(face.shape[0:2], np.float32), shifted, size)
                 kernel = max(int(2 * self.upscale_factor), 1)
                 inv_mask = cv2.erode(inv_mask, np.ones((kernel, kernel), np.uint8))  # drop the black warp border
                 pasted = pasted * inv_mask[:, :, None]
@@ -381,7 +403,7 @@ class FaceRestoreHelper:
                 center = cv2.erode(inv_mask, np.ones((2 * edge, 2 * edge), np.uint8)) if edge > 0 else inv_mask
                 mask = cv2.GaussianBlur(center, (2 * edge + 1, 2 * edge + 1), 0)
             mask = mask[:, :, None]
-            result = mask * pasted + (1 - mask) * result
+            result[roi] = mask * pasted + (1 - mask) * result[roi]
         if base.dtype == np.uint16 or result.max() > 256:
             result = np.clip(np.rint(result), 0, 65535).astype(np.uint16)
         else:

@@ -265,3 +265,34 @@ def test_default_models_are_built_lazily(isolated_weights, monkeypatch):
     with pytest.raises(WeightsNotFoundError, match='parsing_parsenet.pth'):
         h.face_parse
     assert PRETRAINED[fh.PARSENET_FILE].url.endswith('/v0.2.2/parsing_parsenet.pth')
+
+
+def test_paste_works_in_the_face_region_and_matches_the_whole_image_definition():
+    """The paste warps each face only onto the part of the output it can reach; the result is the definition
+    (mask * warped face + (1 - mask) * enlarged photo over the whole image) up to OpenCV's warp rounding. A face
+    that lies wholly outside the photo changes nothing."""
+
+    def parser(face):
+        mask = np.zeros((512, 512), np.float32)
+        mask[150:420, 120:400] = 1
+        return mask
+
+    img = astronaut()
+    h = helper(2, use_parse=True, parser=parser)
+    h.read_image(img)
+    h.get_face_landmarks_5()
+    h.align_warp_face()
+    h.get_inverse_affine()
+    face = 255 - h.cropped_faces[0]
+    h.add_restored_face(face)
+    out = h.paste_faces_to_input_image()
+    size = (img.shape[1] * 2, img.shape[0] * 2)
+    inverse = h.inverse_affine_matrices[0] + [[0, 0, 1], [0, 0, 1]]  # facexlib's half-pixel offset at 2x
+    mask = np.clip(cv2.warpAffine(h._parse_mask(face), inverse, size, flags=cv2.INTER_CUBIC), 0, 1)[:, :, None]
+    base = cv2.resize(img, size, interpolation=cv2.INTER_LANCZOS4).astype(np.float64)
+    expected = np.rint(mask * cv2.warpAffine(face, inverse, size) + (1 - mask) * base)
+    diff = np.abs(out - expected)
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+
+    h.inverse_affine_matrices[0] = h.inverse_affine_matrices[0] + [[0, 0, 5000], [0, 0, 0]]  # far off to the right
+    assert np.array_equal(h.paste_faces_to_input_image(), cv2.resize(img, size, interpolation=cv2.INTER_LANCZOS4))
