@@ -28,26 +28,25 @@ def _torch_hub_checkpoints():
         return None
 
 
+_DIGESTS = {}  # (real path, size, modification time) -> digest: a file is hashed once per process
+
+
 def sha256sum(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
-_VERIFIED = {}  # (real path, size, mtime) -> digest, so a file is hashed once per process
+    """Hex SHA-256 of the file at ``path`` (remembered while the file's size and modification time stay)."""
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(chunk), b''):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def _hash_ok(path, sha256):
     """sha256 is a full hex digest or a prefix of one (as torchvision file names carry)."""
-    if not sha256:
-        return True
-    stat = os.stat(path)
-    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _VERIFIED:
-        _VERIFIED[key] = sha256sum(path)
-    return _VERIFIED[key].startswith(sha256.lower())
+    return not sha256 or sha256sum(path).startswith(sha256.lower())
 
 
 def download_file(url, dst, sha256=None, progress=True, size=None):
