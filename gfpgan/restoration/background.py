@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from gfpgan.archs.rrdbnet_arch import RRDBNet
 from gfpgan.utils.checkpoint import load_network
-from gfpgan.utils.device import resolve_device
+from gfpgan.utils.device import conv_memory_format, resolve_device
 from gfpgan.utils.weights import resolve_weights
 
 __all__ = ['RELEASE_UPSAMPLERS', 'RealESRGANUpsampler', 'tiled_forward', 'size_multiple']
@@ -122,8 +122,7 @@ class RealESRGANUpsampler:
                 raise ValueError(f'No released Real-ESRGAN model has scale {self.scale}; pass model_path.')
             path = resolve_weights(model_path or RELEASE_UPSAMPLERS[self.scale])
             load_network(net, path, param_key='params_ema')
-        # channels-last on the CPU: oneDNN's faster layout (about 38% less time; same result to float rounding)
-        self.memory_format = torch.channels_last if self.device.type == 'cpu' else torch.contiguous_format
+        self.memory_format = conv_memory_format(self.device)
         self.net = net.eval().to(device=self.device, dtype=self.dtype, memory_format=self.memory_format)
         for p in self.net.parameters():
             p.requires_grad_(False)
