@@ -76,17 +76,6 @@ def comparison_image(pairs, restored, rows, scale=3):
     return cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
-class RecordedLandmarks:
-    """A face detector stand-in for GFPGANer: the face at landmarks the demo face-set builder found."""
-
-    def __init__(self, landmarks):
-        self.landmarks = np.asarray(landmarks, np.float64)
-
-    def detect(self, img):
-        lo, hi = self.landmarks.min(0), self.landmarks.max(0)
-        return [{'box': np.concatenate([lo, hi]), 'score': 1.0, 'landmarks': self.landmarks}]
-
-
 def held_out_photo(faces_dir):
     """A held-out photo of the face set (Grace Hopper's, from matplotlib, when installed) and its face's (5, 2)
     landmarks as the face-set builder found them; None when none can be read without downloading."""
@@ -114,6 +103,7 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
 
     from gfpgan import GFPGANer
     from gfpgan.data.components import FFHQ_TEMPLATE_5
+    from gfpgan.restoration import LandmarksDetector
     template_eyes = np.linalg.norm(FFHQ_TEMPLATE_5[1] - FFHQ_TEMPLATE_5[0]) * face_size / 512
     scale = max(1, int(round(np.linalg.norm(landmarks[1] - landmarks[0]) / template_eyes)))
     h, w = original.shape[:2]
@@ -130,7 +120,7 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
         use_parse=False,
         device='cpu',
         det_model=None,
-        detector=RecordedLandmarks(landmarks / scale))
+        detector=LandmarksDetector(landmarks / scale))
     _, _, restored = restorer.enhance(degraded)
     enlarged = cv2.resize(degraded, (restored.shape[1], restored.shape[0]), interpolation=cv2.INTER_LANCZOS4)
     return np.concatenate([enlarged, restored, original], axis=1), scale

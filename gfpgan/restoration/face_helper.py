@@ -77,6 +77,17 @@ class RetinaFaceDetector:
         return [_face(row[0:4], row[4], row[5:15]) for row in self.detect_faces(img)]
 
 
+class LandmarksDetector:
+    """A detector for faces whose 5 landmarks are already known (another detector's, a dataset's): ``detect``
+    reports them whatever the image, each with its landmarks' bounding box and score 1."""
+
+    def __init__(self, landmarks):
+        self.landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)  # (5, 2) or (N, 5, 2)
+
+    def detect(self, img):
+        return [_face(np.concatenate([points.min(0), points.max(0)]), 1.0, points) for points in self.landmarks]
+
+
 class YuNetDetector:
     """OpenCV's YuNet (``cv2.FaceDetectorYN``) from a local ONNX file: fast, offline, no torch.
 

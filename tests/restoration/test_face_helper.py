@@ -7,7 +7,8 @@ import skimage.data
 import torch
 
 import gfpgan.restoration.face_helper as fh
-from gfpgan.restoration import FFHQ_TEMPLATE_5, FaceRestoreHelper, RetinaFaceDetector, YuNetDetector, build_detector
+from gfpgan.restoration import (FFHQ_TEMPLATE_5, FaceRestoreHelper, LandmarksDetector, RetinaFaceDetector,
+                                YuNetDetector, build_detector)
 from gfpgan.utils.pretrained import PRETRAINED
 from gfpgan.utils.weights import WeightsNotFoundError
 
@@ -296,3 +297,12 @@ def test_paste_works_in_the_face_region_and_matches_the_whole_image_definition()
 
     h.inverse_affine_matrices[0] = h.inverse_affine_matrices[0] + [[0, 0, 5000], [0, 0, 0]]  # far off to the right
     assert np.array_equal(h.paste_faces_to_input_image(), cv2.resize(img, size, interpolation=cv2.INTER_LANCZOS4))
+
+
+def test_landmarks_detector_reports_the_given_faces():
+    two = np.stack([ASTRONAUT_LANDMARKS, ASTRONAUT_LANDMARKS + 100])
+    faces = LandmarksDetector(two).detect(astronaut())
+    assert len(faces) == 2 and all(face['score'] == 1.0 for face in faces)
+    assert np.array_equal(faces[1]['landmarks'], ASTRONAUT_LANDMARKS + 100)
+    assert np.array_equal(faces[0]['box'], np.r_[ASTRONAUT_LANDMARKS.min(0), ASTRONAUT_LANDMARKS.max(0)])
+    assert len(LandmarksDetector(ASTRONAUT_LANDMARKS).detect(None)) == 1  # one (5, 2) face
