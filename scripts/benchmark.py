@@ -342,24 +342,24 @@ def random_weight_files(folder):
     return paths
 
 
-def build_photo_restorer(paths, device, dtype, batch_size, background):
+def build_photo_restorer(paths, device, dtype, with_background):
+    """GFPGANer with the benchmark's networks, and a Real-ESRGAN x2 upsampler to set as its background (or None)."""
     from gfpgan.restoration import GFPGANer, ParseNetParser, RetinaFaceDetector
     from gfpgan.restoration.background import RealESRGANUpsampler
     half, bf16 = dtype == torch.float16, dtype == torch.bfloat16
-    bg = RealESRGANUpsampler(
-        2, model_path=paths['realesrgan_x2.pth'], tile=400, half=half, bf16=bf16,
-        device=device) if background == 'realesrgan' else None
-    return GFPGANer(
+    restorer = GFPGANer(
         paths['gfpgan.pth'],
         upscale=2,
-        bg_upsampler=bg,
         device=device,
         det_model=None,
         detector=KnownFaceDetector(RetinaFaceDetector(weights=paths['retinaface.pth'], device=device)),
         parser=ParseNetParser(weights=paths['parsenet.pth'], device=device),
         half=half,
-        bf16=bf16,
-        batch_size=batch_size)
+        bf16=bf16)
+    if not with_background:
+        return restorer, None
+    return restorer, RealESRGANUpsampler(
+        2, model_path=paths['realesrgan_x2.pth'], tile=400, half=half, bf16=bf16, device=device)
 
 
 def restore_cases(args):
@@ -381,8 +381,10 @@ def run_restore_benchmark(args):
         paths = random_weight_files(tmp)
         for device, dtype in restore_cases(args):
             name = str(dtype).replace('torch.', '')
+            restorer, upsampler = build_photo_restorer(paths, device, dtype, 'realesrgan' in args.restore_bg)
             for batch in args.restore_batch_sizes:
-                restorer = build_photo_restorer(paths, device, dtype, batch, 'none')
+                restorer.batch_size = batch
+                restorer.bg_upsampler = None
                 faces = restorer.enhance(photo)[0] * batch
                 stats = time_callable(
                     lambda: restorer.restore_faces(faces), runs=args.runs, warmup=args.warmup, device=device)
@@ -390,7 +392,7 @@ def run_restore_benchmark(args):
                 faces_rows.append(stats)
                 print(f"{device} {name} restorer batch {batch}: {stats['faces_per_s']:.2f} faces/s", flush=True)
                 for background in args.restore_bg:
-                    restorer = build_photo_restorer(paths, device, dtype, batch, background)
+                    restorer.bg_upsampler = upsampler if background == 'realesrgan' else None
                     stats = time_callable(lambda: list(restorer.enhance_iter(photos)), runs=1, warmup=1, device=device)
                     stats.update(
                         device=device,
