@@ -48,6 +48,16 @@ def helper(upscale=1, faces=((ASTRONAUT_BOX, ASTRONAUT_LANDMARKS), ), **kwargs):
     return FaceRestoreHelper(upscale, detector=StandInDetector(list(faces)), device='cpu', **kwargs)
 
 
+def aligned(upscale=1, **kwargs):
+    """A helper that has read the astronaut, found its face, cropped it and computed the paste-back matrices."""
+    h = helper(upscale, **kwargs)
+    h.read_image(astronaut())
+    h.get_face_landmarks_5()
+    h.align_warp_face()
+    h.get_inverse_affine()
+    return h
+
+
 def transform(matrix, points):
     return points @ matrix[:, :2].T + matrix[:, 2]
 
@@ -81,11 +91,7 @@ def test_face_size_and_crop_ratio_scale_the_template():
 
 def _round_trip(upscale, **kwargs):
     img = astronaut()
-    h = helper(upscale, **kwargs)
-    h.read_image(img)
-    h.get_face_landmarks_5()
-    h.align_warp_face()
-    h.get_inverse_affine()
+    h = aligned(upscale, **kwargs)
     for face in h.cropped_faces:
         h.add_restored_face(face)  # a restorer that changes nothing
     out = h.paste_faces_to_input_image()
@@ -118,11 +124,7 @@ def test_parse_mask_limits_the_paste_to_the_parsed_region():
         return mask
 
     img = astronaut()
-    h = helper(1, use_parse=True, parser=parser)
-    h.read_image(img)
-    h.get_face_landmarks_5()
-    h.align_warp_face()
-    h.get_inverse_affine()
+    h = aligned(1, use_parse=True, parser=parser)
     h.add_restored_face(np.full_like(h.cropped_faces[0], 255))  # a white "restored" face shows where it lands
     out = h.paste_faces_to_input_image()
     assert seen == [((512, 512, 3), np.uint8)]
@@ -279,11 +281,7 @@ def test_paste_works_in_the_face_region_and_matches_the_whole_image_definition()
         return mask
 
     img = astronaut()
-    h = helper(2, use_parse=True, parser=parser)
-    h.read_image(img)
-    h.get_face_landmarks_5()
-    h.align_warp_face()
-    h.get_inverse_affine()
+    h = aligned(2, use_parse=True, parser=parser)
     face = 255 - h.cropped_faces[0]
     h.add_restored_face(face)
     out = h.paste_faces_to_input_image()
