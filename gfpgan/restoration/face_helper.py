@@ -8,10 +8,12 @@ import torch
 
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.device import conv_memory_format, resolve_device
+from gfpgan.utils.img_util import imwrite
 from gfpgan.utils.weights import resolve_weights
 
 __all__ = [
-    'FFHQ_TEMPLATE_5', 'RetinaFaceDetector', 'YuNetDetector', 'build_detector', 'ParseNetParser', 'FaceRestoreHelper'
+    'FFHQ_TEMPLATE_5', 'RetinaFaceDetector', 'YuNetDetector', 'LandmarksDetector', 'build_detector', 'ParseNetParser',
+    'FaceRestoreHelper'
 ]
 
 # 5 landmarks (left eye, right eye, nose, left / right mouth corner; left/right as in the image) of FFHQ at 512.
@@ -157,12 +159,6 @@ def _largest_index(boxes, h, w):
     x1, x2 = np.clip(boxes[:, 0], 0, w), np.clip(boxes[:, 2], 0, w)
     y1, y2 = np.clip(boxes[:, 1], 0, h), np.clip(boxes[:, 3], 0, h)
     return int(np.argmax((x2 - x1) * (y2 - y1)))
-
-
-def _imwrite(img, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not cv2.imwrite(path, img):
-        raise OSError(f"Could not write image '{path}'.")
 
 
 def _footprint(inverse, face_shape, out_size):
@@ -347,7 +343,7 @@ class FaceRestoreHelper:
             crop = np.clip(crop, 0, 255).round().astype(np.uint8) if crop.dtype != np.uint8 else crop
             self.cropped_faces.append(crop)
             if save_cropped_path is not None:
-                _imwrite(crop, f'{os.path.splitext(save_cropped_path)[0]}_{idx:02d}.{self.save_ext}')
+                imwrite(crop, f'{os.path.splitext(save_cropped_path)[0]}_{idx:02d}.{self.save_ext}')
 
     def get_inverse_affine(self, save_inverse_affine_path=None):
         """Crop -> upscaled output matrices: the inverted affine times ``upscale_factor``."""
@@ -421,5 +417,5 @@ class FaceRestoreHelper:
         if alpha is not None:
             result = np.concatenate([result, alpha.astype(result.dtype)], axis=2)
         if save_path is not None:
-            _imwrite(result, f'{os.path.splitext(save_path)[0]}.{self.save_ext}')
+            imwrite(result, f'{os.path.splitext(save_path)[0]}.{self.save_ext}')
         return result

@@ -304,3 +304,15 @@ def test_landmarks_detector_reports_the_given_faces():
     assert np.array_equal(faces[1]['landmarks'], ASTRONAUT_LANDMARKS + 100)
     assert np.array_equal(faces[0]['box'], np.r_[ASTRONAUT_LANDMARKS.min(0), ASTRONAUT_LANDMARKS.max(0)])
     assert len(LandmarksDetector(ASTRONAUT_LANDMARKS).detect(None)) == 1  # one (5, 2) face
+
+
+def test_save_paths_write_the_crops_and_the_pasted_photo(tmp_path):
+    h = helper(1)
+    h.read_image(astronaut())
+    h.get_face_landmarks_5()
+    h.align_warp_face(save_cropped_path=str(tmp_path / 'crops' / 'astronaut.png'))
+    h.get_inverse_affine()
+    h.add_restored_face(h.cropped_faces[0])
+    out = h.paste_faces_to_input_image(save_path=str(tmp_path / 'pasted' / 'astronaut.jpg'))
+    assert np.array_equal(cv2.imread(str(tmp_path / 'crops' / 'astronaut_00.png')), h.cropped_faces[0])
+    assert np.array_equal(cv2.imread(str(tmp_path / 'pasted' / 'astronaut.png')), out)  # save_ext decides the format
