@@ -39,22 +39,16 @@ def build_generator(args):
 
 def restore_folder(net, size, input_dir, out_dir, device, seed=0, progress=True):
     """Restore every image of ``input_dir`` (aligned faces) into ``out_dir``/<name>.png; returns the written paths."""
-    import cv2
-    import numpy as np
     import torch
     from tqdm import tqdm
 
     from gfpgan.data.storage import scan_images
-    from gfpgan.utils.img_util import img2tensor, imwrite, read_image, tensor2img
+    from gfpgan.utils.img_util import img2tensor, imwrite, read_image, resize_square, tensor2img
     net = net.to(device)
     torch.manual_seed(seed)
     written = []
     for path in tqdm(scan_images(input_dir, option='--input'), desc='restoring', unit='face', disable=not progress):
-        img = read_image(path)
-        if img.shape[:2] != (size, size):
-            shrink = img.shape[0] > size
-            img = np.clip(
-                cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC), 0, 1)
+        img = resize_square(read_image(path), size)
         x = (img2tensor(img, bgr2rgb=False) * 2 - 1).unsqueeze(0).to(device)
         with torch.no_grad():
             out = net(x, return_rgb=False)[0]

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from gfpgan.registry import DATASET_REGISTRY
+from gfpgan.utils.img_util import resize_square
 from gfpgan.utils.validation import is_int
 
 from . import degradations as deg
@@ -117,13 +118,7 @@ class FFHQDegradationDataset(ImageDataset):
 
     def read_gt(self, index):
         """(out_size, out_size, 3) float32 RGB in [0, 1]."""
-        img = self.source.read(self.paths[index])
-        if img.shape[:2] != (self.out_size, self.out_size):
-            shrink = img.shape[0] > self.out_size
-            img = cv2.resize(
-                img, (self.out_size, self.out_size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-            img = np.clip(img, 0, 1)
-        return img
+        return resize_square(self.source.read(self.paths[index]), self.out_size)
 
     def sample_degradation(self, rng, shape=None):
         """Draw the parameters of one degradation of an image of ``shape`` (H, W, C) (default (out_size, out_size,

@@ -6,6 +6,8 @@ import os
 import cv2
 import numpy as np
 
+from gfpgan.utils.img_util import resize_square
+
 from .evaluation import METRICS, read_bgr_uint8
 
 __all__ = ['pick_examples', 'report_grid', 'report_html']
@@ -28,10 +30,7 @@ def pick_examples(rows, metric, count=3):
 
 
 def _tile(path, size):
-    img = read_bgr_uint8(path)
-    if img.shape[:2] != (size, size):
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_CUBIC)
-    return img
+    return resize_square(read_bgr_uint8(path), size)
 
 
 def report_grid(pairs, rows, picks, metric, tile=256):

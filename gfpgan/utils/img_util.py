@@ -13,7 +13,9 @@ import torch
 
 from .fileio import atomic_write
 
-__all__ = ['ImageReadError', 'imdecode', 'decode_image', 'read_image', 'img2tensor', 'tensor2img', 'imwrite']
+__all__ = [
+    'ImageReadError', 'imdecode', 'decode_image', 'read_image', 'resize_square', 'img2tensor', 'tensor2img', 'imwrite'
+]
 
 # Decoded with EXIF orientation applied, 16-bit depth kept, gray expanded and alpha dropped by OpenCV,
 # as 3 channels; straight to RGB where OpenCV can (>= 4.10), otherwise BGR, swapped afterwards.
@@ -135,6 +137,15 @@ def read_image(path):
     except OSError as err:
         raise ImageReadError(f"Cannot read image '{path}': {err.strerror or err}.") from err
     return decode_image(data, path)
+
+
+def resize_square(img, size):
+    """``img`` as ``size`` x ``size``: area averaging to shrink, bicubic to enlarge (float images clipped back to
+    [0, 1], which bicubic overshoots); returned as it is when it already has that size."""
+    if img.shape[:2] == (size, size):
+        return img
+    out = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_CUBIC)
+    return np.clip(out, 0, 1) if np.issubdtype(out.dtype, np.floating) else out
 
 
 def img2tensor(imgs, bgr2rgb=True, float32=True):

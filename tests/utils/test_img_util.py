@@ -215,3 +215,16 @@ def test_atomic_write_is_shared_with_atomic_save(tmp_path):
     assert path.read_bytes() == b'one' and os.listdir(path.parent) == ['file.bin']
     atomic_save({'w': torch.ones(2)}, tmp_path / 'a' / 'net.pth')
     assert torch.equal(torch.load(tmp_path / 'a' / 'net.pth', weights_only=True)['w'], torch.ones(2))
+
+
+def test_resize_square_shrinks_by_area_enlarges_bicubic_and_clips_floats():
+    from gfpgan.utils.img_util import resize_square
+    img = np.random.default_rng(0).random((40, 40, 3)).astype(np.float32)
+    assert resize_square(img, 40) is img
+    assert np.array_equal(resize_square(img, 20), cv2.resize(img, (20, 20), interpolation=cv2.INTER_AREA))
+    big = resize_square(img, 80)
+    cubic = cv2.resize(img, (80, 80), interpolation=cv2.INTER_CUBIC)
+    assert cubic.min() < 0 or cubic.max() > 1  # bicubic overshoots on noise ...
+    assert np.array_equal(big, np.clip(cubic, 0, 1))  # ... and the float result is clipped back
+    as_uint8 = (img * 255).astype(np.uint8)
+    assert np.array_equal(resize_square(as_uint8, 80), cv2.resize(as_uint8, (80, 80), interpolation=cv2.INTER_CUBIC))
