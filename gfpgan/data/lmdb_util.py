@@ -8,12 +8,12 @@ from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
-import lmdb
 from tqdm import tqdm
 
 from gfpgan.data.storage import scan_images
 from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.img_util import ImageReadError, imdecode
+from gfpgan.utils.optional import import_optional
 
 __all__ = ['create_lmdb', 'encode_png']
 
@@ -91,7 +91,7 @@ class _Writer:
     """Puts values in key order, committing every ``batch`` values and growing the map before it fills."""
 
     def __init__(self, path, map_size, batch):
-        self.env = lmdb.open(path, map_size=map_size)
+        self.env = import_optional('lmdb', 'Creating an LMDB database').open(path, map_size=map_size)
         self.map_size, self.batch = map_size, batch
         self.page = self.env.stat()['psize']
         self.count, self.pending = 0, 0
@@ -149,6 +149,7 @@ def create_lmdb(folder, lmdb_path, compress_level=1, num_workers=None, overwrite
         raise ValueError(f"The LMDB path '{lmdb_path}' must not be the image folder '{folder}' or contain it.")
     if os.path.lexists(lmdb_path) and not overwrite:
         raise FileExistsError(f"'{lmdb_path}' already exists; pass --force (overwrite=True) to replace it.")
+    import_optional('lmdb', 'Creating an LMDB database')  # before any work
     paths = scan_images(folder, option='the input folder')
     keys = _check_keys(paths, folder)
     num_workers = num_workers or min(8, os.cpu_count() or 1)

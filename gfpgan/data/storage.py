@@ -4,9 +4,8 @@ import os
 import re
 import threading
 
-import lmdb
-
 from gfpgan.utils.img_util import ImageReadError, decode_image
+from gfpgan.utils.optional import import_optional
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'is_image_file', 'scan_images', 'read_meta_info', 'DiskBackend', 'LmdbBackend', 'ImageSource'
@@ -122,6 +121,11 @@ def read_meta_info(lmdb_path, option=None):
     return entries
 
 
+def _lmdb(path):
+    """The lmdb module (an optional package: only LMDB datasets need it)."""
+    return import_optional('lmdb', f"Reading the LMDB database '{path}' (io_backend type lmdb)")
+
+
 class DiskBackend:
     """Reads files as they are: the key is the file path."""
 
@@ -149,6 +153,7 @@ class _Environments:
                     env.close()
             env = self.open.get(identity)
             if env is None:
+                lmdb = _lmdb(path)
                 try:
                     env = lmdb.open(path, **options)
                 except lmdb.Error as err:
@@ -183,6 +188,7 @@ class LmdbBackend:
             raise ValueError(f"Unknown LMDB option(s) {', '.join(unknown)} for '{self.path}'; known: "
                              f"{', '.join(self.OPEN_OPTIONS)}.")
         _check_lmdb(self.path)
+        _lmdb(self.path)  # a missing package is reported when the dataset is built, not at its first sample
         stat = os.stat(os.path.join(self.path, 'data.mdb'))
         self.identity = (stat.st_dev, stat.st_ino)  # a database re-created at the same path is another one
         self.open_options = dict(readonly=True, lock=False, readahead=False, meminit=False)

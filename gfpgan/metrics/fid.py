@@ -27,6 +27,7 @@ from tqdm import tqdm
 from gfpgan.utils.checkpoint import CheckpointError, atomic_save, load_checkpoint_file, load_network
 from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.img_util import read_image
+from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import resolve_device
@@ -52,7 +53,9 @@ def _fid_inception_v3():
     """torchvision's Inception3 patched into pytorch-fid's FID variant (1008 classes, no aux head, TF-style
     pooling in the mixed blocks), randomly initialised: the key layout of ``pt_inception-*.pth``."""
     import torchvision
-    from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
+    fid_inception = import_optional('pytorch_fid.inception', 'The FID metric')
+    FIDInceptionA, FIDInceptionC = fid_inception.FIDInceptionA, fid_inception.FIDInceptionC
+    FIDInceptionE_1, FIDInceptionE_2 = fid_inception.FIDInceptionE_1, fid_inception.FIDInceptionE_2
 
     inception = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=False)
     inception.Mixed_5b = FIDInceptionA(192, pool_features=32)

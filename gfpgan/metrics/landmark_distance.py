@@ -17,6 +17,7 @@ import torch
 
 from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
@@ -64,7 +65,7 @@ class FANLandmarkDetector:
         path = None
         if pretrained:  # resolved first: offline, the error comes before facexlib is imported
             path = resolve_weights(FAN_WEIGHTS if weights is None else weights)
-        from facexlib.alignment.awing_arch import FAN
+        FAN = import_optional('facexlib.alignment.awing_arch', 'The landmark distance (LMD) metric').FAN
         self.model = FAN(num_modules=4, num_landmarks=98, device=str(self.device))
         if path is not None:
             load_network(self.model, path)  # the release file is {'state_dict': ...}

@@ -16,6 +16,7 @@ import torch
 
 from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
@@ -50,7 +51,7 @@ class LPIPSMetric:
         self.device = resolve_device(device)
         path = self._backbone_path(net, weights) if pretrained else None  # fails fast, before any network is built
 
-        import lpips
+        lpips = import_optional('lpips', 'The LPIPS metric')
         with warnings.catch_warnings():
             # lpips asks torchvision for the backbone with the deprecated `pretrained` argument
             warnings.filterwarnings('ignore', message='.*(pretrained|weight enum).*', category=UserWarning)

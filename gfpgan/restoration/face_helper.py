@@ -9,6 +9,7 @@ import torch
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.device import conv_memory_format, resolve_device
 from gfpgan.utils.img_util import imwrite
+from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
 __all__ = [
@@ -54,7 +55,8 @@ class RetinaFaceDetector:
             raise ValueError(f"Unknown RetinaFace model '{model}'; choose one of {', '.join(RETINAFACE_MODELS)}.")
         network_name, filename = RETINAFACE_MODELS[model]
         path = resolve_weights(weights or filename, download=allow_download)
-        from facexlib.detection.retinaface import RetinaFace  # builds its backbone with pretrained=False
+        # (facexlib's RetinaFace builds its backbone with pretrained=False: nothing is downloaded)
+        RetinaFace = import_optional('facexlib.detection.retinaface', 'The RetinaFace detector').RetinaFace
         self.device = resolve_device(device)
         self.conf_threshold = conf_threshold
         self.half = bool(half) and self.device.type == 'cuda'
@@ -134,7 +136,7 @@ class ParseNetParser:
 
     def __init__(self, weights=None, device=None, allow_download=True):
         path = resolve_weights(weights or PARSENET_FILE, download=allow_download)
-        from facexlib.parsing.parsenet import ParseNet
+        ParseNet = import_optional('facexlib.parsing.parsenet', 'The ParseNet paste-back mask (use_parse)').ParseNet
         self.device = resolve_device(device)
         net = ParseNet(in_size=512, out_size=512, parsing_ch=19)
         load_network(net, path, param_key=None)
