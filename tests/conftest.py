@@ -1,4 +1,4 @@
-"""Test-wide settings: no downloads ever, deterministic threads, repo root importable."""
+"""Test-wide settings: no downloads ever, deterministic threads, repo root importable, the ``cuda`` marker."""
 import os
 import sys
 
@@ -20,3 +20,12 @@ def isolated_weights(tmp_path, monkeypatch):
     monkeypatch.setenv('GFPGAN_CACHE', str(tmp_path / 'cache'))
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     return tmp_path
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects anything
+def pytest_collection_modifyitems(config, items):
+    """Every test whose id mentions CUDA (a CUDA-parametrised case, a CUDA prefetcher test) is marked ``cuda``
+    too, so ``pytest -m cuda`` runs all the tests that exercise a GPU."""
+    for item in items:
+        if 'cuda' in item.nodeid.lower() and item.get_closest_marker('cuda') is None:
+            item.add_marker(pytest.mark.cuda)

@@ -122,3 +122,73 @@ def train_step_batch(seed, size, boxes_512, batch=2):
     for part, box in boxes_512.items():
         data[f'loc_{part}'] = torch.tensor([box] * batch, dtype=torch.float32) * size / 512
     return data
+
+
+# ---------------------------------------------------------------------------------------------- running the vectors
+def run_reference_vector(name, net, inputs):
+    """The calls of reference vector ``name`` described in its JSON, on ``net``: {output name: tensor or list}."""
+    res = {}
+    if name.startswith('gfpgan'):
+        captured = {}
+        hook = net.stylegan_decoder.register_forward_pre_hook(lambda m, args: captured.update(args=args))
+        image, out_rgbs = net(inputs['input'], return_rgb=True, randomize_noise=False, weight=0.5)
+        hook.remove()
+        res['image'] = image
+        res['out_rgbs'] = out_rgbs
+        res['style_code'] = captured['args'][0][0]
+        res['conditions'] = list(captured['args'][1][:4])
+        torch.manual_seed(1234)
+        res['image_randomize_noise_seed1234'] = net(inputs['input'], return_rgb=False, randomize_noise=True)[0]
+    elif name.startswith('stylegan2_generator'):
+        z, z2, trunc = inputs['input'], inputs['input_z2'], inputs['truncation_latent']
+        res['image'], res['latent'] = net([z], input_is_latent=False, randomize_noise=False, return_latents=True)
+        res['image_mix_inject3'] = net([z, z2], input_is_latent=False, randomize_noise=False, inject_index=3)[0]
+        res['image_trunc0p7'] = net([z],
+                                    input_is_latent=False,
+                                    randomize_noise=False,
+                                    truncation=0.7,
+                                    truncation_latent=trunc)[0]
+    elif name.startswith('stylegan2_discriminator'):
+        for n in (8, 4, 2, 1):
+            res[f'out_b{n}'] = net(inputs['input'][:n])
+    elif name == 'facial_component_discriminator':
+        res['out'], res['feats'] = net(inputs['input'], return_feats=True)
+        res['out_mouth'] = net(inputs['input_mouth'])[0]
+    elif name.startswith('arcface'):
+        res['embedding'] = net(inputs['input'])
+    else:
+        raise AssertionError(f'no call defined for vector {name}')
+    return res
+
+
+def flatten_outputs(outputs):
+    """{name: tensor}, list outputs spread into 'name[i]' entries."""
+    flat = {}
+    for key, value in outputs.items():
+        if isinstance(value, (list, tuple)):
+            flat.update({f'{key}[{i}]': v for i, v in enumerate(value)})
+        else:
+            flat[key] = value
+    return flat
+
+
+def run_official_output(name, net, inputs):
+    """The calls of official-output set ``name`` (not VGG, which is built from a weight file) on ``net``."""
+    if name.startswith('gfpgan'):
+        image, rgbs = net(inputs['input'], return_rgb=True, randomize_noise=False)
+        torch.manual_seed(1234)
+        noisy = net(inputs['input'], return_rgb=False, randomize_noise=True)[0]
+        return {
+            'image': image,
+            'image_randomize_noise_seed1234': noisy,
+            **{
+                f'out_rgbs[{i}]': r
+                for i, r in enumerate(rgbs)
+            }
+        }
+    if name.startswith('stylegan2'):
+        z, z2 = inputs['input'], inputs['input_z2']
+        image, latent = net([z], input_is_latent=False, randomize_noise=False, return_latents=True)
+        mix = net([z, z2], input_is_latent=False, randomize_noise=False, inject_index=3)[0]
+        return {'image': image, 'latent': latent, 'image_mix_inject3': mix}
+    return {'output': net(inputs['input'])}

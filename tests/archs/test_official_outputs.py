@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from gfpgan.registry import ARCH_REGISTRY
-from refdata import OFFICIAL_OUTPUTS_DIR, load_vector, sha256_state_dict, state_dict_from_recipe, vector_names
+from refdata import (OFFICIAL_OUTPUTS_DIR, load_vector, run_official_output, sha256_state_dict, state_dict_from_recipe,
+                     vector_names)
 
 RTOL = 2e-5
 NAMES = vector_names(OFFICIAL_OUTPUTS_DIR)
@@ -33,29 +34,8 @@ def test_matches_official_outputs(name, tmp_path):
         else:
             net = cls(**desc['kwargs']).eval()
             net.load_state_dict(state_dict, strict=True)
-            got = _run(name, net, inputs)
+            got = run_official_output(name, net, inputs)
     for key, ref in outputs.items():
         err = (got[key] - ref).abs().max().item()
         assert got[key].shape == ref.shape, key
         assert err <= RTOL * ref.abs().max().item(), f'{name} {key}: max|out - ref| = {err:.3g}'
-
-
-def _run(name, net, inputs):
-    if name.startswith('gfpgan'):
-        image, rgbs = net(inputs['input'], return_rgb=True, randomize_noise=False)
-        torch.manual_seed(1234)
-        noisy = net(inputs['input'], return_rgb=False, randomize_noise=True)[0]
-        return {
-            'image': image,
-            'image_randomize_noise_seed1234': noisy,
-            **{
-                f'out_rgbs[{i}]': r
-                for i, r in enumerate(rgbs)
-            }
-        }
-    if name.startswith('stylegan2'):
-        z, z2 = inputs['input'], inputs['input_z2']
-        image, latent = net([z], input_is_latent=False, randomize_noise=False, return_latents=True)
-        mix = net([z, z2], input_is_latent=False, randomize_noise=False, inject_index=3)[0]
-        return {'image': image, 'latent': latent, 'image_mix_inject3': mix}
-    return {'output': net(inputs['input'])}
