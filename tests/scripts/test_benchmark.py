@@ -65,3 +65,209 @@ def test_restore_benchmark_times_the_restorer_and_whole_photos(tmp_path):
     (photos, ) = report['end_to_end']
     assert faces['batch'] == 2 and faces['faces_per_s'] > 0
     assert photos['photos'] == 2 and photos['background'] == 'none' and photos['s_per_photo'] > 0
+
+
+# ------------------------------------------------------------------------------------------------ device suite
+def run_device_suite(tmp_path, *extra):
+    out, md = tmp_path / 'bench.json', tmp_path / 'bench.md'
+    proc = subprocess.run([
+        sys.executable,
+        os.path.join(ROOT, 'scripts', 'benchmark.py'), '--suite', 'device', '--device', 'cpu', '--quick', '--threads',
+        '1', '--output',
+        str(out), '--markdown',
+        str(md), *extra
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, json.loads(out.read_text()), md.read_text()
+
+
+def test_quick_device_suite_runs_every_section_and_writes_json_and_markdown(tmp_path):
+    stdout, report, markdown = run_device_suite(tmp_path)
+    result = report['device']
+    assert report['machine']['torch_threads'] == 1 and result['complete'] is True
+    assert result['config']['mode'] == 'quick' and result['config']['device'] == 'cpu'
+
+    restorer = {(r['dtype'], r['batch'], r['compile'], r['channels_last']): r for r in result['restorer']}
+    for key in [('float32', 1, False, False), ('float32', 2, False, False), ('bfloat16', 1, False, False),
+                ('bfloat16', 2, False, False), ('float16', 2, False, False), ('bfloat16', 2, False, True),
+                ('bfloat16', 2, True, False)]:
+        assert restorer[key]['status'] == 'ok', restorer[key]
+        assert restorer[key]['faces_per_s'] > 0 and restorer[key]['first_call_s'] > 0
+    assert restorer[('bfloat16', 2, True, False)]['compile_backend'] == 'eager'
+    # quality against float32 at the same batch: bf16 is close, channels-last and dynamo change nothing much
+    quality = {(q['dtype'], q['compile'], q['channels_last']): q for q in result['quality'] if q['batch'] == 2}
+    assert 30 < quality[('bfloat16', False, False)]['psnr_vs_float32_db'] < 100
+    assert quality[('float16', False, False)]['psnr_vs_float32_db'] > 30
+    assert quality[('bfloat16', True, False)]['psnr_vs_float32_db'] > 30
+
+    train = {(r['precision'], r['batch_kind']): r for r in result['train']}
+    for precision in ('fp32', 'bf16'):
+        base, largest = train[(precision, 'base')], train[(precision, 'max')]
+        assert base['status'] == 'ok' and base['batch'] == 2 and base['samples_per_s'] > 0
+        assert base['r1_every'] == 16 and base['plain_step_s'] > 0 and base['r1_step_s'] > 0
+        assert base['step_s'] == (15 * base['plain_step_s'] + base['r1_step_s']) / 16
+        assert base['options']['mixed_precision'] == {'fp32': 'none', 'bf16': 'bf16'}[precision]
+        assert largest['status'] == 'ok' and largest['batch'] == 4 and largest['search'][-1]['fits']
+    assert train[('bf16+compile', 'base')]['status'].startswith('skipped: --quick')
+    # the same weights, batch and seed: bf16's first-step losses are close to fp32's
+    fp32, bf16 = result['first_step_losses']['fp32'], result['first_step_losses']['bf16']
+    assert fp32.keys() == bf16.keys() and 'l_g_pix' in fp32 and 'l_d' in fp32
+    assert abs(bf16['l_g_pix'] - fp32['l_g_pix']) < 0.05 * fp32['l_g_pix']
+
+    (data, ) = result['data']
+    assert data['status'] == 'ok' and data['workers'] == 1 and data['samples_per_s_per_worker'] > 0
+    (photos, ) = result['end_to_end']
+    assert photos['status'].startswith('skipped: ')
+
+    targets = {t['target']: t for t in result['targets']}
+    assert len(targets) == 5 and all(t['status'] in ('pass', 'fail', 'n/a') for t in targets.values())
+    assert targets['torch.compile training step']['status'] == 'n/a'
+    assert targets['restorer bf16 quality']['status'] == 'pass'
+    assert targets['bf16 training step']['value'] > 0 and targets['data loader keeps up']['value'] > 0
+
+    # the tables, the targets last, printed and in the Markdown file
+    for text in (stdout, markdown):
+        for title in ('### Restorer', '### Restorer quality', '### Training step', '### First-step losses',
+                      '### Data loader', '### End to end', '### Targets'):
+            assert title in text
+        assert text.rindex('### Targets') > text.rindex('### End to end')
+    assert markdown.rstrip().splitlines()[-1].startswith('| data loader keeps up |')
+    assert '| target | requirement | measured | status | note |' in markdown
+
+
+def test_time_budget_skips_cases_and_still_writes_the_report(tmp_path):
+    stdout, report, markdown = run_device_suite(tmp_path, '--time-budget', '0')
+    result = report['device']
+    rows = [r for section in ('restorer', 'train', 'data', 'end_to_end') for r in result[section]]
+    assert len(rows) > 10 and result['complete'] is True
+    for row in rows:
+        assert row['status'] in ('skipped: time budget', ) or row['status'].startswith('skipped: --quick'), row
+    assert result['cases']['skipped'] == len(rows)
+    assert all(t['status'] == 'n/a' for t in result['targets'])
+    assert 'skipped: time budget' in markdown and '### Targets' in markdown
+
+
+def test_time_budget_fits_cases_by_their_longest_measured_time():
+    from gfpgan.utils.benchmark import TimeBudget
+    now = [100.0]
+    budget = TimeBudget(10, clock=lambda: now[0])
+    assert budget.allows('train', 9) and not budget.allows('train', 11)
+    now[0] += 4
+    assert budget.remaining() == 6 and budget.allows('train', 5)
+    budget.record('train', 7)
+    budget.record('train', 3)
+    assert budget.estimate('train', 1) == 7 and not budget.allows('train', 1)
+    assert TimeBudget(None).allows('anything', 1e9)
+
+
+def device_rows(bf16_speed=60.0, bf16_memory=9000, compile_speed=75.0, restorer_bf16=130.0, psnr=45.0, loader=200.0):
+    restorer = [
+        {'dtype': 'float32', 'batch': 1, 'compile': False, 'channels_last': False, 'faces_per_s': 30.0,
+         'status': 'ok'},
+        {'dtype': 'float32', 'batch': 32, 'compile': False, 'channels_last': False, 'faces_per_s': 50.0,
+         'status': 'ok'},
+        {'dtype': 'bfloat16', 'batch': 32, 'compile': False, 'channels_last': False, 'faces_per_s': restorer_bf16,
+         'psnr_vs_float32_db': psnr, 'max_abs_diff_vs_float32': 0.01, 'status': 'ok'},
+        {'dtype': 'bfloat16', 'batch': 32, 'compile': True, 'channels_last': False, 'faces_per_s': 999.0,
+         'psnr_vs_float32_db': 10.0, 'status': 'ok'},
+    ]
+    train = [
+        {'precision': 'fp32', 'batch': 3, 'samples_per_s': 30.0, 'peak_memory_mib': 10000, 'status': 'ok'},
+        {'precision': 'fp32', 'batch': 24, 'samples_per_s': 40.0, 'peak_memory_mib': 90000, 'status': 'ok'},
+        {'precision': 'bf16', 'batch': 3, 'samples_per_s': bf16_speed, 'peak_memory_mib': bf16_memory,
+         'unsupported_options': [], 'status': 'ok'},
+        {'precision': 'bf16+compile', 'batch': 3, 'samples_per_s': compile_speed, 'peak_memory_mib': 8000,
+         'unsupported_options': [], 'status': 'ok'},
+    ]
+    data = [{'workers': 8, 'samples_per_s': loader, 'status': 'ok'},
+            {'workers': 16, 'samples_per_s': 10 * loader, 'status': 'ok'}]
+    return restorer, train, data
+
+
+def test_targets_pass_on_good_numbers():
+    from gfpgan.utils.benchmark import evaluate_targets
+    restorer, train, data = device_rows()
+    targets = evaluate_targets(restorer, train, data, restorer_batch=32)
+    assert [t['status'] for t in targets] == ['pass'] * 5, targets
+    values = [t['value'] for t in targets]
+    assert values[0] == 2.0 and values[1] == 1.25 and abs(values[2] - 130 / 30) < 1e-12 and values[3] == 45.0
+    assert values[4] == 200 / 75  # the 16-worker row is beyond the 8 allowed; the fastest bf16 row is compiled
+    assert '2.00x at batch 3' in targets[0]['measured'] and 'peak 9000 vs 10000 MiB' in targets[0]['measured']
+
+
+def test_targets_fail_on_bad_numbers_and_say_by_how_much():
+    from gfpgan.utils.benchmark import evaluate_targets
+    restorer, train, data = device_rows(bf16_speed=50.0, compile_speed=55.0, restorer_bf16=100.0, psnr=35.0,
+                                        loader=50.0)
+    assert [t['status'] for t in evaluate_targets(restorer, train, data, restorer_batch=32)] == ['fail'] * 5
+    loader = evaluate_targets(restorer, train, data)[4]
+    assert loader['value'] == 50 / 55 and 'the loader is 9% short (5.0 samples/s)' == loader['note']
+    # fast enough but more memory than fp32: fails, and says how much more
+    restorer, train, data = device_rows(bf16_memory=12000)
+    speed = evaluate_targets(restorer, train, data)[0]
+    assert speed['status'] == 'fail' and speed['note'] == 'bf16 needs 2000 MiB more than fp32'
+
+
+def test_targets_are_not_applicable_without_their_rows_or_support():
+    from gfpgan.utils.benchmark import evaluate_targets
+    restorer, train, data = device_rows()
+    train[2]['unsupported_options'] = ['mixed_precision']
+    train[3]['status'] = 'skipped: time budget'
+    restorer[2]['status'] = 'error: RuntimeError: boom'
+    targets = evaluate_targets(restorer, train, [])
+    assert [t['status'] for t in targets] == ['n/a'] * 5
+    assert 'mixed_precision is not supported' in targets[0]['note']
+    assert targets[1]['note'] == 'training rows: skipped: time budget'
+    assert targets[2]['note'] == 'restorer rows: error: RuntimeError: boom'
+    assert targets[4]['note'] == 'no data loader row measured'
+    assert [t['status'] for t in evaluate_targets()] == ['n/a'] * 5
+
+
+def test_psnr_and_strict_json_helpers():
+    import math
+
+    import torch
+
+    from gfpgan.utils.benchmark import json_safe, psnr_db
+    a = torch.zeros(1, 3, 4, 4)
+    assert psnr_db(a, a) == (math.inf, 0.0)
+    value, diff = psnr_db(a + 0.2, a)  # 0.1 apart in [0, 1]: 20 dB
+    assert abs(value - 20) < 1e-4 and abs(diff - 0.1) < 1e-6
+    assert math.isnan(psnr_db(a / 0, a)[0])
+    assert json_safe({'a': [math.inf, (1.0, math.nan)], 'b': 2}) == {'a': [None, [1.0, None]], 'b': 2}
+
+
+def test_training_option_support_is_read_from_the_schema_and_the_model():
+    import torch
+
+    from scriptload import load_script
+    bench = load_script('benchmark')
+    assert bench.schema_knows('train.net_d_reg_every') and bench.schema_knows('train.pixel_opt')
+    assert not bench.schema_knows('train.no_such_option') and not bench.schema_knows('nosection.x')
+
+    class Model:
+        pass
+
+    model = Model()
+    assert bench.applied_setting(model, 'mixed_precision', 'bf16') is None  # cannot tell: the schema decides
+    model.precision = type('P', (), {'mode': 'none'})()
+    assert bench.applied_setting(model, 'mixed_precision', 'bf16') is False
+    model.net_g_forward = type('C', (), {'active': False, 'compiled': None})()
+    assert bench.applied_setting(model, 'compile', True) is False  # fell back to eager
+    model.optimizers = [torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], fused=False)]
+    assert bench.applied_setting(model, 'fused_optimizer', True) is False
+
+
+def test_end_to_end_names_the_missing_package(monkeypatch):
+    import importlib.util
+
+    from scriptload import load_script
+    bench = load_script('benchmark')
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name == 'facexlib' else real(name, *a))
+    assert bench.end_to_end_unavailable().startswith('facexlib not installed')
+    monkeypatch.setattr(importlib.util, 'find_spec', real)
+    assert bench.end_to_end_unavailable() is None
