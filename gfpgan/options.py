@@ -18,6 +18,7 @@ import time
 import torch
 import yaml
 
+from gfpgan.models.precision import MIXED_PRECISION
 from gfpgan.utils.dist import broadcast_object, get_dist_info, init_dist, master_only
 from gfpgan.utils.fileio import atomic_write
 
@@ -363,6 +364,12 @@ _TRAIN = Section(
         'net_d_init_iters': _int(0),
         'net_d_reg_every': _int(1),
         'max_nonfinite_steps': _int(0),
+        # speed (gfpgan/models/gfpgan_model.py): all off by default, the original's float32 arithmetic
+        'mixed_precision': Value('str', choices=tuple(MIXED_PRECISION)),
+        'compile': Value('bool'),
+        'channels_last': Value('bool'),
+        'fused_optimizer': Value('bool'),
+        'tf32': Value('bool'),
     })
 _VAL = Section(
     nullable=True,

@@ -1,4 +1,6 @@
-"""Helpers shared by the network definitions: initialisation, channel tables, argument checks."""
+"""Helpers shared by the network definitions: initialisation, channel tables, argument checks, and the
+mixed-precision rules of the StyleGAN2 family (which layers follow autocast, the float16 activation clamp)."""
+import contextlib
 import math
 
 import torch
@@ -8,8 +10,20 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
     'default_init_weights', 'make_layer', 'pixel_unshuffle', 'stylegan_channels', 'log2_size', 'check_input',
-    'check_channels', 'interpolate'
+    'check_channels', 'interpolate', 'REDUCED_PRECISION_LEVELS', 'FP16_CLAMP', 'autocast_dtype', 'precision_at',
+    'clamp_fp16'
 ]
+
+#: Under float16 autocast, the StyleGAN2-family networks run only their layers at the four highest resolutions (512 ..
+#: 64 for a 512 network) in float16, the rest in float32: StyleGAN2-ADA's choice (num_fp16_res = 4). The
+#: low-resolution layers carry the style path and the widest channel sums, where float16's range (65504) is at risk.
+#: bfloat16 has float32's range, so under bfloat16 autocast every layer follows it: the 4 .. 32 layers are a quarter
+#: of GFPGANv1's convolution work (channel_multiplier 1; each level from 32 up costs about the same), too much to
+#: leave in float32 for nothing.
+REDUCED_PRECISION_LEVELS = 4
+#: Activations are clamped to +-FP16_CLAMP after each activation in float16 autocast (StyleGAN2-ADA's conv_clamp):
+#: far above what trained GFPGAN layers produce, far below float16's 65504, so a spike cannot become an inf.
+FP16_CLAMP = 256.
 
 
 @torch.no_grad()
@@ -79,3 +93,28 @@ def check_input(x, owner, channels, size=None):
         want = f'(B, {channels}, {size}, {size})' if size is not None else f'(B, {channels}, H, W)'
         got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f'{owner} expects an input tensor of shape {want}, got {got}.')
+
+
+def autocast_dtype(x):
+    """The reduced dtype autocast is running ``x``'s device in now, or None when autocast is off there."""
+    device_type = x.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return None
+    return torch.get_autocast_dtype(device_type)
+
+
+def precision_at(x, resolution, out_size):
+    """(context, x) for the layers working at ``resolution`` in a network of ``out_size``: under float16 autocast,
+    autocast at the REDUCED_PRECISION_LEVELS highest resolutions and, below them, autocast off with ``x`` in float32;
+    otherwise (no autocast, bfloat16) a null context and ``x`` unchanged, so float32 runs are untouched."""
+    if resolution >= out_size >> (REDUCED_PRECISION_LEVELS - 1) or autocast_dtype(x) != torch.float16:
+        return contextlib.nullcontext(), x
+    return torch.autocast(x.device.type, enabled=False), x.float()
+
+
+def clamp_fp16(x):
+    """``x`` clamped to +-FP16_CLAMP when it is a float16 activation under autocast (mixed-precision training), else
+    ``x`` itself. A model cast wholesale to half (``--half`` inference, as the original) is not clamped."""
+    if x.dtype != torch.float16 or autocast_dtype(x) is None:
+        return x
+    return x.clamp(-FP16_CLAMP, FP16_CLAMP)

@@ -8,7 +8,7 @@ the forward pass live here.
 import torch
 from torch import nn
 
-from .arch_util import check_channels, check_input, log2_size, stylegan_channels
+from .arch_util import check_channels, check_input, log2_size, precision_at, stylegan_channels
 
 __all__ = ['GFPGANBase']
 
@@ -128,25 +128,32 @@ class GFPGANBase(nn.Module):
             # oneDNN convolutions run faster on NHWC activations (same values up to float32 rounding)
             x = x.contiguous(memory_format=torch.channels_last)
         unet_skips = []
-        feat = self._body_act(self.conv_body_first(x))
+        precision, x = precision_at(x, x.shape[-1], self.out_size)
+        with precision:
+            feat = self._body_act(self.conv_body_first(x))
         for block in self.conv_body_down:
-            feat = block(feat)
+            precision, feat = precision_at(feat, feat.shape[-1], self.out_size)
+            with precision:
+                feat = block(feat)
             unet_skips.insert(0, feat)
-        feat = self._body_act(self.final_conv(feat))
-
-        style_code = self.final_linear(feat.reshape(feat.size(0), -1))
+        precision, feat = precision_at(feat, feat.shape[-1], self.out_size)
+        with precision:
+            feat = self._body_act(self.final_conv(feat))
+            style_code = self.final_linear(feat.reshape(feat.size(0), -1))
         if self.different_w:
             style_code = style_code.view(style_code.size(0), -1, self.num_style_feat)
 
         conditions = []
         out_rgbs = []
         for i in range(self.log_size - 2):
-            feat = feat + unet_skips[i] if torch.is_grad_enabled() else feat.add_(unet_skips[i])
-            feat = self.conv_body_up[i](feat)
-            conditions.append(self.condition_scale[i](feat))
-            conditions.append(self.condition_shift[i](feat))
-            if return_rgb:
-                out_rgbs.append(self.toRGB[i](feat))
+            precision, feat = precision_at(feat, 2 * feat.shape[-1], self.out_size)
+            with precision:
+                feat = feat + unet_skips[i] if torch.is_grad_enabled() else feat.add_(unet_skips[i])
+                feat = self.conv_body_up[i](feat)
+                conditions.append(self.condition_scale[i](feat))
+                conditions.append(self.condition_shift[i](feat))
+                if return_rgb:
+                    out_rgbs.append(self.toRGB[i](feat))
 
         image, _ = self.stylegan_decoder([style_code],
                                          conditions,

@@ -5,7 +5,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gfpgan.registry import ARCH_REGISTRY
-from .arch_util import interpolate
+from .arch_util import clamp_fp16, interpolate
 from .gfpgan_base import GFPGANBase
 from .stylegan2_base import SFTGeneratorMixin
 from .stylegan2_clean_arch import StyleGAN2GeneratorClean
@@ -56,7 +56,7 @@ class ResBlock(nn.Module):
             skip = interpolate(self.skip(x), self.scale_factor)
         else:
             skip = self.skip(interpolate(x, self.scale_factor))
-        return out + skip if torch.is_grad_enabled() else out.add_(skip)
+        return clamp_fp16(out + skip if torch.is_grad_enabled() else out.add_(skip))
 
 
 @ARCH_REGISTRY.register()

@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gfpgan.registry import ARCH_REGISTRY
-from .arch_util import check_channels, check_input, log2_size, stylegan_channels
+from .arch_util import check_channels, check_input, log2_size, precision_at, stylegan_channels
 from .ops import FusedLeakyReLU, fused_leaky_relu, upfirdn2d
 from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase,
                              inject_noise, modulate_weight)
@@ -407,17 +407,27 @@ class StyleGAN2Discriminator(nn.Module):
 
     def forward(self, x):
         check_input(x, type(self).__name__, 3, self.out_size)
-        out = self.conv_body(x)
+        out = x
+        for layer in self.conv_body:
+            precision, out = precision_at(out, out.shape[-1], self.out_size)
+            with precision:
+                out = layer(out)
+        precision, out = precision_at(out, out.shape[-1], self.out_size)
+        with precision:
+            return self._head(out)
+
+    def _head(self, out):
+        """Minibatch standard deviation, final conv and linears: (B, C, 4, 4) features -> (B, 1) scores."""
         b, c, h, w = out.shape
         group = min(b, self.stddev_group)
         if b % group:
             raise ValueError(f'{type(self).__name__}: the batch size ({b}) must be divisible by the minibatch-stddev '
                              f'group ({group}); use a batch size that is a multiple of {group}.')
-        stddev = out.view(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
+        stddev = out.reshape(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
         stddev = torch.sqrt(stddev.var(0, unbiased=False) + 1e-8)
         stddev = stddev.mean([2, 3, 4], keepdim=True).squeeze(2)
         stddev = stddev.repeat(group, 1, h, w)
         out = torch.cat([out, stddev], 1)
         out = self.final_conv(out)
-        out = out.view(b, -1)
+        out = out.reshape(b, -1)  # reshape: channels-last features are not viewable as (B, C * H * W)
         return self.final_linear(out)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .arch_util import check_channels, interpolate, log2_size, stylegan_channels
+from .arch_util import check_channels, interpolate, log2_size, precision_at, stylegan_channels
 
 __all__ = [
     'NormStyleCode', 'ConstantInput', 'ModulatedConv2dBase', 'ToRGBBase', 'StyleGAN2GeneratorBase', 'SFTGeneratorMixin',
@@ -39,9 +39,14 @@ class ConstantInput(nn.Module):
 
 def modulate_weight(weight, style, demodulate, eps=1e-8):
     """Per-sample conv weights: weight (1, C_out, C_in, k, k) * style (B, C_in), optionally demodulated
-    (each output filter scaled to unit L2 norm) -> (B, C_out, C_in, k, k)."""
+    (each output filter scaled to unit L2 norm) -> (B, C_out, C_in, k, k).
+
+    Computed in ``weight``'s dtype: under autocast the style comes out of a reduced-precision linear layer and is
+    brought back to the float32 weight's dtype, so the modulation and the demodulating sum of C_in * k * k squares
+    run in float32 (StyleGAN2-ADA normalises weights and styles first because it computes them in float16, where
+    that sum overflows); only the convolution itself runs in reduced precision."""
     b, c = style.shape
-    weight = weight * style.view(b, 1, c, 1, 1)
+    weight = weight * style.to(weight.dtype).view(b, 1, c, 1, 1)
     if demodulate:
         demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + eps)
         weight = weight * demod.view(b, weight.shape[1], 1, 1, 1)
@@ -67,7 +72,7 @@ def inject_noise(out, strength, noise=None):
         b, _, h, w = out.shape
         noise = out.new_empty(b, 1, h, w).normal_()
     if torch.is_grad_enabled():
-        return out + strength * noise
+        return out + (strength * noise).to(out.dtype)  # a reduced-precision activation stays so
     return out.add_(strength * noise)
 
 
@@ -258,18 +263,23 @@ class StyleGAN2GeneratorBase(nn.Module):
             else:
                 noise = [getattr(self.noises, f'noise{i}') for i in range(self.num_layers)]
 
+        out_size = 2**self.log_size
         out = self.constant_input(latent.shape[0])
-        out = self.style_conv1(out, latent[:, 0], noise=noise[0])
-        skip = self.to_rgb1(out, latent[:, 1])
+        precision, out = precision_at(out, 4, out_size)
+        with precision:
+            out = self.style_conv1(out, latent[:, 0], noise=noise[0])
+            skip = self.to_rgb1(out, latent[:, 1])
         i = 1
         for conv1, conv2, noise1, noise2, to_rgb in zip(self.style_convs[::2], self.style_convs[1::2], noise[1::2],
                                                         noise[2::2], self.to_rgbs):
-            out = conv1(out, latent[:, i], noise=noise1)
-            # conditions = [scale_8, shift_8, scale_16, shift_16, ...]; there may be fewer levels than layers
-            if conditions is not None and i < len(conditions):
-                out = apply_sft(out, conditions[i - 1], conditions[i], self.sft_half)
-            out = conv2(out, latent[:, i + 1], noise=noise2)
-            skip = to_rgb(out, latent[:, i + 2], skip)
+            precision, out = precision_at(out, 2 * out.shape[-1], out_size)
+            with precision:
+                out = conv1(out, latent[:, i], noise=noise1)
+                # conditions = [scale_8, shift_8, scale_16, shift_16, ...]; there may be fewer levels than layers
+                if conditions is not None and i < len(conditions):
+                    out = apply_sft(out, conditions[i - 1], conditions[i], self.sft_half)
+                out = conv2(out, latent[:, i + 1], noise=noise2)
+                skip = to_rgb(out, latent[:, i + 2], skip)
             i += 2
         return skip, (latent if return_latents else None)
 

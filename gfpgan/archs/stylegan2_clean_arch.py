@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gfpgan.registry import ARCH_REGISTRY
-from .arch_util import default_init_weights
+from .arch_util import clamp_fp16, default_init_weights
 from .stylegan2_base import (ConstantInput, ModulatedConv2dBase, NormStyleCode, StyleGAN2GeneratorBase, ToRGBBase,
                              inject_noise)
 
@@ -54,8 +54,8 @@ class StyleConv(nn.Module):
         grad = torch.is_grad_enabled()
         out = out * 2**0.5 if grad else out.mul_(2**0.5)  # sqrt(2): the gain of the original fused activation
         out = inject_noise(out, self.weight, noise)
-        out = out + self.bias if grad else out.add_(self.bias)
-        return self.activate(out)
+        out = out + self.bias.to(out.dtype) if grad else out.add_(self.bias)
+        return clamp_fp16(self.activate(out))
 
 
 class ToRGB(ToRGBBase):

@@ -88,10 +88,14 @@ class CharbonnierLoss(_PixelLoss):
 
 
 def gram_matrix(x):
-    """Gram matrix of features (N, C, H, W) -> (N, C, C): ``f f^T / (C * H * W)`` with f the (N, C, H*W) view."""
+    """Gram matrix of features (N, C, H, W) -> (N, C, C): ``f f^T / (C * H * W)`` with f the (N, C, H*W) view.
+
+    Always float32, also under autocast: a sum of H * W products of VGG activations overflows float16 (512 x 512
+    conv1 features: 262144 terms) and loses the style loss's small differences in bfloat16."""
     n, c, h, w = x.size()
-    features = x.reshape(n, c, h * w)
-    return features.bmm(features.transpose(1, 2)) / (c * h * w)
+    with torch.autocast(x.device.type, enabled=False):
+        features = x.float().reshape(n, c, h * w)
+        return features.bmm(features.transpose(1, 2)) / (c * h * w)
 
 
 _CRITERIA = ('l1', 'l2', 'fro')
@@ -149,7 +153,9 @@ class PerceptualLoss(nn.Module):
     def _weighted_sum(self, x_features, gt_features, transform):
         total = 0
         for name, feat in x_features.items():  # VGG layer order, as the official sum
-            total += self.criterion(transform(feat), transform(gt_features[name])) * self.layer_weights[name]
+            # float32 distances: under autocast the features arrive in reduced precision
+            total += self.criterion(transform(feat.float()), transform(gt_features[name].float())) * \
+                self.layer_weights[name]
         return total
 
     def forward(self, x, gt):

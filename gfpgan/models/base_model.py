@@ -14,8 +14,11 @@ from gfpgan.utils.img_util import imwrite, tensor2img
 from gfpgan.utils.logger import log_images
 from gfpgan.metrics import calculate_metric
 from gfpgan.utils import dist as dist_util
+from gfpgan.utils.compile import CompiledForward
+from gfpgan.utils.device import set_tf32, to_channels_last
 
 from .lr_scheduler import build_scheduler
+from .precision import MixedPrecision
 
 logger = logging.getLogger('gfpgan')
 
@@ -60,17 +63,35 @@ class BaseModel:
         self.is_train = opt.get('is_train', False)
         self.optimizers = []
         self.schedulers = []
+        self.grad_scalers = []
         self.log_dict = OrderedDict()
+        train_opt = (opt.get('train') or {}) if self.is_train else {}
+        self.precision = MixedPrecision(train_opt.get('mixed_precision') or 'none', self.device)
+        self.channels_last = bool(train_opt.get('channels_last'))
+        self.memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+        self.use_compile = bool(train_opt.get('compile'))
+        self.fused_optimizer = bool(train_opt.get('fused_optimizer'))
+        if self.is_train:
+            set_tf32(bool(train_opt.get('tf32')))
 
     # ------------------------------------------------------------------------------------------ networks
     def model_to_device(self, net):
         """Move to the device; wrap in DistributedDataParallel when training distributed, in DataParallel when one
         process drives several GPUs (``num_gpu`` > 1 without a launcher), as BasicSR does."""
         net = net.to(self.device)
+        if self.channels_last:
+            to_channels_last(net)
         if self.opt.get('dist'):
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
+            # gradient_as_bucket_view: gradients live in the all-reduce buckets (no copy, less memory); correct here
+            # since nothing keeps a reference to .grad across steps. static_graph is not used: the discriminator
+            # adds a second backward (lazy R1) every net_d_reg_every iterations, so the graph is not the same each
+            # iteration.
             net = DistributedDataParallel(
-                net, device_ids=device_ids, find_unused_parameters=bool(self.opt.get('find_unused_parameters')))
+                net,
+                device_ids=device_ids,
+                find_unused_parameters=bool(self.opt.get('find_unused_parameters')),
+                gradient_as_bucket_view=True)
         elif self.device.type == 'cuda' and self.opt.get('num_gpu', 0) > 1:
             net = torch.nn.DataParallel(net)
         return net
@@ -95,10 +116,25 @@ class BaseModel:
             ema_param.mul_(decay).add_(params[name], alpha=1 - decay)
 
     # ------------------------------------------------------------------------------------------ optimisation
+    def compiled(self, net, name):
+        """``net``'s forward through ``torch.compile`` when ``train.compile`` is set (falling back to eager with one
+        log line if compilation fails), else ``net`` itself."""
+        return CompiledForward(net, name) if self.use_compile else net
+
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         if optim_type not in OPTIMIZERS:
             raise ValueError(f"optimizer type must be one of {', '.join(OPTIMIZERS)}, got {optim_type!r}.")
+        if self.fused_optimizer and optim_type in ('Adam', 'AdamW'):
+            kwargs.setdefault('fused', True)  # one kernel for the whole update instead of a few per tensor list
         return OPTIMIZERS[optim_type](params, lr, **kwargs)
+
+    def setup_grad_scalers(self):
+        """One gradient scaler per optimizer (active in fp16 mixed precision only), in ``self.optimizers`` order."""
+        self.grad_scalers = [self.precision.grad_scaler() for _ in self.optimizers]
+
+    def grad_scaler(self, optimizer):
+        """The gradient scaler of ``optimizer``."""
+        return self.grad_scalers[self.optimizers.index(optimizer)]
 
     def setup_schedulers(self):
         self.schedulers = [build_scheduler(o, self.opt['train']['scheduler']) for o in self.optimizers]
@@ -145,6 +181,7 @@ class BaseModel:
             'iter': current_iter,
             'optimizers': [o.state_dict() for o in self.optimizers],
             'schedulers': [s.state_dict() for s in self.schedulers],
+            'grad_scalers': [s.state_dict() for s in self.grad_scalers],
             'rng': rng_state(),
             **(extra or {}),
         }
@@ -171,6 +208,11 @@ class BaseModel:
             optimizer.load_state_dict(state)
         for scheduler, state in zip(self.schedulers, resume_state['schedulers']):
             scheduler.load_state_dict(state)
+        # the loss scales of an fp16 run; a state saved in float32 or bf16 (empty entries) or before scalers were
+        # saved leaves the fresh scalers as they are
+        for scaler, state in zip(self.grad_scalers, resume_state.get('grad_scalers') or []):
+            if state and scaler.is_enabled():
+                scaler.load_state_dict(state)
 
     # ------------------------------------------------------------------------------------------ validation
     def validation(self, dataloader, current_iter, tb_logger=None, save_img=False):

@@ -11,6 +11,12 @@ Deliberate differences from the original (gfpgan 1.3.8), each kept visible:
 - ``train.ema_decay`` (default the original's hard-coded 0.5 ** (32 / 10000)).
 - A NaN / Inf loss skips that optimizer step on every rank, is counted and logged; more than
   ``train.max_nonfinite_steps`` (default 100) in a row raise :class:`NonFiniteLossError`.
+
+Speed options (``train`` section, all off by default so a run computes the original's float32 arithmetic):
+``mixed_precision`` (bf16 / fp16, see ``gfpgan.models.precision``), ``compile`` (``torch.compile`` of the generator
+and global discriminator forward passes; the lazy-R1 forward, which needs a double backward, stays eager),
+``channels_last`` (NHWC networks and batches, for tensor cores on CUDA), ``fused_optimizer`` (fused Adam) and
+``tf32``.
 """
 import math
 from collections import OrderedDict
@@ -122,8 +128,13 @@ class GFPGANModel(BaseModel):
         self.max_nonfinite_steps = train_opt.get('max_nonfinite_steps', 100)
         self.nonfinite_streak = 0
         self.nonfinite_total = 0
+        self.overflow_total = 0
         self.setup_optimizers()
         self.setup_schedulers()
+        self.setup_grad_scalers()
+        # forward passes of the steps without R1; the R1 forward (double backward) always uses the eager net_d
+        self.net_g_forward = self.compiled(self.net_g, 'net_g')
+        self.net_d_forward = self.compiled(self.net_d, 'net_d')
 
     def setup_optimizers(self):
         """Adam with the original's betas: (0, 0.99) for net_g; for net_d the lazy-R1 scaling of betas to the power
@@ -152,9 +163,9 @@ class GFPGANModel(BaseModel):
 
     # ------------------------------------------------------------------------------------------ data
     def feed_data(self, data):
-        self.lq = data['lq'].to(self.device)
+        self.lq = data['lq'].to(self.device, memory_format=self.memory_format)
         if 'gt' in data:
-            self.gt = data['gt'].to(self.device)
+            self.gt = data['gt'].to(self.device, memory_format=self.memory_format)
         if 'loc_left_eye' in data:
             self.locations = {part: data[f'loc_{part}'] for part in COMPONENTS}  # (B, 4) [x1, y1, x2, y2]
 
@@ -178,27 +189,43 @@ class GFPGANModel(BaseModel):
         local = all(bool(torch.isfinite(loss.detach()).all()) for loss in losses)
         return not dist_util.any_rank(not local)
 
+    def _backward(self, loss, optimizer):
+        """Backpropagate ``loss`` for ``optimizer``'s network, scaled by its gradient scaler in fp16."""
+        self.grad_scaler(optimizer).scale(loss).backward()
+
     def _step(self, optimizers, finite, what):
-        """Step the optimizers, or record that ``what`` skipped this iteration's step."""
-        if finite:
-            for optimizer in optimizers:
-                optimizer.step()
-        else:
+        """Step the optimizers, or record that ``what`` skipped this iteration's step: its loss was not finite, or
+        (fp16) its gradients overflowed, in which case the gradient scaler skipped the step and lowered its scale."""
+        if not finite:
             self.skipped.append(what)
+            return
+        for optimizer in optimizers:
+            scaler = self.grad_scaler(optimizer)
+            scale = scaler.get_scale() if scaler.is_enabled() else None
+            scaler.step(optimizer)
+            scaler.update()
+            if scale is not None and scaler.get_scale() < scale and what not in self.overflowed:
+                self.overflowed.append(what)
 
     def _count_skips(self):
         """Count iterations with a skipped step; too many in a row stop the run."""
-        if not self.skipped:
+        if not self.skipped and not self.overflowed:
             self.nonfinite_streak = 0
             return
         self.nonfinite_streak += 1
-        self.nonfinite_total += 1
-        self.log_dict['skipped_steps'] = self.nonfinite_total
+        if self.skipped:
+            self.nonfinite_total += 1
+            self.log_dict['skipped_steps'] = self.nonfinite_total
+        if self.overflowed:
+            self.overflow_total += 1
+            self.log_dict['fp16_overflow_steps'] = self.overflow_total
         if self.nonfinite_streak > self.max_nonfinite_steps:
+            causes = [f'{what}: loss not finite' for what in self.skipped]
+            causes += [f'{what}: float16 gradient overflow' for what in self.overflowed]
             raise NonFiniteLossError(
-                f'{self.nonfinite_streak} training iterations in a row had a NaN or infinite loss '
-                f'({", ".join(self.skipped)}); stopping with the last checkpoint intact: lower the learning rates or '
-                'check the data.')
+                f'{self.nonfinite_streak} training iterations in a row had a NaN or infinite loss or gradient '
+                f'({", ".join(causes)}); stopping with the last checkpoint intact: lower the learning rates, check '
+                'the data, or train in bf16 or float32 instead of fp16.')
 
     def _set_requires_grad(self, nets, flag):
         for net in nets:
@@ -206,8 +233,14 @@ class GFPGANModel(BaseModel):
                 p.requires_grad_(flag)
 
     def optimize_parameters(self, current_iter):
+        """One iteration: the generator step (unless net_d_iters / net_d_init_iters skip it), the EMA update, the
+        global discriminator step (with the lazy R1 penalty every net_d_reg_every iterations) and the eye / mouth
+        discriminators' step. Forward passes and losses run under ``self.precision``'s autocast; the losses are
+        taken on float32 outputs; the R1 penalty and the EMA run in float32."""
         train_opt = self.opt['train']
         self.skipped = []
+        self.overflowed = []
+        autocast = self.precision.autocast
         discriminators = [self.net_d] + (list(self.net_d_components.values()) if self.use_facial_disc else [])
         self._set_requires_grad(discriminators, False)
         self.optimizer_g.zero_grad()
@@ -215,47 +248,22 @@ class GFPGANModel(BaseModel):
         pyramid_weight = train_opt.get('pyramid_loss_weight', 0)
         if pyramid_weight > 0 and current_iter > train_opt.get('remove_pyramid_loss', float('inf')):
             pyramid_weight = 1e-12  # as the original: tiny, not zero, so DDP sees every parameter used
-        self.output, out_rgbs = self.net_g(self.lq, return_rgb=pyramid_weight > 0)
+        with autocast():
+            output, out_rgbs = self.net_g_forward(self.lq, return_rgb=pyramid_weight > 0)
+        self.output = output.float()
         if self.use_facial_disc:
             crops_gt = self.component_crops(self.gt)
             crops = self.component_crops(self.output)
 
         loss_dict = OrderedDict()
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            with autocast():
+                self._generator_losses(loss_dict, out_rgbs, crops if self.use_facial_disc else None,
+                                       crops_gt if self.use_facial_disc else None, pyramid_weight)
             l_g_total = 0
-            if self.cri_pix:
-                loss_dict['l_g_pix'] = self.cri_pix(self.output, self.gt)
-            if pyramid_weight > 0:
-                for i, target in enumerate(image_pyramid(self.gt, self.log_size - 2)):
-                    loss_dict[f'l_p_{2**(i + 3)}'] = self.cri_l1(out_rgbs[i], target) * pyramid_weight
-            if self.cri_perceptual:
-                l_percep, l_style = self.cri_perceptual(self.output, self.gt)
-                if l_percep is not None:
-                    loss_dict['l_g_percep'] = l_percep
-                if l_style is not None:
-                    loss_dict['l_g_style'] = l_style
-            loss_dict['l_g_gan'] = self.cri_gan(self.net_d(self.output), True, is_disc=False)
-            if self.use_facial_disc:
-                feats = {}
-                for part, net in self.net_d_components.items():
-                    pred, feats[part] = net(crops[part], return_feats=True)
-                    loss_dict[f'l_g_gan_{part}'] = self.cri_component(pred, True, is_disc=False)
-                comp_style_weight = train_opt.get('comp_style_weight', 0)
-                if comp_style_weight > 0:
-                    style = 0
-                    for part, net in self.net_d_components.items():
-                        _, real = net(crops_gt[part], return_feats=True)
-                        fake = feats[part]
-                        style = style + self.cri_l1(gram_matrix(fake[0]), gram_matrix(real[0].detach())) * 0.5
-                        style = style + self.cri_l1(gram_matrix(fake[1]), gram_matrix(real[1].detach()))
-                    loss_dict['l_g_comp_style_loss'] = style * comp_style_weight
-            if self.use_identity:
-                identity_gt = self.network_identity(gray_resize_for_identity(self.gt)).detach()
-                identity_out = self.network_identity(gray_resize_for_identity(self.output))
-                loss_dict['l_identity'] = self.cri_l1(identity_out, identity_gt) * train_opt['identity_weight']
             for value in loss_dict.values():
                 l_g_total = l_g_total + value
-            l_g_total.backward()
+            self._backward(l_g_total, self.optimizer_g)
             self._step([self.optimizer_g], self._all_finite(l_g_total), 'g')
 
         self.model_ema(decay=self.ema_decay)
@@ -263,21 +271,22 @@ class GFPGANModel(BaseModel):
         # ---------------------------------------------------------------- discriminators
         self._set_requires_grad(discriminators, True)
         self.optimizer_d.zero_grad()
-        fake_pred = self.net_d(self.output.detach())
-        real_pred = self.net_d(self.gt)
-        l_d = self.cri_gan(real_pred, True, is_disc=True) + self.cri_gan(fake_pred, False, is_disc=True)
+        with autocast():
+            fake_pred = self.net_d_forward(self.output.detach()).float()
+            real_pred = self.net_d_forward(self.gt).float()
+            l_d = self.cri_gan(real_pred, True, is_disc=True) + self.cri_gan(fake_pred, False, is_disc=True)
         loss_dict['l_d'] = l_d
         loss_dict['real_score'] = real_pred.detach().mean()  # wgan: real should be positive, fake negative
         loss_dict['fake_score'] = fake_pred.detach().mean()
-        l_d.backward()
+        self._backward(l_d, self.optimizer_d)
         d_losses = [l_d]
         if current_iter % self.net_d_reg_every == 0:
             self.gt.requires_grad = True
-            real_pred = self.net_d(self.gt)
+            real_pred = self.net_d(self.gt)  # eager and float32: the penalty differentiates through a gradient
             l_d_r1 = r1_penalty(real_pred, self.gt)
             l_d_r1 = self.r1_reg_weight / 2 * l_d_r1 * self.net_d_reg_every + 0 * real_pred[0]
             loss_dict['l_d_r1'] = l_d_r1.detach().mean()
-            l_d_r1.backward()
+            self._backward(l_d_r1, self.optimizer_d)
             self.gt.requires_grad = False
             d_losses.append(l_d_r1)
         self._step([self.optimizer_d], self._all_finite(*d_losses), 'd')
@@ -286,19 +295,54 @@ class GFPGANModel(BaseModel):
             fake_criterion = self.cri_gan if self.comp_d_fake_loss == 'gan' else self.cri_component
             comp_losses = []
             for part, net in self.net_d_components.items():
-                self.optimizer_components[part].zero_grad()
-                fake_pred, _ = net(crops[part].detach())
-                real_pred, _ = net(crops_gt[part])
-                loss = self.cri_component(
-                    real_pred, True, is_disc=True) + fake_criterion(
+                optimizer = self.optimizer_components[part]
+                optimizer.zero_grad()
+                with autocast():
+                    fake_pred = net(crops[part].detach())[0].float()
+                    real_pred = net(crops_gt[part])[0].float()
+                    loss = self.cri_component(real_pred, True, is_disc=True) + fake_criterion(
                         fake_pred, False, is_disc=True)
                 loss_dict[f'l_d_{part}'] = loss
-                loss.backward()
+                self._backward(loss, optimizer)
                 comp_losses.append(loss)
             self._step([self.optimizer_components[p] for p in COMPONENTS], self._all_finite(*comp_losses), 'component')
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self._count_skips()
+
+    def _generator_losses(self, loss_dict, out_rgbs, crops, crops_gt, pyramid_weight):
+        """Fill ``loss_dict`` with the generator's losses on ``self.output`` (float32) against ``self.gt``."""
+        train_opt = self.opt['train']
+        if self.cri_pix:
+            loss_dict['l_g_pix'] = self.cri_pix(self.output, self.gt)
+        if pyramid_weight > 0:
+            for i, target in enumerate(image_pyramid(self.gt, self.log_size - 2)):
+                loss_dict[f'l_p_{2**(i + 3)}'] = self.cri_l1(out_rgbs[i].float(), target) * pyramid_weight
+        if self.cri_perceptual:
+            l_percep, l_style = self.cri_perceptual(self.output, self.gt)
+            if l_percep is not None:
+                loss_dict['l_g_percep'] = l_percep
+            if l_style is not None:
+                loss_dict['l_g_style'] = l_style
+        loss_dict['l_g_gan'] = self.cri_gan(self.net_d_forward(self.output).float(), True, is_disc=False)
+        if self.use_facial_disc:
+            feats = {}
+            for part, net in self.net_d_components.items():
+                pred, feats[part] = net(crops[part], return_feats=True)
+                loss_dict[f'l_g_gan_{part}'] = self.cri_component(pred.float(), True, is_disc=False)
+            comp_style_weight = train_opt.get('comp_style_weight', 0)
+            if comp_style_weight > 0:
+                style = 0
+                for part, net in self.net_d_components.items():
+                    _, real = net(crops_gt[part], return_feats=True)
+                    fake = feats[part]
+                    style = style + self.cri_l1(gram_matrix(fake[0]), gram_matrix(real[0].detach())) * 0.5
+                    style = style + self.cri_l1(gram_matrix(fake[1]), gram_matrix(real[1].detach()))
+                loss_dict['l_g_comp_style_loss'] = style * comp_style_weight
+        if self.use_identity:
+            identity_gt = self.network_identity(gray_resize_for_identity(self.gt)).float().detach()
+            identity_out = self.network_identity(gray_resize_for_identity(self.output)).float()
+            loss_dict['l_identity'] = self.cri_l1(identity_out, identity_gt) * train_opt['identity_weight']
 
     # ------------------------------------------------------------------------------------------ inference, saving
     @torch.no_grad()

@@ -1,7 +1,7 @@
 """The device a command runs on."""
 import torch
 
-__all__ = ['resolve_device', 'conv_memory_format']
+__all__ = ['resolve_device', 'conv_memory_format', 'set_tf32', 'to_channels_last']
 
 
 def resolve_device(device=None):
@@ -15,3 +15,23 @@ def conv_memory_format(device):
     """Layout for convolutional networks on ``device``: channels-last on the CPU, where oneDNN runs it faster (ParseNet
     about 20%, RRDBNet about 38% less time; same results to float rounding), the default elsewhere."""
     return torch.channels_last if torch.device(device).type == 'cpu' else torch.contiguous_format
+
+
+def set_tf32(enabled):
+    """TF32 for float32 matrix products and cuDNN convolutions on Ampere and newer GPUs (a 10-bit mantissa, several
+    times faster). Training sets it from ``train.tf32``, off by default: float32 runs then compute true float32, the
+    precision the faithfulness promise is about (PyTorch's own default leaves cuDNN convolutions on TF32). With
+    ``mixed_precision: bf16`` only the few float32 layers and losses are affected."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+@torch.no_grad()
+def to_channels_last(module):
+    """Store every 4-D parameter and buffer of ``module`` (conv weights) channels-last, in place; returns ``module``.
+    ``module.to(memory_format=...)`` refuses networks that also hold 5-D tensors, as StyleGAN2's modulated convs
+    do (their (1, C_out, C_in, k, k) weights are modulated per sample, then reshaped, so they stay as they are)."""
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.ndim == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return module
