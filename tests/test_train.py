@@ -164,3 +164,23 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(faces, tmp_path):
     assert child.returncode == 0, err[-3000:]
     states = os.listdir(exp / 'training_states')
     assert len(states) == 1 and 0 < int(states[0].split('.')[0]) < 1000
+
+
+def test_the_tiny_config_trains_in_bf16_and_resumes_exactly(faces, tmp_path):
+    args = overrides(faces, 'train:mixed_precision=bf16', 'logger:save_checkpoint_freq=2', 'logger:print_freq=1',
+                     'deterministic=true')
+    straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
+    straight.mkdir()
+    resumed.mkdir()
+    proc = run([TRAIN, '-opt', TINY, '--force_yml', *args, 'train:total_iter=4'], straight)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run([TRAIN, '-opt', TINY, '--force_yml', *args, 'train:total_iter=2'], resumed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run([TRAIN, '-opt', TINY, '--auto_resume', '--force_yml', *args, 'train:total_iter=4'], resumed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = straight / 'experiments' / 'train_gfpgan_tiny'
+    log = ''.join((exp / p).read_text() for p in os.listdir(exp) if p.endswith('.log'))
+    assert "mixed_precision: bf16" in log and 'l_g_gan:' in log and 'skipped_steps' not in log
+    weights = state_dicts(exp, 4)
+    assert all(torch.isfinite(t).all() for sd in weights for t in sd.values())
+    assert_identical(weights, state_dicts(resumed / 'experiments' / 'train_gfpgan_tiny', 4))
