@@ -21,9 +21,41 @@ On CUDA also float16 and bfloat16. Every network gets random weights saved to a 
 release files are (same cost); the detector's random output is replaced by the photo's known landmarks after its
 network has run.
 
-Prints Markdown tables and writes the figures as JSON.
+device (not part of all): the GPU measurement of issue 12 in one call, the most important cases first, each
+started only if its estimated time fits in --time-budget (else a 'skipped: time budget' row):
+  1. restorer forward, GFPGANv1Clean v1.4 at 512: float32 (true float32, TF32 off), bfloat16 and float16 autocast
+     at batch 1 / 8 / 32, eager and torch.compile (batch 32 first, the other batches last), channels-last for bf16
+     batch 32; faces/s, ms/face, first-call (compile) time, peak memory; PSNR (dB, [-1, 1] mapped to [0, 1]) of
+     every output against float32 eager at the same batch, same input and fixed noise.
+  2. training step, GFPGANModel.optimize_parameters of options/train_gfpgan_v1.yml at 512 (random weights in place
+     of the pretrained files), precisions fp32 / bf16 / bf16 + compile (train.mixed_precision, train.compile,
+     train.fused_optimizer; --train-set adds options) at batch 3 and at the largest batch that fits (one lazy-R1
+     step per candidate 3, 6, 12, ... until CUDA runs out of memory); plain and lazy-R1 step times, their mix over
+     net_d_reg_every iterations (it/s, samples/s), first-step (compile) time, peak memory, first-step losses. An
+     option the model does not take yet (not in gfpgan.options.SCHEMA, rejected, or visibly not applied) is listed
+     as unsupported in the row, which still runs.
+  3. data loader: FFHQDegradationDataset (v1 options, generated 512x512 faces) through a DataLoader with 1, 2, 4, 8
+     and 16 workers, steady-state samples/s (and per worker).
+  4. end to end: s/photo through GFPGANer.enhance_iter with the Real-ESRGAN x2 background (skipped, with the reason,
+     without facexlib).
+  5. targets, each with the measured value and pass / fail / n/a: bf16 step >= 1.8x fp32 samples/s at the same
+     batch with <= its peak memory; bf16 + compile >= 1.15x bf16; restorer bf16 batch 32 >= 4x float32 batch 1
+     faces/s; restorer bf16 PSNR vs float32 >= 40 dB; the loader with <= 8 workers >= the fastest bf16 step's
+     samples/s (else by how much it falls short).
+JSON: {"machine": ..., "device": {"complete", "config", "cases", "restorer", "train", "data", "end_to_end",
+"quality", "first_step_losses", "targets"}}, rewritten after every case (atomically, like --markdown) so an
+interrupted run leaves what it measured. --quick runs the same code path in seconds on a CPU: a narrow 32x32
+restorer at batch 1 / 2, train_gfpgan_tiny.yml at batch 2 and 4, one data worker, dynamo without code generation
+for the restorer's compile row, no training compile and no end to end.
+
+  python scripts/benchmark.py --suite device --device cuda --time-budget 240 --output $OUT/benchmark.json \
+      --markdown $OUT/benchmark.md
+  python scripts/benchmark.py --suite device --device cpu --quick --threads 1
+
+Prints Markdown tables and writes the figures as JSON (--markdown FILE: the tables to a file too).
 """
 import argparse
+import copy
 import gc
 import importlib.util
 import json
@@ -614,6 +646,12 @@ def to_memory_format(net, memory_format):
     return net
 
 
+def is_out_of_memory(err):
+    """Whether ``err`` says the GPU ran out of memory (the caching allocator's error, or a library's allocation)."""
+    text = str(err)
+    return isinstance(err, torch.cuda.OutOfMemoryError) or 'out of memory' in text or 'ALLOC_FAILED' in text
+
+
 def end_to_end_unavailable():
     """Why photos cannot be restored end to end here (a missing package), or None."""
     missing = [name for name in ('facexlib', 'skimage') if importlib.util.find_spec(name) is None]
@@ -753,13 +791,23 @@ class DeviceSuite:
         except torch.cuda.OutOfMemoryError:
             raise
         except Exception as err:  # noqa: BLE001 - an option the model does not take yet: run without it
-            dropped = unknown or list(settings)
+            rejection = first_line(err)
+        for dropped in ([unknown, list(settings)] if unknown else [list(settings)]):
+            retry = copy.deepcopy(opt)
             for key in dropped:
-                opt['train'].pop(key, None)
+                retry['train'].pop(key, None)
             torch.manual_seed(0)
-            note = f'the model rejected the options ({first_line(err)}); ran without ' + ', '.join(
+            try:
+                model = build_model(retry)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except Exception:  # noqa: BLE001 - try without more options
+                if dropped == list(settings):
+                    raise
+                continue
+            note = f'the model rejected the options ({rejection}); ran without ' + ', '.join(
                 f'train.{k}' for k in dropped)
-            return build_model(opt), unknown, dropped, note
+            return model, unknown, dropped, note
 
     def step(self, model, data, iteration):
         model.feed_data(data)
@@ -814,20 +862,26 @@ class DeviceSuite:
 
     def search_batch(self, model, start_batch):
         """The largest batch of the search list (from ``start_batch``) whose lazy-R1 step (the most memory) fits:
-        one step each until CUDA runs out of memory, the peak predicts more than 95% of the memory, or the time
-        budget would run out. Returns (batch, [{batch, fits, peak_memory_mib | reason}])."""
+        one step each until CUDA runs out of memory, the peak of the last one predicts more than 95% of the memory
+        for the next, or the time budget could not also time a row at the next. Returns (batch, [{batch, fits,
+        peak_memory_mib, step_s | reason}])."""
         size = model.opt['network_g']['out_size']
         reg_every = int(model.opt['train']['net_d_reg_every'])
         total = torch.cuda.get_device_properties(0).total_memory / 2**20 if self.cuda else None
+        steps_per_row = (1 + self.sizes['train_warmup'] + self.sizes['max_runs'] + self.sizes['r1_warmup'] +
+                         self.sizes['r1_runs'])
         best, tried, last = None, [], None
         for batch in [b for b in self.sizes['train_search'] if b >= start_batch]:
-            if last is not None and total is not None and last[1] * batch / last[0] > 0.95 * total:
-                tried.append({'batch': batch, 'fits': False, 'reason': 'predicted peak over 95% of the memory'})
-                break
-            if last is not None and self.budget.remaining() < 3 * last[2] + self.estimates['train'] / 2:
-                tried.append({'batch': batch, 'fits': False, 'reason': 'time budget'})
-                break
             self.free()
+            resident = torch.cuda.memory_allocated() / 2**20 if self.cuda else None  # weights, optimizer states
+            if last is not None:
+                growth = batch / last['batch']
+                if total is not None and resident + (last['peak_memory_mib'] - resident) * growth > 0.95 * total:
+                    tried.append({'batch': batch, 'fits': False, 'reason': 'predicted peak over 95% of the memory'})
+                    break
+                if self.budget.remaining() < last['step_s'] * growth * (1 + steps_per_row):
+                    tried.append({'batch': batch, 'fits': False, 'reason': 'time budget'})
+                    break
             if self.cuda:
                 torch.cuda.reset_peak_memory_stats()
             out_of_memory = False
@@ -835,7 +889,9 @@ class DeviceSuite:
             try:
                 self.step(model, face_batch(batch, size, self.device), reg_every)
                 self.sync()
-            except torch.cuda.OutOfMemoryError:
+            except RuntimeError as err:  # torch.cuda.OutOfMemoryError, or a cuDNN / cuBLAS allocation failure
+                if not is_out_of_memory(err):
+                    raise
                 out_of_memory = True
             seconds = time.perf_counter() - start
             if out_of_memory:
@@ -844,15 +900,15 @@ class DeviceSuite:
                 self.free()
                 tried.append({'batch': batch, 'fits': False, 'reason': 'CUDA out of memory'})
                 break
-            peak = self.peak_mib()
-            tried.append({'batch': batch, 'fits': True, 'peak_memory_mib': peak, 'step_s': seconds})
-            best, last = batch, (batch, peak, seconds)
+            last = {'batch': batch, 'fits': True, 'peak_memory_mib': self.peak_mib(), 'step_s': seconds}
+            tried.append(last)
+            best = batch
         self.free()
         return best, tried
 
     def train_case(self, precision, kind):
         """One training row: ``kind`` 'base' (the suite's batch) or 'max' (the largest batch that fits)."""
-        settings = dict(TRAIN_COMMON, **TRAIN_PRECISIONS[precision], **self.train_set)
+        settings = {**TRAIN_COMMON, **TRAIN_PRECISIONS[precision], **self.train_set}
         compile = bool(settings.get('compile'))
         row = {'precision': precision, 'batch_kind': kind, 'options': settings}
         if kind == 'base':
@@ -866,6 +922,8 @@ class DeviceSuite:
             skip = 'needs the largest bf16 batch (not measured)'
 
         def measure():
+            if compile:
+                torch._dynamo.reset()  # compile afresh: first_step_s is the whole compile time
             with backend_flags():
                 model, unknown, dropped, note = self.build_train_model(settings)
                 try:
@@ -975,7 +1033,7 @@ class DeviceSuite:
             rest = [(d, b) for d, b in rest if d != f16]  # float16 is slow on a CPU: the largest batch only
         cases += [lambda d=d, b=b: self.restorer_case(d, b) for d, b in rest]
         cases.append(lambda: self.train_case('bf16+compile', 'base'))
-        cases += [lambda p=p: self.train_case(p, 'max') for p in ('fp32', 'bf16')]
+        cases += [lambda p=p: self.train_case(p, 'max') for p in ('bf16', 'fp32')]
         compiled = [(bf16, big), (f16, big), (f32, big)] if self.sizes['restorer_compile_all'] else [(bf16, big)]
         cases += [lambda d=d, b=b: self.restorer_case(d, b, compile=True) for d, b in compiled]
         cases.append(lambda: self.train_case('bf16+compile', 'max'))
@@ -1032,7 +1090,7 @@ class DeviceSuite:
                 'time_budget_s': self.budget.seconds,
                 'elapsed_s': self.budget.elapsed(),
                 'sizes': {k: v for k, v in self.sizes.items()},
-                'train_precisions': {p: dict(TRAIN_COMMON, **s, **self.train_set)
+                'train_precisions': {p: {**TRAIN_COMMON, **s, **self.train_set}
                                      for p, s in TRAIN_PRECISIONS.items()},
                 'compile_backend': self.compile_backend,
                 'restorer_tf32': False,
