@@ -122,7 +122,7 @@ class RealESRGANUpsampler:
                 raise ValueError(f'No released Real-ESRGAN model has scale {self.scale}; pass model_path.')
             path = resolve_weights(model_path or RELEASE_UPSAMPLERS[self.scale])
             load_network(net, path, param_key='params_ema')
-        self.memory_format = conv_memory_format(self.device)
+        self.memory_format = conv_memory_format(self.device, self.dtype)
         self.net = net.eval().to(device=self.device, dtype=self.dtype, memory_format=self.memory_format)
         for p in self.net.parameters():
             p.requires_grad_(False)

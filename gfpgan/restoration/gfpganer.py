@@ -9,7 +9,7 @@ import torch
 
 from gfpgan.archs import build_network
 from gfpgan.archs.presets import release_network_options
-from gfpgan.utils.device import resolve_device
+from gfpgan.utils.device import conv_memory_format, resolve_device, to_channels_last
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.weights import resolve_weights
 
@@ -121,6 +121,11 @@ class GFPGANer:
         self.gfpgan = net.eval().to(self.device)
         if half:
             self.gfpgan = self.gfpgan.half()
+        # channels-last activations (the networks convert their input on the CPU themselves); on CUDA in float16 /
+        # bfloat16 the convolution weights too, for the tensor cores
+        self.memory_format = conv_memory_format(self.device, self.dtype)
+        if self.device.type == 'cuda' and self.memory_format is torch.channels_last:
+            to_channels_last(self.gfpgan)
         self.face_helper = FaceRestoreHelper(
             upscale,
             face_size=face_size,
@@ -139,6 +144,7 @@ class GFPGANer:
             chunk = faces[start:start + self.batch_size]
             x = torch.from_numpy(np.stack(chunk)[..., ::-1].copy()).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
             x = x.to(self.device, dtype=torch.float16 if self.dtype is torch.float16 else torch.float32)
+            x = x.contiguous(memory_format=self.memory_format)
             try:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.dtype is torch.bfloat16):
                     out = self.gfpgan(x, return_rgb=False)[0]
