@@ -506,7 +506,7 @@ DEVICE_SIZES = {
         data_faces=16,
         data_workers=(1, 2, 4, 8, 16),
         data_batch=8,
-        data_rounds=3,
+        data_rounds=4,
         data_min_samples=64,
         photos=4,
         photo_batch=8,
@@ -679,11 +679,16 @@ class DeviceSuite:
         self.restorer = None
         self.references = {}  # batch -> float32 eager restorer output
         self.max_batch = {}  # training precision -> largest batch that fits
-        self.tmp = tempfile.mkdtemp(prefix='gfpgan_bench_')
+        self.tmp = None  # a scratch folder (generated faces, weight files), made when first needed
         self.dataset = self.weights = None
         self.train_set = dict(args.train_set or {})
 
     # -------------------------------------------------------------------------------------------- running cases
+    def scratch(self):
+        if self.tmp is None:
+            self.tmp = tempfile.mkdtemp(prefix='gfpgan_bench_')
+        return self.tmp
+
     def sync(self):
         if self.cuda:
             torch.cuda.synchronize()
@@ -938,8 +943,23 @@ class DeviceSuite:
                     else:
                         batch = self.sizes['train_batch']
                     runs = self.sizes['train_runs'] if kind == 'base' else self.sizes['max_runs']
-                    figures.update(self.time_steps(model, batch, runs))
                     notes = [note] if note else []
+                    try:
+                        figures.update(self.time_steps(model, batch, runs))
+                    except RuntimeError as err:
+                        fitting = [t['batch'] for t in figures.get('search', []) if t['fits'] and t['batch'] < batch]
+                        if not (is_out_of_memory(err) and fitting):
+                            raise
+                        fallback = fitting[-1]  # fragmentation after the search: time the next smaller batch
+                    else:
+                        fallback = None
+                    if fallback is not None:
+                        for optimizer in model.optimizers:
+                            optimizer.zero_grad(set_to_none=True)
+                        self.free()
+                        notes.append(f'out of memory while timing batch {batch}: timed batch {fallback}')
+                        self.max_batch[precision] = fallback
+                        figures.update(self.time_steps(model, fallback, runs))
                     figures['unsupported_options'] = []
                     for key, value in settings.items():
                         if not value or value == 'none':
@@ -969,7 +989,7 @@ class DeviceSuite:
 
         def measure():
             if self.dataset is None:
-                folder = os.path.join(self.tmp, 'faces')
+                folder = os.path.join(self.scratch(), 'faces')
                 os.makedirs(folder, exist_ok=True)
                 make_faces(folder, count=self.sizes['data_faces'], size=self.sizes['data_size'])
                 opt = v1_train_options(folder, name=self.sizes['data_options'])
@@ -997,7 +1017,7 @@ class DeviceSuite:
             photo = np.ascontiguousarray(skdata.astronaut()[:, :, ::-1])
             photos = [(f'photo{i}', photo) for i in range(self.sizes['photos'])]
             if self.weights is None:
-                self.weights = random_weight_files(self.tmp)
+                self.weights = random_weight_files(self.scratch())
             restorer, upsampler = build_photo_restorer(self.weights, self.device, dtype, background == 'realesrgan')
             restorer.batch_size = self.sizes['photo_batch']
             restorer.bg_upsampler = upsampler
@@ -1051,7 +1071,8 @@ class DeviceSuite:
             for case in self.schedule():
                 case()
         finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.tmp:
+                shutil.rmtree(self.tmp, ignore_errors=True)
         return self.save(complete=True)
 
     # -------------------------------------------------------------------------------------------- report

@@ -271,3 +271,89 @@ def test_end_to_end_names_the_missing_package(monkeypatch):
     assert bench.end_to_end_unavailable().startswith('facexlib not installed')
     monkeypatch.setattr(importlib.util, 'find_spec', real)
     assert bench.end_to_end_unavailable() is None
+
+
+class FakeTrainingModel:
+    """Stands in for GFPGANModel in the step-timing and batch-search tests: records iterations, and runs out of
+    (pretend) GPU memory from batch ``oom_from`` on."""
+
+    def __init__(self, oom_from=None, reg_every=4):
+        import torch
+        self.opt = {'network_g': {'out_size': 64}, 'train': {'net_d_reg_every': reg_every}}
+        self.optimizers = [torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])]
+        self.oom_from, self.iterations, self.log_dict, self.batch = oom_from, [], {}, None
+
+    def feed_data(self, data):
+        self.batch = data['lq'].shape[0]
+
+    def optimize_parameters(self, current_iter):
+        import torch
+        if self.oom_from is not None and self.batch >= self.oom_from:
+            raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
+        self.iterations.append(current_iter)
+        self.log_dict = {'l_g_pix': torch.tensor(0.5), 'l_d': 1.25}
+
+
+def device_suite(bench, budget=None, **sizes):
+    import types
+
+    from gfpgan.utils.benchmark import TimeBudget, machine_info
+    args = types.SimpleNamespace(device='cpu', quick=True, model_path=None, train_set={}, output=None, markdown=None,
+                                 machine=machine_info(), tables=[], time_budget=budget)
+    suite = bench.DeviceSuite(args, TimeBudget(budget))
+    suite.sizes = dict(suite.sizes, **sizes)
+    return suite
+
+
+def test_training_step_time_mixes_plain_and_lazy_r1_iterations():
+    from scriptload import load_script
+    bench = load_script('benchmark')
+    suite = device_suite(bench, train_warmup=1, r1_warmup=1, r1_runs=2)
+    model = FakeTrainingModel(reg_every=4)
+    row = suite.time_steps(model, 3, runs=3)
+    # first step, one warm-up, three timed plain steps (never a multiple of 4); then R1 warm-up and two timed R1
+    assert model.iterations == [1, 2, 3, 5, 6, 4, 8, 12]
+    assert row['batch'] == 3 and row['r1_every'] == 4 and row['plain_runs'] == 3 and row['r1_runs'] == 2
+    assert row['step_s'] == (3 * row['plain_step_s'] + row['r1_step_s']) / 4
+    assert row['samples_per_s'] == 3 / row['step_s'] and row['first_step_losses'] == {'l_g_pix': 0.5, 'l_d': 1.25}
+
+
+def test_largest_batch_search_stops_at_out_of_memory_or_a_predicted_overflow(monkeypatch):
+    import types
+
+    import torch
+
+    from scriptload import load_script
+    bench = load_script('benchmark')
+    mib, resident = 2**20, 1000
+    state = {'model': None}
+
+    def peak(*args):  # a batch costs 100 MiB on top of the resident weights and optimizer states
+        return (resident + 100 * (state['model'].batch or 0)) * mib
+
+    total = {'mib': 10**6}
+    monkeypatch.setattr(torch.cuda, 'memory_allocated', lambda *a: resident * mib)
+    monkeypatch.setattr(torch.cuda, 'max_memory_allocated', peak)
+    monkeypatch.setattr(torch.cuda, 'get_device_properties', lambda *a: types.SimpleNamespace(total_memory=total['mib']
+                                                                                              * mib))
+    for name in ('reset_peak_memory_stats', 'synchronize', 'empty_cache'):
+        monkeypatch.setattr(torch.cuda, name, lambda *a: None)
+    suite = device_suite(bench, train_search=(3, 6, 12, 24, 48))
+    suite.cuda = True
+
+    state['model'] = model = FakeTrainingModel(oom_from=24)
+    batch, tried = suite.search_batch(model, 3)
+    assert batch == 12 and [t['batch'] for t in tried] == [3, 6, 12, 24]
+    assert tried[-1] == {'batch': 24, 'fits': False, 'reason': 'CUDA out of memory'}
+    assert tried[0]['fits'] and tried[0]['peak_memory_mib'] == 1300 and set(model.iterations) == {4}  # R1 steps
+
+    total['mib'] = 3000  # batch 12 would need 1000 + 2 * 600 = 2200 MiB: fits; 24 would need 3400 > 95% of 3000
+    state['model'] = model = FakeTrainingModel()
+    batch, tried = suite.search_batch(model, 6)
+    assert batch == 12 and tried[-1] == {'batch': 24, 'fits': False, 'reason': 'predicted peak over 95% of the memory'}
+
+    total['mib'] = 10**6
+    suite.budget = bench.TimeBudget(0)  # no time for the next batch and its row
+    state['model'] = model = FakeTrainingModel()
+    batch, tried = suite.search_batch(model, 3)
+    assert batch == 3 and tried[-1] == {'batch': 6, 'fits': False, 'reason': 'time budget'}
