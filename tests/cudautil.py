@@ -21,22 +21,30 @@ CUDA_TESTS = [pytest.mark.cuda, requires_cuda]  # pytestmark of every CUDA test 
 @contextlib.contextmanager
 def ieee_float32():
     """float32 convolutions and matmuls in full precision inside the block. cuDNN convolutions run in TF32 (10-bit
-    mantissa, ~5e-4 relative) by default on Ampere and later, which a float64 comparison at 1e-4 would catch."""
-    conv, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    if hasattr(conv, 'conv') and hasattr(conv.conv, 'fp32_precision'):  # torch >= 2.9
-        saved = conv.conv.fp32_precision, matmul.fp32_precision
-        conv.conv.fp32_precision, matmul.fp32_precision = 'ieee', 'ieee'
+    mantissa, ~5e-4 relative) by default on Ampere and later, which a float64 comparison at 1e-4 would catch.
+
+    Through the ``allow_tf32`` flags, which set cuDNN's convolutions and RNNs alike (setting only the convolutions'
+    ``fp32_precision`` makes torch refuse later reads of ``allow_tf32``); the per-operation flags where those were
+    already set apart."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    try:
+        saved = cudnn.allow_tf32, matmul.allow_tf32
+    except RuntimeError:
+        flags = [(cudnn.conv, 'fp32_precision'), (cudnn.rnn, 'fp32_precision'), (matmul, 'fp32_precision')]
+        saved = [getattr(obj, name) for obj, name in flags]
+        for obj, name in flags:
+            setattr(obj, name, 'ieee')
         try:
             yield
         finally:
-            conv.conv.fp32_precision, matmul.fp32_precision = saved
-    else:
-        saved = conv.allow_tf32, matmul.allow_tf32
-        conv.allow_tf32, matmul.allow_tf32 = False, False
-        try:
-            yield
-        finally:
-            conv.allow_tf32, matmul.allow_tf32 = saved
+            for (obj, name), value in zip(flags, saved):
+                setattr(obj, name, value)
+        return
+    cudnn.allow_tf32, matmul.allow_tf32 = False, False
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 def relative_errors(out, ref):

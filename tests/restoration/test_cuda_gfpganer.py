@@ -58,6 +58,10 @@ def case():
     """(v1.4 network with random weights, two aligned faces, a photo, their CPU float32 restorations)."""
     torch.manual_seed(0)
     net = build_network(release_network_options('clean')).eval()
+    # GFPGANer draws the decoder's noise on each device (randomize_noise); the noise strengths start at zero, as in
+    # StyleGAN2, so that noise does not reach the output and the devices can be compared
+    strengths = [p for n, p in net.named_parameters() if n.startswith('stylegan_decoder.style_conv') and p.numel() == 1]
+    assert len(strengths) == 15 and not any(p.detach().any() for p in strengths)
     face = cv2.resize(skdata.astronaut()[20:220, 140:340, ::-1], (512, 512), interpolation=cv2.INTER_CUBIC)
     faces = [face, np.ascontiguousarray(np.roll(face, 37, 1))]
     photo = cv2.resize(skdata.astronaut()[:, :, ::-1], (256, 256), interpolation=cv2.INTER_AREA)
