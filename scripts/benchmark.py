@@ -617,16 +617,18 @@ def applied_setting(model, key, value):
 
 class backend_flags:
     """Context that restores the global TF32 / cuDNN flags on exit (a training model sets them for the process);
-    ``tf32``: set TF32 for matrix products and cuDNN convolutions inside."""
+    ``tf32``: TF32 for matrix products and cuDNN convolutions inside, ``benchmark``: cuDNN's algorithm search."""
 
-    def __init__(self, tf32=None):
-        self.tf32 = tf32
+    def __init__(self, tf32=None, benchmark=None):
+        self.tf32, self.benchmark = tf32, benchmark
 
     def __enter__(self):
         self.saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
                       torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
         if self.tf32 is not None:
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = self.tf32
+        if self.benchmark is not None:
+            torch.backends.cudnn.benchmark = self.benchmark
         return self
 
     def __exit__(self, *exc):
@@ -929,7 +931,7 @@ class DeviceSuite:
         def measure():
             if compile:
                 torch._dynamo.reset()  # compile afresh: first_step_s is the whole compile time
-            with backend_flags():
+            with backend_flags(benchmark=True):  # as train.py runs (unless the options ask for determinism)
                 model, unknown, dropped, note = self.build_train_model(settings)
                 try:
                     figures = {}
@@ -1115,6 +1117,8 @@ class DeviceSuite:
                                      for p, s in TRAIN_PRECISIONS.items()},
                 'compile_backend': self.compile_backend,
                 'restorer_tf32': False,
+                'restorer_cudnn_benchmark': torch.backends.cudnn.benchmark,
+                'train_cudnn_benchmark': True,
                 'c_compiler': shutil.which('cc') or shutil.which('gcc'),
                 'weights': self.args.model_path or 'random',
                 'gpu_memory_mib': (torch.cuda.get_device_properties(0).total_memory / 2**20 if self.cuda else None),
