@@ -615,6 +615,19 @@ def applied_setting(model, key, value):
     return None
 
 
+def tf32_switches():
+    """([(object, attribute)], on value, off value): the TF32 switches of cuDNN and matmuls that this torch reads
+    without complaint: the ``allow_tf32`` flags, or (torch >= 2.9, once the per-operation settings were set apart)
+    the ``fp32_precision`` ones."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    try:
+        cudnn.allow_tf32, matmul.allow_tf32
+        return [(cudnn, 'allow_tf32'), (matmul, 'allow_tf32')], True, False
+    except RuntimeError:
+        return [(cudnn.conv, 'fp32_precision'), (cudnn.rnn, 'fp32_precision'), (matmul, 'fp32_precision')], 'tf32', \
+            'ieee'
+
+
 class backend_flags:
     """Context that restores the global TF32 / cuDNN flags on exit (a training model sets them for the process);
     ``tf32``: TF32 for matrix products and cuDNN convolutions inside, ``benchmark``: cuDNN's algorithm search."""
@@ -623,18 +636,19 @@ class backend_flags:
         self.tf32, self.benchmark = tf32, benchmark
 
     def __enter__(self):
-        self.saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-                      torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
+        self.switches, on, off = tf32_switches()
+        self.saved = [getattr(obj, name) for obj, name in self.switches], torch.backends.cudnn.benchmark
         if self.tf32 is not None:
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = self.tf32
+            for obj, name in self.switches:
+                setattr(obj, name, on if self.tf32 else off)
         if self.benchmark is not None:
             torch.backends.cudnn.benchmark = self.benchmark
         return self
 
     def __exit__(self, *exc):
-        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
-         precision) = self.saved
-        torch.set_float32_matmul_precision(precision)
+        values, torch.backends.cudnn.benchmark = self.saved
+        for (obj, name), value in zip(self.switches, values):
+            setattr(obj, name, value)
         return False
 
 
