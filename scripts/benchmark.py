@@ -31,9 +31,8 @@ started only if its estimated time fits in --time-budget (else a 'skipped: time 
      of the pretrained files), precisions fp32 / bf16 / bf16 + compile (train.mixed_precision, train.compile,
      train.fused_optimizer; --train-set adds options) at batch 3 and at the largest batch that fits (one lazy-R1
      step per candidate 3, 6, 12, ... until CUDA runs out of memory); plain and lazy-R1 step times, their mix over
-     net_d_reg_every iterations (it/s, samples/s), first-step (compile) time, peak memory, first-step losses. An
-     option the model does not take yet (not in gfpgan.options.SCHEMA, rejected, or visibly not applied) is listed
-     as unsupported in the row, which still runs.
+     net_d_reg_every iterations (it/s, samples/s), first-step (compile) time, peak memory, first-step losses. A
+     compile that fell back to eager is listed as unsupported in its row.
   3. data loader: FFHQDegradationDataset (v1 options, generated 512x512 faces) through a DataLoader with 1, 2, 4, 8
      and 16 workers, steady-state samples/s (and per worker).
   4. end to end: s/photo through GFPGANer.enhance_iter with the Real-ESRGAN x2 background (skipped, with the reason,
@@ -55,7 +54,6 @@ for the restorer's compile row, no training compile and no end to end.
 Prints Markdown tables and writes the figures as JSON (--markdown FILE: the tables to a file too).
 """
 import argparse
-import copy
 import gc
 import importlib.util
 import json
@@ -81,6 +79,7 @@ from gfpgan.restoration import LandmarksDetector  # noqa: E402
 from gfpgan.utils.benchmark import (TARGETS, TimeBudget, evaluate_targets, json_safe, machine_info,  # noqa: E402
                                     markdown_table, psnr_db, time_callable)
 from gfpgan.utils.checkpoint import load_network  # noqa: E402
+from gfpgan.utils.device import to_memory_format  # noqa: E402
 from gfpgan.utils.fileio import atomic_write  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
@@ -583,7 +582,6 @@ def schema_knows(dotted_key):
     """Whether ``gfpgan.options.SCHEMA`` declares option ``dotted_key`` (e.g. 'train.mixed_precision')."""
     import fnmatch
 
-    import gfpgan.models  # noqa: F401 - components may extend the schema when imported
     from gfpgan.options import SCHEMA
     spec = SCHEMA
     for part in dotted_key.split('.'):
@@ -592,27 +590,6 @@ def schema_knows(dotted_key):
         if spec is None:
             return False
     return True
-
-
-def applied_setting(model, key, value):
-    """Whether the model visibly applied ``train.<key>: value``: True, False, or None when it cannot be told."""
-    if key == 'mixed_precision':
-        mode = getattr(getattr(model, 'precision', None), 'mode', None)
-        return None if mode is None else mode == value
-    if key == 'compile':
-        wrappers = [v for v in vars(model).values() if hasattr(v, 'active') and hasattr(v, 'compiled')]
-        if not wrappers:
-            return None
-        return any(w.active for w in wrappers) == bool(value)
-    if key == 'fused_optimizer':
-        optimizers = getattr(model, 'optimizers', [])
-        if not value or not optimizers:
-            return None
-        return all(g.get('fused') for o in optimizers for g in o.param_groups)
-    if key == 'channels_last':
-        fmt = getattr(model, 'memory_format', None)
-        return None if fmt is None else (fmt == torch.channels_last) == bool(value)
-    return None
 
 
 def tf32_switches():
@@ -650,16 +627,6 @@ class backend_flags:
         for (obj, name), value in zip(self.switches, values):
             setattr(obj, name, value)
         return False
-
-
-@torch.no_grad()
-def to_memory_format(net, memory_format):
-    """``net``'s 4-D parameters and buffers in ``memory_format``, in place. (``Module.to(memory_format=...)`` also
-    converts 5-D tensors and fails on the modulated convolutions' (1, out, in, k, k) weights.)"""
-    for tensor in list(net.parameters()) + list(net.buffers()):
-        if tensor.dim() == 4:
-            tensor.data = tensor.data.contiguous(memory_format=memory_format)
-    return net
 
 
 def is_out_of_memory(err):
@@ -799,36 +766,12 @@ class DeviceSuite:
 
     # -------------------------------------------------------------------------------------------- training
     def build_train_model(self, settings):
-        """(GFPGANModel with ``settings`` in its ``train`` options, the options gfpgan.options.SCHEMA does not know,
-        the options dropped, note). A model that rejects an option is rebuilt without the options the schema does
-        not know (or without them all)."""
+        """GFPGANModel of the suite's options file with ``settings`` in its ``train`` options."""
         from gfpgan.models import build_model
         opt = v1_model_options(name=self.sizes['train_options'], device=self.device)
         opt['train'].update(settings)
-        unknown = [k for k in settings if not schema_knows(f'train.{k}')]
         torch.manual_seed(0)
-        try:
-            return build_model(opt), unknown, [], ''
-        except torch.cuda.OutOfMemoryError:
-            raise
-        except Exception as err:  # noqa: BLE001 - an option the model does not take yet: run without it
-            rejection = first_line(err)
-        for dropped in ([unknown, list(settings)] if unknown else [list(settings)]):
-            retry = copy.deepcopy(opt)
-            for key in dropped:
-                retry['train'].pop(key, None)
-            torch.manual_seed(0)
-            try:
-                model = build_model(retry)
-            except torch.cuda.OutOfMemoryError:
-                raise
-            except Exception:  # noqa: BLE001 - try without more options
-                if dropped == list(settings):
-                    raise
-                continue
-            note = f'the model rejected the options ({rejection}); ran without ' + ', '.join(
-                f'train.{k}' for k in dropped)
-            return model, unknown, dropped, note
+        return build_model(opt)
 
     def step(self, model, data, iteration):
         model.feed_data(data)
@@ -946,7 +889,7 @@ class DeviceSuite:
             if compile:
                 torch._dynamo.reset()  # compile afresh: first_step_s is the whole compile time
             with backend_flags(benchmark=True):  # as train.py runs (unless the options ask for determinism)
-                model, unknown, dropped, note = self.build_train_model(settings)
+                model = self.build_train_model(settings)
                 try:
                     figures = {}
                     if kind == 'max' and compile:
@@ -959,7 +902,7 @@ class DeviceSuite:
                     else:
                         batch = self.sizes['train_batch']
                     runs = self.sizes['train_runs'] if kind == 'base' else self.sizes['max_runs']
-                    notes = [note] if note else []
+                    notes = []
                     try:
                         figures.update(self.time_steps(model, batch, runs))
                     except RuntimeError as err:
@@ -977,21 +920,10 @@ class DeviceSuite:
                         self.max_batch[precision] = fallback
                         figures.update(self.time_steps(model, fallback, runs))
                     figures['unsupported_options'] = []
-                    for key, value in settings.items():
-                        if not value or value == 'none':
-                            continue  # an option left off changes nothing, taken or not
-                        applied = applied_setting(model, key, value)
-                        if key in dropped:
-                            figures['unsupported_options'].append(key)
-                        elif applied is False:
-                            figures['unsupported_options'].append(key)
-                            notes.append('torch.compile fell back to eager' if key ==
-                                         'compile' else f'train.{key}: {value!r} not applied')
-                        elif applied is None and key in unknown:
-                            figures['unsupported_options'].append(key)
-                            notes.append(f'train.{key} is not in gfpgan.options.SCHEMA (ignored?)')
+                    if compile and not model.net_g_forward.active:
+                        figures['unsupported_options'].append('compile')
+                        notes.append('torch.compile fell back to eager')
                     figures['note'] = '; '.join(notes)
-                    figures['applied'] = {k: applied_setting(model, k, v) for k, v in settings.items()}
                     return figures
                 finally:
                     del model
@@ -1389,6 +1321,8 @@ def main(argv=None):
         key, sep, value = item.partition('=')
         if not sep or not key:
             parser.error(f'--train-set takes KEY=VALUE items, got {item!r}.')
+        if not schema_knows(f'train.{key}'):
+            parser.error(f'--train-set {key}: the train section has no option {key!r} (see gfpgan/options.py).')
         train_set[key] = yaml.safe_load(value)
     args.train_set = train_set
     if args.threads:

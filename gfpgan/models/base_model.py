@@ -15,7 +15,7 @@ from gfpgan.utils.logger import log_images
 from gfpgan.metrics import calculate_metric
 from gfpgan.utils import dist as dist_util
 from gfpgan.utils.compile import CompiledForward
-from gfpgan.utils.device import set_tf32, to_channels_last
+from gfpgan.utils.device import set_tf32, to_memory_format
 
 from .lr_scheduler import build_scheduler
 from .precision import MixedPrecision
@@ -80,7 +80,7 @@ class BaseModel:
         process drives several GPUs (``num_gpu`` > 1 without a launcher), as BasicSR does."""
         net = net.to(self.device)
         if self.channels_last:
-            to_channels_last(net)
+            to_memory_format(net)
         if self.opt.get('dist'):
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
             # gradient_as_bucket_view: gradients live in the all-reduce buckets (no copy, less memory); correct here

@@ -9,7 +9,7 @@ import torch
 
 from gfpgan.archs import build_network
 from gfpgan.archs.presets import release_network_options
-from gfpgan.utils.device import conv_memory_format, resolve_device, to_channels_last
+from gfpgan.utils.device import conv_memory_format, resolve_device, to_memory_format
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.weights import resolve_weights
 
@@ -125,7 +125,7 @@ class GFPGANer:
         # bfloat16 the convolution weights too, for the tensor cores
         self.memory_format = conv_memory_format(self.device, self.dtype)
         if self.device.type == 'cuda' and self.memory_format is torch.channels_last:
-            to_channels_last(self.gfpgan)
+            to_memory_format(self.gfpgan)
         self.face_helper = FaceRestoreHelper(
             upscale,
             face_size=face_size,

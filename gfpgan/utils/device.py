@@ -1,7 +1,7 @@
 """The device a command runs on."""
 import torch
 
-__all__ = ['resolve_device', 'conv_memory_format', 'set_tf32', 'to_channels_last']
+__all__ = ['resolve_device', 'conv_memory_format', 'set_tf32', 'to_memory_format']
 
 
 def resolve_device(device=None):
@@ -31,11 +31,12 @@ def set_tf32(enabled):
 
 
 @torch.no_grad()
-def to_channels_last(module):
-    """Store every 4-D parameter and buffer of ``module`` (conv weights) channels-last, in place; returns ``module``.
-    ``module.to(memory_format=...)`` refuses networks that also hold 5-D tensors, as StyleGAN2's modulated convs
-    do (their (1, C_out, C_in, k, k) weights are modulated per sample, then reshaped, so they stay as they are)."""
+def to_memory_format(module, memory_format=torch.channels_last):
+    """Store every 4-D parameter and buffer of ``module`` (conv weights) in ``memory_format``, in place; returns
+    ``module``. ``module.to(memory_format=...)`` refuses networks that also hold 5-D tensors, as StyleGAN2's
+    modulated convs do (their (1, C_out, C_in, k, k) weights are modulated per sample, then reshaped, so they stay
+    as they are)."""
     for tensor in list(module.parameters()) + list(module.buffers()):
         if tensor.ndim == 4:
-            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+            tensor.data = tensor.data.contiguous(memory_format=memory_format)
     return module

@@ -113,15 +113,15 @@ def test_activations_keep_their_dtype_and_modulation_runs_in_float32():
 
 
 def test_channels_last_inputs_and_weights_give_the_same_scores():
-    from gfpgan.utils.device import to_channels_last
+    from gfpgan.utils.device import to_memory_format
     torch.manual_seed(0)
     net = build_network(dict(type='StyleGAN2Discriminator', out_size=SIZE, channel_multiplier=1, narrow=0.125))
     x = torch.rand(4, 3, SIZE, SIZE) * 2 - 1
     ref = net(x)
-    to_channels_last(net)
+    to_memory_format(net)
     assert net.final_conv[0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(net(x.contiguous(memory_format=torch.channels_last)), ref, rtol=1e-5, atol=1e-5)
     g = networks()['GFPGANv1']
     ref, _ = g(x, randomize_noise=False)
-    out, _ = to_channels_last(g)(x.contiguous(memory_format=torch.channels_last), randomize_noise=False)
+    out, _ = to_memory_format(g)(x.contiguous(memory_format=torch.channels_last), randomize_noise=False)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -240,25 +242,14 @@ def test_psnr_and_strict_json_helpers():
     assert json_safe({'a': [math.inf, (1.0, math.nan)], 'b': 2}) == {'a': [None, [1.0, None]], 'b': 2}
 
 
-def test_training_option_support_is_read_from_the_schema_and_the_model():
-    import torch
-
+def test_train_set_options_are_checked_against_the_schema():
     from scriptload import load_script
     bench = load_script('benchmark')
-    assert bench.schema_knows('train.net_d_reg_every') and bench.schema_knows('train.pixel_opt')
+    assert bench.schema_knows('train.net_d_reg_every') and bench.schema_knows('train.mixed_precision')
+    assert bench.schema_knows('train.pixel_opt')  # a glob key ('*_opt')
     assert not bench.schema_knows('train.no_such_option') and not bench.schema_knows('nosection.x')
-
-    class Model:
-        pass
-
-    model = Model()
-    assert bench.applied_setting(model, 'mixed_precision', 'bf16') is None  # cannot tell: the schema decides
-    model.precision = type('P', (), {'mode': 'none'})()
-    assert bench.applied_setting(model, 'mixed_precision', 'bf16') is False
-    model.net_g_forward = type('C', (), {'active': False, 'compiled': None})()
-    assert bench.applied_setting(model, 'compile', True) is False  # fell back to eager
-    model.optimizers = [torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], fused=False)]
-    assert bench.applied_setting(model, 'fused_optimizer', True) is False
+    with pytest.raises(SystemExit):
+        bench.main(['--suite', 'device', '--device', 'cpu', '--quick', '--train-set', 'mixed_precison=bf16'])
 
 
 def test_end_to_end_names_the_missing_package(monkeypatch):

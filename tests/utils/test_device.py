@@ -2,7 +2,7 @@
 import torch
 
 from gfpgan.archs import build_network
-from gfpgan.utils.device import conv_memory_format, resolve_device, set_tf32, to_channels_last
+from gfpgan.utils.device import conv_memory_format, resolve_device, set_tf32, to_memory_format
 
 
 def test_layout_is_channels_last_on_the_cpu_and_for_reduced_precision_on_cuda():
@@ -13,7 +13,7 @@ def test_layout_is_channels_last_on_the_cpu_and_for_reduced_precision_on_cuda():
     assert resolve_device('cpu') == torch.device('cpu')
 
 
-def test_to_channels_last_converts_conv_weights_and_leaves_modulated_weights():
+def test_to_memory_format_converts_conv_weights_and_leaves_modulated_weights():
     torch.manual_seed(0)
     net = build_network(
         dict(
@@ -29,13 +29,15 @@ def test_to_channels_last_converts_conv_weights_and_leaves_modulated_weights():
             narrow=0.125,
             sft_half=True))
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    assert to_channels_last(net) is net
+    assert to_memory_format(net) is net
     for name, tensor in net.state_dict().items():
         assert torch.equal(tensor, before[name]), name  # same values
         if tensor.ndim == 4 and min(tensor.shape[1:]) > 1:
             assert tensor.is_contiguous(memory_format=torch.channels_last), name
         if tensor.ndim == 5:
             assert tensor.is_contiguous(), name
+    to_memory_format(net, torch.contiguous_format)
+    assert all(t.is_contiguous() for t in net.state_dict().values())
 
 
 def test_set_tf32_sets_both_switches():
