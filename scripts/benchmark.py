@@ -79,7 +79,7 @@ from gfpgan.restoration import LandmarksDetector  # noqa: E402
 from gfpgan.utils.benchmark import (TARGETS, TimeBudget, evaluate_targets, json_safe, machine_info,  # noqa: E402
                                     markdown_table, psnr_db, time_callable)
 from gfpgan.utils.checkpoint import load_network  # noqa: E402
-from gfpgan.utils.device import to_memory_format  # noqa: E402
+from gfpgan.utils.device import backend_flags, to_memory_format  # noqa: E402
 from gfpgan.utils.fileio import atomic_write  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
@@ -592,43 +592,6 @@ def schema_knows(dotted_key):
     return True
 
 
-def tf32_switches():
-    """([(object, attribute)], on value, off value): the TF32 switches of cuDNN and matmuls that this torch reads
-    without complaint: the ``allow_tf32`` flags, or (torch >= 2.9, once the per-operation settings were set apart)
-    the ``fp32_precision`` ones."""
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    try:
-        cudnn.allow_tf32, matmul.allow_tf32
-        return [(cudnn, 'allow_tf32'), (matmul, 'allow_tf32')], True, False
-    except RuntimeError:
-        return [(cudnn.conv, 'fp32_precision'), (cudnn.rnn, 'fp32_precision'), (matmul, 'fp32_precision')], 'tf32', \
-            'ieee'
-
-
-class backend_flags:
-    """Context that restores the global TF32 / cuDNN flags on exit (a training model sets them for the process);
-    ``tf32``: TF32 for matrix products and cuDNN convolutions inside, ``benchmark``: cuDNN's algorithm search."""
-
-    def __init__(self, tf32=None, benchmark=None):
-        self.tf32, self.benchmark = tf32, benchmark
-
-    def __enter__(self):
-        self.switches, on, off = tf32_switches()
-        self.saved = [getattr(obj, name) for obj, name in self.switches], torch.backends.cudnn.benchmark
-        if self.tf32 is not None:
-            for obj, name in self.switches:
-                setattr(obj, name, on if self.tf32 else off)
-        if self.benchmark is not None:
-            torch.backends.cudnn.benchmark = self.benchmark
-        return self
-
-    def __exit__(self, *exc):
-        values, torch.backends.cudnn.benchmark = self.saved
-        for (obj, name), value in zip(self.switches, values):
-            setattr(obj, name, value)
-        return False
-
-
 def is_out_of_memory(err):
     """Whether ``err`` says the GPU ran out of memory (the caching allocator's error, or a library's allocation)."""
     text = str(err)
@@ -888,7 +851,7 @@ class DeviceSuite:
         def measure():
             if compile:
                 torch._dynamo.reset()  # compile afresh: first_step_s is the whole compile time
-            with backend_flags(benchmark=True):  # as train.py runs (unless the options ask for determinism)
+            with backend_flags(cudnn_benchmark=True):  # as train.py runs (unless the options ask for determinism)
                 model = self.build_train_model(settings)
                 try:
                     figures = {}

@@ -5,11 +5,12 @@ full float32 precision (no TF32) for comparisons against float64 references, and
 bfloat16 autocast, ...), which checks the tests themselves on a machine without a GPU; what only CUDA has (NCCL,
 float16 networks) still skips.
 """
-import contextlib
 import os
 
 import pytest
 import torch
+
+from gfpgan.utils.device import backend_flags
 
 DEVICE = os.environ.get('GFPGAN_CUDA_TESTS_DEVICE', 'cuda')
 HAS_CUDA = torch.cuda.is_available()
@@ -18,33 +19,10 @@ requires_real_cuda = pytest.mark.skipif(not HAS_CUDA, reason='needs a CUDA devic
 CUDA_TESTS = [pytest.mark.cuda, requires_cuda]  # pytestmark of every CUDA test file
 
 
-@contextlib.contextmanager
 def ieee_float32():
     """float32 convolutions and matmuls in full precision inside the block. cuDNN convolutions run in TF32 (10-bit
-    mantissa, ~5e-4 relative) by default on Ampere and later, which a float64 comparison at 1e-4 would catch.
-
-    Through the ``allow_tf32`` flags, which set cuDNN's convolutions and RNNs alike (setting only the convolutions'
-    ``fp32_precision`` makes torch refuse later reads of ``allow_tf32``); the per-operation flags where those were
-    already set apart."""
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    try:
-        saved = cudnn.allow_tf32, matmul.allow_tf32
-    except RuntimeError:
-        flags = [(cudnn.conv, 'fp32_precision'), (cudnn.rnn, 'fp32_precision'), (matmul, 'fp32_precision')]
-        saved = [getattr(obj, name) for obj, name in flags]
-        for obj, name in flags:
-            setattr(obj, name, 'ieee')
-        try:
-            yield
-        finally:
-            for (obj, name), value in zip(flags, saved):
-                setattr(obj, name, value)
-        return
-    cudnn.allow_tf32, matmul.allow_tf32 = False, False
-    try:
-        yield
-    finally:
-        cudnn.allow_tf32, matmul.allow_tf32 = saved
+    mantissa, ~5e-4 relative) by default on Ampere and later, which a float64 comparison at 1e-4 would catch."""
+    return backend_flags(tf32=False)
 
 
 def relative_errors(out, ref):

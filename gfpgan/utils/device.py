@@ -1,7 +1,9 @@
-"""The device a command runs on."""
+"""The device a command runs on, the layout of convolutional networks there, and TF32."""
+import contextlib
+
 import torch
 
-__all__ = ['resolve_device', 'conv_memory_format', 'set_tf32', 'to_memory_format']
+__all__ = ['resolve_device', 'conv_memory_format', 'set_tf32', 'backend_flags', 'to_memory_format']
 
 
 def resolve_device(device=None):
@@ -25,9 +27,39 @@ def set_tf32(enabled):
     """TF32 for float32 matrix products and cuDNN convolutions on Ampere and newer GPUs (a 10-bit mantissa, several
     times faster). Training sets it from ``train.tf32``, off by default: float32 runs then compute true float32, the
     precision the faithfulness promise is about (PyTorch's own default leaves cuDNN convolutions on TF32). With
-    ``mixed_precision: bf16`` only the few float32 layers and losses are affected."""
+    ``mixed_precision: bf16`` only the few float32 layers and losses are affected. Through the ``allow_tf32``
+    flags, which set cuDNN's convolutions and RNNs alike."""
     torch.backends.cuda.matmul.allow_tf32 = enabled
     torch.backends.cudnn.allow_tf32 = enabled
+
+
+def _tf32_switches():
+    """The TF32 switches this torch reads back: the ``allow_tf32`` flags or, once code set cuDNN's convolutions and
+    RNNs apart through their ``fp32_precision`` (torch >= 2.9 then refuses to read ``allow_tf32``), those."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    try:
+        cudnn.allow_tf32, matmul.allow_tf32
+        return [(cudnn, 'allow_tf32'), (matmul, 'allow_tf32')]
+    except RuntimeError:
+        return [(cudnn.conv, 'fp32_precision'), (cudnn.rnn, 'fp32_precision'), (matmul, 'fp32_precision')]
+
+
+@contextlib.contextmanager
+def backend_flags(tf32=None, cudnn_benchmark=None):
+    """TF32 (``set_tf32``) and cuDNN's algorithm search set inside the block (None: left as they are), the previous
+    settings restored after it."""
+    switches = _tf32_switches()
+    saved = [getattr(obj, name) for obj, name in switches], torch.backends.cudnn.benchmark
+    try:
+        if tf32 is not None:
+            set_tf32(tf32)
+        if cudnn_benchmark is not None:
+            torch.backends.cudnn.benchmark = cudnn_benchmark
+        yield
+    finally:
+        values, torch.backends.cudnn.benchmark = saved
+        for (obj, name), value in zip(switches, values):
+            setattr(obj, name, value)
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ from gfpgan.models.gfpgan_model import GFPGANModel, NonFiniteLossError
 from gfpgan.models.precision import MixedPrecision
 from gfpgan.train import use_resumed_networks
 from gfpgan.utils.checkpoint import load_checkpoint_file
+from gfpgan.utils.device import backend_flags
 
 
 def train(opt, iterations, model=None):
@@ -115,14 +116,11 @@ def test_channels_last_and_fused_adam_compute_the_same_step(tmp_path):
 
 
 def test_tf32_follows_the_option(tmp_path):
-    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    try:
+    with backend_flags():  # restores the switches afterwards
         GFPGANModel(without_pretrained_losses(tiny_options(tmp_path, tf32=True)))
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
         GFPGANModel(without_pretrained_losses(tiny_options(tmp_path)))  # default: true float32
         assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 def test_compiled_steps_compute_the_eager_losses(tmp_path, monkeypatch):

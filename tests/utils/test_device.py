@@ -2,7 +2,7 @@
 import torch
 
 from gfpgan.archs import build_network
-from gfpgan.utils.device import conv_memory_format, resolve_device, set_tf32, to_memory_format
+from gfpgan.utils.device import backend_flags, conv_memory_format, resolve_device, set_tf32, to_memory_format
 
 
 def test_layout_is_channels_last_on_the_cpu_and_for_reduced_precision_on_cuda():
@@ -40,12 +40,14 @@ def test_to_memory_format_converts_conv_weights_and_leaves_modulated_weights():
     assert all(t.is_contiguous() for t in net.state_dict().values())
 
 
-def test_set_tf32_sets_both_switches():
-    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    try:
-        set_tf32(True)
-        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+def test_tf32_switches_and_backend_flags_restore_them():
+    flags = lambda: (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,  # noqa: E731
+                     torch.backends.cudnn.benchmark)
+    before = flags()
+    with backend_flags(tf32=True, cudnn_benchmark=not before[2]):
+        assert flags() == (True, True, not before[2])
         set_tf32(False)
-        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+        assert flags()[:2] == (False, False)
+    assert flags() == before
+    with backend_flags():  # nothing asked: nothing changes
+        assert flags() == before
