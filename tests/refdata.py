@@ -156,6 +156,28 @@ def run_reference_vector(name, net, inputs):
         res['out_mouth'] = net(inputs['input_mouth'])[0]
     elif name.startswith('arcface'):
         res['embedding'] = net(inputs['input'])
+    elif name.startswith('restoreformer'):
+        captured = {}
+        hooks = [
+            net.encoder.register_forward_hook(lambda m, args, out: captured.update(hs=dict(out))),
+            net.quantize.register_forward_hook(lambda m, args, out: captured.update(z=args[0], out=out)),
+        ]
+        res['image'], second = net(inputs['input'], return_rgb=False, weight=0.5)
+        for hook in hooks:
+            hook.remove()
+        assert second is None
+        hs, z = captured['hs'], captured['z']
+        quant, emb_loss, (perplexity, _, indices, distances) = captured['out']
+        res.update(
+            hs_block_3_atten=hs['block_3_atten'],
+            hs_mid_atten=hs['mid_atten'],
+            hs_out=hs['out'],
+            z=z,
+            distances=distances,
+            code_indices=indices.view(z.shape[0], z.shape[2], z.shape[3]),
+            quant=quant,
+            emb_loss=emb_loss,
+            perplexity=perplexity)
     else:
         raise AssertionError(f'no call defined for vector {name}')
     return res

@@ -7,6 +7,7 @@ from .arcface_arch import BasicBlock, Bottleneck, IRBlock, ResNetArcFace
 from .gfpgan_bilinear_arch import GFPGANBilinear, StyleGAN2GeneratorBilinearSFT
 from .gfpganv1_arch import FacialComponentDiscriminator, GFPGANv1, StyleGAN2GeneratorSFT
 from .gfpganv1_clean_arch import GFPGANv1Clean, StyleGAN2GeneratorCSFT
+from .restoreformer_arch import RestoreFormer
 from .rrdbnet_arch import RRDBNet
 from .stylegan2_arch import StyleGAN2Discriminator, StyleGAN2Generator
 from .stylegan2_bilinear_arch import StyleGAN2GeneratorBilinear
@@ -16,6 +17,6 @@ from .vgg_arch import VGGFeatureExtractor
 __all__ = [
     'BasicBlock', 'Bottleneck', 'IRBlock', 'ResNetArcFace', 'GFPGANBilinear', 'StyleGAN2GeneratorBilinearSFT',
     'FacialComponentDiscriminator', 'GFPGANv1', 'StyleGAN2GeneratorSFT', 'GFPGANv1Clean', 'StyleGAN2GeneratorCSFT',
-    'RRDBNet', 'StyleGAN2Discriminator', 'StyleGAN2Generator', 'StyleGAN2GeneratorBilinear', 'StyleGAN2GeneratorClean',
-    'VGGFeatureExtractor', 'build_network'
+    'RestoreFormer', 'RRDBNet', 'StyleGAN2Discriminator', 'StyleGAN2Generator', 'StyleGAN2GeneratorBilinear',
+    'StyleGAN2GeneratorClean', 'VGGFeatureExtractor', 'build_network'
 ]

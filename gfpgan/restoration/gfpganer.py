@@ -70,8 +70,8 @@ class GFPGANer:
         model_path: checkpoint path, release file name or URL (resolved: path, experiments/pretrained_models/,
             caches, then the URL).
         upscale: output scale of the whole photo.
-        arch: 'clean' (v1.2-v1.4), 'bilinear' or 'original' (GFPGANv1.pth).
-        channel_multiplier: 2 for the clean releases, 1 for v1.
+        arch: 'clean' (v1.2-v1.4), 'bilinear', 'original' (GFPGANv1.pth) or 'RestoreFormer' (RestoreFormer.pth).
+        channel_multiplier: 2 for the clean releases, 1 for v1 (RestoreFormer has none and ignores it).
         bg_upsampler: an object with ``enhance(img, outscale=...) -> (img, mode)`` (e.g. RealESRGANUpsampler) or None
             (the photo is resized with Lanczos).
         device: torch device or None (CUDA when available).

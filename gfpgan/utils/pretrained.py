@@ -51,6 +51,10 @@ PRETRAINED = {
     'GFPGANv1.pth':
     _entry(
         f'{_GFPGAN}/v0.1.0/GFPGANv1.pth', None, None, ('inference', ), what='GFPGANv1 (paper), channel_multiplier 1'),
+    'RestoreFormer.pth':
+    _entry(
+        f'{_GFPGAN}/v1.3.4/RestoreFormer.pth', None, None, ('inference', ),
+        what='RestoreFormer (VQ-VAE with multi-head cross-attention), default arguments'),
     # restoration helpers
     'RealESRGAN_x2plus.pth':
     _entry(
