@@ -103,6 +103,9 @@ class UpFirDnSmooth(_FIRResample):
 class EqualLinear(nn.Module):
     """Linear layer with equalized learning rate: weight * (lr_mul / sqrt(in)), bias * lr_mul.
 
+    Input (..., in_channels) as ``F.linear``; the bias is added on the last (feature) axis, with or without the
+    fused activation.
+
     Args:
         activation (None | 'fused_lrelu'): optional fused bias + leaky ReLU.
     """
@@ -125,7 +128,12 @@ class EqualLinear(nn.Module):
     def forward(self, x):
         bias = None if self.bias is None else self.bias * self.lr_mul
         if self.activation == 'fused_lrelu':
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), bias)
+            out = F.linear(x, self.weight * self.scale)
+            if out.ndim <= 2:
+                return fused_leaky_relu(out, bias)
+            # (B, ..., C), e.g. w+ codes (B, num_latent, C) through the style MLP: fused_leaky_relu adds its bias
+            # over dim 1, the features are the last one
+            return fused_leaky_relu(out.movedim(-1, 1), bias).movedim(1, -1)
         return F.linear(x, self.weight * self.scale, bias=bias)
 
     def extra_repr(self):

@@ -20,10 +20,11 @@ __all__ = [
 
 
 class NormStyleCode(nn.Module):
-    """Pixel norm of style codes: x / sqrt(mean(x^2) + 1e-8) over dim 1."""
+    """Pixel norm of style codes: x / sqrt(mean(x^2) + 1e-8) over the feature (last) axis, so that w+ codes
+    (B, num_latent, num_style_feat) are normalised per latent as (B, num_style_feat) codes are."""
 
     def forward(self, x):
-        return x * torch.rsqrt(torch.mean(x**2, dim=1, keepdim=True) + 1e-8)
+        return x * torch.rsqrt(torch.mean(x**2, dim=-1, keepdim=True) + 1e-8)
 
 
 class ConstantInput(nn.Module):
