@@ -87,12 +87,8 @@ def list_inputs(path):
 
 def read_photo(path):
     """A photo as cv2 reads it, unchanged (gray, BGR, BGRA, 8/16-bit); ValueError naming the file otherwise."""
-    from gfpgan.utils.img_util import imdecode
-    with open(path, 'rb') as f:
-        img = imdecode(f.read(), cv2.IMREAD_UNCHANGED, path)
-    if img.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"'{path}' holds {img.dtype} samples; only 8- and 16-bit photos are supported.")
-    return img
+    from .gfpganer import load_photo
+    return load_photo(path)
 
 
 def build_restorer(args):

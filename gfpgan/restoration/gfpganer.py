@@ -13,7 +13,27 @@ from gfpgan.utils.device import conv_memory_format, resolve_device, to_memory_fo
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.weights import resolve_weights
 
-__all__ = ['GFPGANer', 'blend_strength', 'split_alpha', 'restore_mode']
+__all__ = ['GFPGANer', 'blend_strength', 'split_alpha', 'restore_mode', 'load_photo']
+
+
+def load_photo(img):
+    """``img`` itself if it is an array, else the photo at that path as cv2 reads it, unchanged (gray, BGR, BGRA;
+    8- or 16-bit). ImageReadError (a ValueError) naming the file when it cannot be read or is no such photo."""
+    from gfpgan.utils.img_util import ImageReadError, imdecode
+    if isinstance(img, np.ndarray):
+        return img
+    if not isinstance(img, (str, bytes, os.PathLike)):
+        raise TypeError(f'Expected an image array or a file path, got {type(img).__name__}.')
+    path = os.fsdecode(img)
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as err:
+        raise ImageReadError(f"Cannot read image '{path}': {err.strerror or err}.") from err
+    photo = imdecode(data, cv2.IMREAD_UNCHANGED, path)
+    if photo.dtype not in (np.uint8, np.uint16):
+        raise ImageReadError(f"'{path}' holds {photo.dtype} samples; only 8- and 16-bit photos are supported.")
+    return photo
 
 
 def blend_strength(face, restored, weight):
@@ -160,7 +180,7 @@ class GFPGANer:
         """Detect and align the faces of one photo: its own state, so several photos can wait for one batch."""
         helper = self.face_helper
         helper.clean_all()
-        bgr, mode = split_alpha(img)
+        bgr, mode = split_alpha(load_photo(img))
         if has_aligned:
             face = cv2.resize(bgr, (self.face_size, self.face_size), interpolation=cv2.INTER_LINEAR)
             helper.cropped_faces = [face]
@@ -228,7 +248,8 @@ class GFPGANer:
             yield from flush()
 
     def enhance(self, img, has_aligned=False, only_center_face=False, paste_back=True, weight=1.0):
-        """Restore the faces of ``img`` (BGR, gray or BGRA; 8- or 16-bit) with strength ``weight`` in [0, 1].
+        """Restore the faces of ``img`` (BGR, gray or BGRA; 8- or 16-bit; an array or a file path) with strength
+        ``weight`` in [0, 1].
 
         Returns (cropped_faces, restored_faces, restored_img): the aligned input faces, their restorations, and the
         whole photo with the faces pasted back at ``upscale`` in the input's mode (None with ``has_aligned`` or

@@ -232,15 +232,16 @@ def _cv2_reason(err):
     return text.split(' error: ', 1)[-1].strip()
 
 
-def imwrite(img, path, params=None, auto_mkdir=True):
-    """Write a cv2 image (BGR(A) or gray, uint8 / uint16 (H, W[, C]) array) to ``path``, atomically.
+def imwrite(img, file_path, params=None, auto_mkdir=True):
+    """Write a cv2 image (BGR(A) or gray, uint8 / uint16 (H, W[, C]) array) to ``file_path``, atomically
+    (BasicSR's signature).
 
     The format follows the extension, as for ``cv2.imwrite``; ``params`` are cv2's encoder flags, e.g.
     ``[cv2.IMWRITE_JPEG_QUALITY, 95]``. The image is encoded in memory, then written through a temporary
     file and a rename, so an existing file is replaced only by a complete one. A failed encoding raises
     ValueError and touches nothing.
     """
-    path = os.fspath(path)
+    path = os.fspath(file_path)
     ext = os.path.splitext(path)[1]
     if not ext:
         raise ValueError(f"Cannot write image '{path}': the name has no extension (.png, .jpg, ...) to choose "

@@ -4,9 +4,13 @@ sentence says which file to put where."""
 import hashlib
 import os
 import tempfile
+import urllib.parse
 import urllib.request
 
-__all__ = ['WeightsNotFoundError', 'PRETRAINED_DIR', 'cache_dir', 'resolve_weights', 'download_file', 'sha256sum']
+__all__ = [
+    'WeightsNotFoundError', 'PRETRAINED_DIR', 'cache_dir', 'resolve_weights', 'download_file', 'sha256sum',
+    'load_file_from_url'
+]
 
 PRETRAINED_DIR = os.path.join('experiments', 'pretrained_models')
 
@@ -129,3 +133,35 @@ def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_d
     fetch = f"; 'python scripts/download_pretrained.py --files {filename}' does this" if known else ''
     raise WeightsNotFoundError(f"Pretrained file '{filename}' was not found (looked in: {where}) and {reason}.{get} "
                                f"put it in {PRETRAINED_DIR}/ (or pass its path){fetch}.")
+
+
+def load_file_from_url(url, model_dir=None, progress=True, file_name=None):
+    """Local path of ``url`` in ``model_dir`` (default: torch hub's ``checkpoints`` folder), downloaded there if
+    the file is not already present, as BasicSR's and facexlib's function of this name.
+
+    The download goes through a temporary file and is checked against the pretrained catalogue's size and SHA-256
+    when the file is a known release file, so the file appears only complete and verified. Offline (or with
+    ``GFPGAN_NO_DOWNLOAD`` set) a missing file raises WeightsNotFoundError naming the URL and where to put it.
+    """
+    from .pretrained import PRETRAINED
+    if model_dir is None:
+        model_dir = _torch_hub_checkpoints()
+    url_name = os.path.basename(urllib.parse.urlparse(url).path)
+    filename = file_name or url_name
+    if not filename:
+        raise ValueError(f"Cannot tell a file name from the URL '{url}'; pass file_name.")
+    target = os.path.abspath(os.path.join(os.fspath(model_dir), filename))
+    if os.path.isfile(target):
+        return target
+    known = PRETRAINED.get(url_name)
+    sha256 = size = None
+    if known is not None and known.url == url:
+        sha256, size = known.sha256, known.size
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if progress:
+        print(f'Downloading: "{url}" to {target}')
+    try:
+        return download_file(url, target, sha256=sha256, progress=progress, size=size)
+    except (OSError, ValueError) as err:
+        raise WeightsNotFoundError(f"'{target}' is missing and downloading {url} failed ({err}); get the file "
+                                   'from that URL and put it there.') from err

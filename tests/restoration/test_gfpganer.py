@@ -131,11 +131,12 @@ def test_no_face_photo_is_still_upscaled_in_its_mode(net, face):
 
 
 def test_release_table_matches_the_architectures():
-    assert set(RELEASES) == {'1', '1.2', '1.3', '1.4'}
+    assert set(RELEASES) == {'1', '1.2', '1.3', '1.4', 'RestoreFormer'}
+    types = {'1': 'GFPGANv1', 'RestoreFormer': 'RestoreFormer'}
     for version, release in RELEASES.items():
         options = release_network_options(release['arch'], release['channel_multiplier'])
         assert PRETRAINED[release['file']].url.endswith('/' + release['file'])
-        assert options['type'] == ('GFPGANv1' if version == '1' else 'GFPGANv1Clean')
+        assert options['type'] == types.get(version, 'GFPGANv1Clean')
 
 
 def test_missing_checkpoint_is_one_sentence(isolated_weights):
