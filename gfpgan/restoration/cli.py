@@ -20,12 +20,26 @@ restoration). The original accepted -w (default 0.5) but ignored it, always givi
 default here is 1 so that outputs match the original's.
 
 Weights: -v picks a release (1: GFPGANv1.pth, 1.2: GFPGANCleanv1-NoCE-C2.pth, 1.3: GFPGANv1.3.pth, 1.4:
-GFPGANv1.4.pth), found in --model_path, experiments/pretrained_models/, the caches, or downloaded from the release
-(checked against its size and SHA-256); 'python scripts/download_pretrained.py' fetches them ahead, for offline use.
+GFPGANv1.4.pth, RestoreFormer: RestoreFormer.pth), found in --model_path, experiments/pretrained_models/, the caches,
+or downloaded from the release (checked against its size and SHA-256 where one is known); 'python
+scripts/download_pretrained.py' fetches them ahead, for offline use.
+
+Background: --bg_upsampler realesrgan (default) upsamples the photo with Real-ESRGAN x2 (RealESRGAN_x2plus.pth, also
+on the CPU); when that file cannot be found or downloaded, the run warns once and resizes the background with plain
+interpolation instead. --aligned inputs have no background and never need the file. --bg_upsampler none (or None)
+always resizes.
 
 Batching: --batch_size faces go through the restorer together, gathered across photos (at most that many photos
 wait); 8 by default on CUDA, 1 on the CPU, where larger batches are slower per face.
 """
+
+
+def _extension(value):
+    """--ext: 'auto' or an extension OpenCV can write (a leading dot is accepted)."""
+    ext = value.strip().lstrip('.').lower()
+    if ext != 'auto' and not (ext and cv2.haveImageWriter(f'x.{ext}')):
+        raise argparse.ArgumentTypeError(f"OpenCV cannot write '{value}' images; use auto, png, jpg, webp, ...")
+    return ext
 
 
 def build_parser():
@@ -35,14 +49,21 @@ def build_parser():
     p.add_argument(
         '-i', '--input', default='inputs/whole_imgs', help='input image or folder (default inputs/whole_imgs)')
     p.add_argument('-o', '--output', default='results', help='output folder (default results)')
-    p.add_argument('-v', '--version', default='1.3', choices=tuple(RELEASES), help='GFPGAN release (default 1.3)')
+    p.add_argument(
+        '-v',
+        '--version',
+        default='1.3',
+        choices=tuple(RELEASES),
+        help=f"GFPGAN release: {' | '.join(RELEASES)} (default 1.3)")
     p.add_argument('-s', '--upscale', type=int, default=2, help='final upsampling scale of the photo (default 2)')
     p.add_argument('--model_path', help='a local checkpoint instead of the release file (architecture from -v)')
     p.add_argument(
         '--bg_upsampler',
         default='realesrgan',
+        type=str.lower,
         choices=('realesrgan', 'none'),
-        help='background upsampler (default realesrgan, RealESRGAN_x2plus.pth; also on the CPU)')
+        help='background upsampler: realesrgan (default; RealESRGAN_x2plus.pth, also on the CPU; without the file, '
+        'plain resizing with a warning) or none / None (plain resizing)')
     p.add_argument('--bg_tile', type=int, default=400, help='background tile size, 0 for none (default 400)')
     p.add_argument('--suffix', help='suffix of the restored faces and photos')
     p.add_argument('--only_center_face', action='store_true', help='only restore the face nearest the centre')
@@ -50,8 +71,9 @@ def build_parser():
     p.add_argument(
         '--ext',
         default='auto',
-        choices=('auto', 'jpg', 'png'),
-        help='image extension of restored_imgs: auto (as the input), jpg or png')
+        type=_extension,
+        help='image extension of restored_imgs: auto (as the input; png where OpenCV cannot write that), png, jpg, '
+        'webp or any other OpenCV writes (default auto)')
     p.add_argument('-w', '--weight', type=float, default=1.0, help='restoration strength in [0, 1] (default 1)')
     p.add_argument(
         '--det_model',
@@ -96,9 +118,16 @@ def build_restorer(args):
     from .gfpganer import GFPGANer
     release = RELEASES[args.version]
     bg = None
-    if args.bg_upsampler == 'realesrgan':
+    if args.bg_upsampler == 'realesrgan' and not args.aligned:  # aligned faces have no background
+        from gfpgan.utils.weights import WeightsNotFoundError
         from .background import RealESRGANUpsampler
-        bg = RealESRGANUpsampler(scale=2, tile=args.bg_tile, half=args.half, bf16=args.bf16, device=args.device)
+        try:
+            bg = RealESRGANUpsampler(scale=2, tile=args.bg_tile, half=args.half, bf16=args.bf16, device=args.device)
+        except WeightsNotFoundError as err:
+            print(
+                f'inference_gfpgan: warning: no Real-ESRGAN background upsampler ({err}); the background is resized '
+                'with plain interpolation instead.',
+                file=sys.stderr)
     detector = None
     if args.det_model == 'yunet':
         from .face_helper import YuNetDetector
@@ -131,9 +160,9 @@ def save_results(args, path, cropped, restored, restored_img):
                     (new, 'restored_faces', f'{name}_{k:02d}{suffix}.png'),
                     (np.concatenate([face, new], axis=1), 'cmp', f'{name}_{k:02d}.png')]
     if restored_img is not None:
-        extension = ext[1:] if args.ext == 'auto' and ext else ('png' if args.ext == 'auto' else args.ext)
-        if extension.lower() not in ('png', 'jpg', 'jpeg', 'bmp', 'tif', 'tiff', 'webp'):
-            extension = 'png'
+        extension = args.ext
+        if extension == 'auto':
+            extension = ext[1:] if ext and cv2.haveImageWriter(f'x{ext}') else 'png'
         if restored_img.ndim == 3 and restored_img.shape[2] == 4 and extension.lower() in ('jpg', 'jpeg'):
             extension = 'png'  # keep the alpha channel
         outputs.append((restored_img, 'restored_imgs', f'{name}{suffix}.{extension}'))

@@ -107,3 +107,86 @@ def test_a_folder_of_aligned_faces_with_a_local_v14_checkpoint(tmp_path, capsys)
         assert restored.shape == (512, 512, 3) and restored.std() > 0
         assert cv2.imread(str(out / 'cmp' / name)).shape == (512, 1024, 3)
     assert not (out / 'restored_imgs').exists()  # aligned inputs are not pasted back
+
+
+# A RestoreFormer small enough for the command line's real build path at 512 (latent 16x16, attention there).
+SMALL_RESTOREFORMER = dict(
+    type='RestoreFormer', n_embed=16, embed_dim=8, ch=32, ch_mult=(1, 1, 1, 1, 1, 2), attn_resolutions=(16, ),
+    z_channels=16)
+
+
+@pytest.fixture
+def small_restoreformer(tmp_path, monkeypatch):
+    """-v RestoreFormer builds this small configuration; its checkpoint in the release layout."""
+    from gfpgan.archs import build_network, presets
+    monkeypatch.setitem(presets.RELEASE_ARCHS, 'RestoreFormer', SMALL_RESTOREFORMER)
+    torch.manual_seed(0)
+    model = tmp_path / 'RestoreFormer_small.pth'
+    torch.save({'params_ema': build_network(dict(SMALL_RESTOREFORMER)).state_dict()}, model)
+    return model
+
+
+def test_restoreformer_release_on_aligned_faces_never_needs_the_background_file(
+        tmp_path, small_restoreformer, monkeypatch, capsys):
+    from gfpgan.restoration import background
+
+    def no_upsampler(*args, **kwargs):
+        raise AssertionError('--aligned must not build the background upsampler')
+
+    monkeypatch.setattr(background, 'RealESRGANUpsampler', no_upsampler)
+    faces = tmp_path / 'faces'
+    faces.mkdir()
+    face = cv2.resize(skdata.astronaut()[0:300, 100:400, ::-1], (512, 512), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(faces / 'one.png'), face)
+    out = tmp_path / 'out'
+    argv = ['-i', str(faces), '-o', str(out), '-v', 'RestoreFormer', '--model_path', str(small_restoreformer),
+            '--aligned', '--device', 'cpu', '--no_progress']  # default --bg_upsampler realesrgan
+    assert cli.main(argv) == 0
+    assert '1 photo(s), 1 face(s) restored' in capsys.readouterr().out
+    restored = cv2.imread(str(out / 'restored_faces' / 'one_00.png'))
+    assert restored.shape == (512, 512, 3) and restored.std() > 0
+
+
+def test_missing_realesrgan_file_falls_back_to_resizing_with_one_warning(
+        isolated_weights, small_restoreformer, capsys):
+    args = cli.build_parser().parse_args(
+        ['-v', 'RestoreFormer', '--model_path', str(small_restoreformer), '--device', 'cpu'])
+    assert args.bg_upsampler == 'realesrgan'
+    restorer = cli.build_restorer(args)
+    assert restorer.bg_upsampler is None
+    err = capsys.readouterr().err
+    assert err.count('warning') == 1 and 'RealESRGAN_x2plus.pth' in err and 'plain interpolation' in err
+
+
+@pytest.mark.parametrize('value, want', [('none', 'none'), ('None', 'none'), ('realesrgan', 'realesrgan')])
+def test_bg_upsampler_spellings(value, want):
+    assert cli.build_parser().parse_args(['--bg_upsampler', value]).bg_upsampler == want
+
+
+def test_versions_and_extensions(capsys):
+    parser = cli.build_parser()
+    for version in ('1', '1.2', '1.3', '1.4', 'RestoreFormer'):
+        assert parser.parse_args(['-v', version]).version == version
+    for ext, want in (('auto', 'auto'), ('png', 'png'), ('jpg', 'jpg'), ('webp', 'webp'), ('.BMP', 'bmp'),
+                      ('tiff', 'tiff')):
+        assert parser.parse_args(['--ext', ext]).ext == want
+    for bad in (['--ext', 'nonsense'], ['-v', '2.0']):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+    assert 'OpenCV cannot write' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('ext', ['webp', 'bmp', 'jpg'])
+def test_restored_photo_in_the_chosen_format(tmp_path, small_restorer, ext):
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    photo = cv2.resize(skdata.astronaut()[:, :, ::-1], (96, 96), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(photos / 'a.png'), photo)
+    (photos / 'b.pgx').write_bytes(cv2.imencode('.png', photo)[1].tobytes())  # OpenCV cannot write .pgx: auto gives png
+    out = tmp_path / 'out'
+    assert cli.main(['-i', str(photos), '-o', str(out), '--bg_upsampler', 'None', '--ext', ext, '--no_progress']) == 0
+    restored = cv2.imread(str(out / 'restored_imgs' / f'a.{ext}'))
+    assert restored.shape == (192, 192, 3)
+    assert cli.main(['-i', str(photos / 'b.pgx'), '-o', str(tmp_path / 'auto'), '--bg_upsampler', 'none',
+                     '--no_progress']) == 0
+    assert cv2.imread(str(tmp_path / 'auto' / 'restored_imgs' / 'b.png')).shape == (192, 192, 3)
