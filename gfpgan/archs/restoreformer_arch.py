@@ -10,14 +10,19 @@ from torch.nn import functional as F
 
 from gfpgan.registry import ARCH_REGISTRY
 
-__all__ = ['RestoreFormer', 'VectorQuantizer', 'MultiHeadAttnBlock', 'MultiHeadEncoder', 'MultiHeadDecoderTransformer']
+__all__ = [
+    'RestoreFormer', 'VectorQuantizer', 'MultiHeadAttnBlock', 'MultiHeadEncoder', 'MultiHeadDecoderTransformer',
+    'ResnetBlock', 'Upsample', 'Downsample', 'Normalize', 'nonlinearity'
+]
 
 
-def _group_norm(channels):
-    return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6, affine=True)
+def Normalize(in_channels):
+    """GroupNorm with 32 groups, as the original (named as there)."""
+    return nn.GroupNorm(num_groups=32, num_channels=in_channels, eps=1e-6, affine=True)
 
 
-def _swish(x):
+def nonlinearity(x):
+    """Swish / SiLU, computed as the original does."""
     return x * torch.sigmoid(x)
 
 
@@ -95,9 +100,9 @@ class ResnetBlock(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.use_conv_shortcut = conv_shortcut
-        self.norm1 = _group_norm(in_channels)
+        self.norm1 = Normalize(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
-        self.norm2 = _group_norm(out_channels)
+        self.norm2 = Normalize(out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
         if in_channels != out_channels:
@@ -107,8 +112,8 @@ class ResnetBlock(nn.Module):
                 self.nin_shortcut = nn.Conv2d(in_channels, out_channels, 1, 1, 0)
 
     def forward(self, x, temb=None):
-        h = self.conv1(_swish(self.norm1(x)))
-        h = self.conv2(self.dropout(_swish(self.norm2(h))))
+        h = self.conv1(nonlinearity(self.norm1(x)))
+        h = self.conv2(self.dropout(nonlinearity(self.norm2(h))))
         if self.in_channels != self.out_channels:
             x = self.conv_shortcut(x) if self.use_conv_shortcut else self.nin_shortcut(x)
         return x + h
@@ -125,8 +130,8 @@ class MultiHeadAttnBlock(nn.Module):
         self.in_channels = in_channels
         self.head_size = head_size
         self.att_size = in_channels // head_size
-        self.norm1 = _group_norm(in_channels)
-        self.norm2 = _group_norm(in_channels)
+        self.norm1 = Normalize(in_channels)
+        self.norm2 = Normalize(in_channels)
         self.q = nn.Conv2d(in_channels, in_channels, 1)
         self.k = nn.Conv2d(in_channels, in_channels, 1)
         self.v = nn.Conv2d(in_channels, in_channels, 1)
@@ -200,7 +205,7 @@ class MultiHeadEncoder(nn.Module):
             self.mid.block_1 = ResnetBlock(block_in, block_in, dropout=dropout)
             self.mid.attn_1 = MultiHeadAttnBlock(block_in, head_size)
             self.mid.block_2 = ResnetBlock(block_in, block_in, dropout=dropout)
-        self.norm_out = _group_norm(block_in)
+        self.norm_out = Normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, 2 * z_channels if double_z else z_channels, 3, 1, 1)
 
     def forward(self, x):
@@ -222,7 +227,7 @@ class MultiHeadEncoder(nn.Module):
             h = self.mid.attn_1(h)
             h = self.mid.block_2(h)
             hs['mid_atten'] = h
-        h = self.conv_out(_swish(self.norm_out(h)))
+        h = self.conv_out(nonlinearity(self.norm_out(h)))
         hs['out'] = h
         return hs
 
@@ -279,7 +284,7 @@ class MultiHeadDecoderTransformer(nn.Module):
                 curr_res = curr_res * 2
             levels.insert(0, level)
         self.up = nn.ModuleList(levels)
-        self.norm_out = _group_norm(block_in)
+        self.norm_out = Normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, out_ch, 3, 1, 1)
 
     def forward(self, z, hs):
@@ -299,7 +304,7 @@ class MultiHeadDecoderTransformer(nn.Module):
                 h = level.upsample(h)
         if self.give_pre_end:
             return h
-        return self.conv_out(_swish(self.norm_out(h)))
+        return self.conv_out(nonlinearity(self.norm_out(h)))
 
 
 @ARCH_REGISTRY.register()

@@ -26,10 +26,14 @@ OFFICIAL_IMPORTS = {
     ],
     'gfpgan.archs.vgg_arch': ['VGGFeatureExtractor'],
     'gfpgan.archs.rrdbnet_arch': ['RRDBNet'],
+    'gfpgan.archs.restoreformer_arch': [
+        'RestoreFormer', 'VectorQuantizer', 'MultiHeadAttnBlock', 'MultiHeadEncoder', 'MultiHeadDecoderTransformer',
+        'ResnetBlock', 'Upsample', 'Downsample', 'Normalize', 'nonlinearity'
+    ],
     'gfpgan.archs': [
         'GFPGANv1', 'GFPGANv1Clean', 'GFPGANBilinear', 'StyleGAN2Generator', 'StyleGAN2Discriminator',
         'StyleGAN2GeneratorClean', 'StyleGAN2GeneratorBilinear', 'FacialComponentDiscriminator', 'ResNetArcFace',
-        'VGGFeatureExtractor', 'RRDBNet'
+        'VGGFeatureExtractor', 'RRDBNet', 'RestoreFormer'
     ],
 }
 
