@@ -4,6 +4,8 @@ import math
 
 import cv2
 import numpy as np
+import torch
+from torchvision.transforms import functional as TF
 
 from gfpgan.registry import DATASET_REGISTRY
 from gfpgan.utils.img_util import resize_square
@@ -67,7 +69,13 @@ class FFHQDegradationDataset(ImageDataset):
                 f"FFHQDegradationDataset option 'out_size' must be a positive integer, got {o['out_size']!r}.")
         self.out_size = int(o['out_size'])
         self.mean, self.std = o.get('mean'), o.get('std')
+        self.gt_folder = o['dataroot_gt']
         self.source = ImageSource(o['dataroot_gt'], o['io_backend'], option='dataroot_gt')
+        # the original's names: its io_backend options (with db_paths for LMDB) and the client reading the images
+        self.io_backend_opt = dict(o['io_backend'])
+        if self.source.type == 'lmdb':
+            self.io_backend_opt['db_paths'] = self.gt_folder
+        self.file_client = self.source
         self.paths = self.source.keys
         self.use_hflip = bool(o['use_hflip'])
 
@@ -91,11 +99,11 @@ class FFHQDegradationDataset(ImageDataset):
 
         self.crop_components = bool(o['crop_components'])
         self.eye_enlarge_ratio = float(o['eye_enlarge_ratio'])
-        self.components = None
+        self.components_list = None  # {'00000000': {part: (x, y, half_len)}} (the original's name)
         if self.crop_components:
             self.require(opt, 'component_path', owner='FFHQDegradationDataset with crop_components')
-            self.components = load_component_boxes(o['component_path'])
-            missing = [i for i in range(len(self)) if dataset_key(i) not in self.components]
+            self.components_list = load_component_boxes(o['component_path'])
+            missing = [i for i in range(len(self)) if dataset_key(i) not in self.components_list]
             if missing:
                 raise ValueError(f"The component boxes file '{o['component_path']}' has no entry "
                                  f"'{dataset_key(missing[0])}' for image {self.paths[missing[0]]} ({len(missing)} of "
@@ -109,6 +117,42 @@ class FFHQDegradationDataset(ImageDataset):
 
     def __len__(self):
         return len(self.paths)
+
+    @property
+    def components(self):
+        """The loaded eye / mouth boxes (``components_list``), None without ``crop_components``."""
+        return self.components_list
+
+    @staticmethod
+    def color_jitter(img, shift):
+        """The original's RGB jitter: (H, W, 3) float32 in [0, 1] plus one offset per channel drawn uniformly from
+        [-shift, shift] with numpy's global generator, clipped to [0, 1] (training draws from the dataset's own
+        generator instead, :meth:`sample_degradation`)."""
+        return deg.rgb_shift(img, np.random.uniform(-shift, shift, 3).astype(np.float32))
+
+    @staticmethod
+    def color_jitter_pt(img, brightness, contrast, saturation, hue):
+        """The original's colour jitter on a (..., 3, H, W) RGB tensor in [0, 1]: brightness, contrast, saturation
+        and hue adjustments (torchvision's) in a random order, factors uniform in the given (low, high) ranges, drawn
+        from torch's global generator; a None range skips its adjustment."""
+        adjust = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
+        ranges = (brightness, contrast, saturation, hue)
+        for i in torch.randperm(4).tolist():
+            if ranges[i] is not None:
+                factor = torch.tensor(1.0).uniform_(ranges[i][0], ranges[i][1]).item()
+                img = adjust[i](img, factor)
+        return img
+
+    def get_component_coordinates(self, index, status):
+        """[loc_left_eye, loc_right_eye, loc_mouth], each a (4,) float32 tensor [x1, y1, x2, y2] in out_size
+        pixels, for image ``index``; ``status`` is the augmentation status [hflip, ...] (a flip swaps the eyes and
+        mirrors x), eyes enlarged by ``eye_enlarge_ratio``. The loaded boxes are never modified."""
+        return list(
+            component_locations(
+                self.components_list[dataset_key(index)],
+                self.out_size,
+                hflip=bool(status[0]),
+                eye_enlarge_ratio=self.eye_enlarge_ratio))
 
     def sample_kernel(self, rng):
         """Parameters of one blur kernel (:func:`~gfpgan.data.degradations.sample_mixed_kernel`) and its size."""
@@ -191,10 +235,6 @@ class FFHQDegradationDataset(ImageDataset):
             'gt_path': self.paths[index]
         }
         if self.crop_components:
-            locations = component_locations(
-                self.components[dataset_key(index)],
-                self.out_size,
-                hflip=hflip,
-                eye_enlarge_ratio=self.eye_enlarge_ratio)
+            locations = self.get_component_coordinates(index, [hflip, False, False])
             out.update({f'loc_{part}': loc for part, loc in zip(COMPONENTS, locations)})
         return out

@@ -70,13 +70,13 @@ class PairedImageDataset(ImageDataset):
         lq_key, gt_key = self.pairs[index]
         lq, gt = self.lq_source.read(lq_key), self.gt_source.read(gt_key)
         h, w = lq.shape[:2]
-        if gt.shape[0] < h * self.scale or gt.shape[1] < w * self.scale:
-            raise ValueError(f'The reference {gt_key} ({gt.shape[0]}x{gt.shape[1]}) is smaller than {self.scale} '
-                             f'times its input {lq_key} ({h}x{w}); check the pairs or the scale option.')
         if self.train:
+            if gt.shape[0] < h * self.scale or gt.shape[1] < w * self.scale:
+                raise ValueError(f'The reference {gt_key} ({gt.shape[0]}x{gt.shape[1]}) is smaller than {self.scale} '
+                                 f'times its input {lq_key} ({h}x{w}); check the pairs or the scale option.')
             lq, gt = self._crop_and_flip(lq, gt[:h * self.scale, :w * self.scale], self.rng, lq_key)
         else:
-            gt = gt[:h * self.scale, :w * self.scale]
+            gt = gt[:h * self.scale, :w * self.scale]  # as BasicSR: cut to lq * scale (a smaller gt stays as it is)
         return {
             'lq': to_normalized_tensor(lq, self.mean, self.std),
             'gt': to_normalized_tensor(gt, self.mean, self.std),

@@ -8,7 +8,8 @@ from gfpgan.utils.img_util import ImageReadError, decode_image
 from gfpgan.utils.optional import import_optional
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'is_image_file', 'scan_images', 'read_meta_info', 'DiskBackend', 'LmdbBackend', 'ImageSource'
+    'IMAGE_EXTENSIONS', 'is_image_file', 'scan_images', 'read_meta_info', 'DiskBackend', 'LmdbBackend', 'ImageSource',
+    'NotAnLmdbError'
 ]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff')
@@ -71,17 +72,22 @@ def scan_images(folder, recursive=False, option=None):
     return [os.path.join(folder, name) for name in found]
 
 
+class NotAnLmdbError(FileNotFoundError, ValueError):
+    """An lmdb io_backend root that is not an LMDB database: a FileNotFoundError (no data.mdb), and the ValueError
+    that the original FFHQDegradationDataset raises for a dataroot_gt that is not a ``.lmdb`` folder."""
+
+
 def _check_lmdb(path, option=None):
-    """Raise FileNotFoundError with one sentence unless ``path`` is an LMDB folder with data.mdb."""
+    """Raise NotAnLmdbError with one sentence unless ``path`` is an LMDB folder with data.mdb."""
     create = _CREATE_HINT.format(path=path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"The LMDB database '{path}'{_given_as(option)} does not exist; create it from a "
-                                f'folder of images with `{create}`.')
+        raise NotAnLmdbError(f"The LMDB database '{path}'{_given_as(option)} does not exist; create it from a "
+                             f'folder of images with `{create}`.')
     if not os.path.isfile(os.path.join(path, 'data.mdb')):
         has_images = os.path.isdir(path) and any(is_image_file(name) for name in os.listdir(path))
         hint = ' (it holds image files: use io_backend type disk to read them as they are)' if has_images else ''
-        raise FileNotFoundError(f"'{path}'{_given_as(option)} is not an LMDB database, it has no data.mdb{hint}; "
-                                f'create one from a folder of images with `{create}`.')
+        raise NotAnLmdbError(f"'{path}'{_given_as(option)} is not an LMDB database, it has no data.mdb{hint}; "
+                             f'create one from a folder of images with `{create}`.')
 
 
 def read_meta_info(lmdb_path, option=None):
@@ -256,6 +262,10 @@ class ImageSource:
     def read_bytes(self, key):
         """The encoded image stored under ``key`` (bytes)."""
         return self.backend.get(key)
+
+    def get(self, filepath, client_key='default'):
+        """BasicSR's ``FileClient.get``: the bytes of ``filepath`` (a path, or an LMDB key)."""
+        return self.read_bytes(filepath)
 
     def read(self, key):
         """The image of ``key`` as (H, W, 3) float32 RGB in [0, 1] (``decode_image``); ImageReadError
