@@ -64,6 +64,9 @@ def test_float32_on_cuda_matches_cpu_float64(kind, name):
         got = _run(kind, name, net, inputs)
     assert set(got) == set(reference)
     for key, ref in reference.items():
+        if not ref.is_floating_point():  # RestoreFormer's code indices: exact (the nearest codes have no near-ties)
+            assert torch.equal(got[key].cpu(), ref), f'{name} {key}'
+            continue
         assert got[key].device.type == DEVICE and got[key].dtype == torch.float32, key
         err, _ = relative_errors(got[key], ref)
         assert err <= FLOAT32_TOL, f'{name} {key}: max|cuda - cpu float64| = {err:.3g} x max|ref|'
@@ -79,6 +82,8 @@ def test_bfloat16_autocast_on_cuda_stays_close_to_cpu_float64(kind, name):
     assert any(not torch.equal(got[k].float(), full[k]) for k in got)  # autocast did change the arithmetic
     for key, ref in reference.items():
         assert torch.isfinite(got[key]).all(), key
+        if name.startswith('restoreformer') and not key.startswith(('hs_', 'z')):
+            continue  # bfloat16 distances may pick another of two close codes: only the encoder side is compared
         err, mean = relative_errors(got[key], ref)
         assert err <= BF16_MAX_TOL and mean <= BF16_MEAN_TOL, (
             f'{name} {key}: bfloat16 max error {err:.3g}, mean {mean:.3g} x max|ref| '
