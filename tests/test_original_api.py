@@ -47,6 +47,7 @@ def test_utils_offers_the_originals_names():
         'min_max=(0, 1))'
     assert str(inspect.signature(imwrite)) == '(img, file_path, params=None, auto_mkdir=True)'
     assert str(inspect.signature(load_file_from_url)) == '(url, model_dir=None, progress=True, file_name=None)'
+    assert 'GFPGANer' in dir(gfpgan.utils)
     with pytest.raises(AttributeError):
         gfpgan.utils.NoSuchThing
 

@@ -22,3 +22,7 @@ def __getattr__(name):
         from gfpgan.restoration.gfpganer import GFPGANer
         return GFPGANer
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+    return sorted(set(globals()) | {'GFPGANer'})
