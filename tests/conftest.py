@@ -15,8 +15,12 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture
 def isolated_weights(tmp_path, monkeypatch):
-    """Run in an empty folder with empty gfpgan / torch caches: nothing pretrained can be found."""
+    """Run in an empty folder with empty gfpgan / torch caches and empty package ``weights/`` folders (the gfpgan
+    package's and facexlib's, moved into the folder): nothing pretrained can be found."""
+    import gfpgan.utils.weights as weights
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(weights, 'gfpgan_package_weights_dir', lambda: str(tmp_path / 'site' / 'gfpgan' / 'weights'))
+    monkeypatch.setattr(weights, 'facexlib_weights_dir', lambda: str(tmp_path / 'site' / 'facexlib' / 'weights'))
     monkeypatch.setenv('GFPGAN_CACHE', str(tmp_path / 'cache'))
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     return tmp_path

@@ -1,18 +1,22 @@
-"""Where pretrained weight files come from: a local path first, then ``experiments/pretrained_models/``,
-then the cache folders, then the file's URL (downloaded atomically, hash-checked). Offline, one
-sentence says which file to put where."""
+"""Where pretrained weight files come from: a local path first, then the folders where the original GFPGAN and
+facexlib put their downloads (``gfpgan/weights/``, facexlib's ``weights/``), ``experiments/pretrained_models/``, the
+cache folders, then the file's URL (downloaded atomically, hash-checked). Offline, one sentence says which file to
+put where."""
 import hashlib
+import importlib.util
 import os
 import tempfile
 import urllib.parse
 import urllib.request
 
 __all__ = [
-    'WeightsNotFoundError', 'PRETRAINED_DIR', 'cache_dir', 'resolve_weights', 'download_file', 'sha256sum',
+    'WeightsNotFoundError', 'PRETRAINED_DIR', 'LEGACY_WEIGHTS_DIR', 'cache_dir', 'default_search_dirs',
+    'facexlib_weights_dir', 'gfpgan_package_weights_dir', 'resolve_weights', 'download_file', 'sha256sum',
     'load_file_from_url'
 ]
 
 PRETRAINED_DIR = os.path.join('experiments', 'pretrained_models')
+LEGACY_WEIGHTS_DIR = os.path.join('gfpgan', 'weights')  # the original's inference script downloads here (cwd)
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -30,6 +34,36 @@ def _torch_hub_checkpoints():
         return os.path.join(torch.hub.get_dir(), 'checkpoints')
     except Exception:  # pragma: no cover - torch is always there in practice
         return None
+
+
+def gfpgan_package_weights_dir():
+    """``weights/`` inside the installed gfpgan package, where the original ``GFPGANer`` downloaded a model URL."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'weights')
+
+
+def facexlib_weights_dir():
+    """``weights/`` inside the installed facexlib package, where facexlib downloads its detection and parsing files
+    (found without importing facexlib); None when facexlib is not installed."""
+    try:
+        spec = importlib.util.find_spec('facexlib')
+    except (ImportError, ValueError):
+        return None
+    locations = list(getattr(spec, 'submodule_search_locations', None) or []) if spec is not None else []
+    return os.path.join(locations[0], 'weights') if locations else None
+
+
+def default_search_dirs():
+    """Folders searched for a pretrained file name, in order: ``gfpgan/weights/`` (relative to the working directory)
+    and the gfpgan package's ``weights/`` (where the original put downloads), facexlib's package ``weights/``,
+    ``experiments/pretrained_models/``, the gfpgan cache, torch hub's checkpoints folder. Duplicates are dropped."""
+    dirs, seen = [], set()
+    for folder in (LEGACY_WEIGHTS_DIR, gfpgan_package_weights_dir(), facexlib_weights_dir(), PRETRAINED_DIR,
+                   cache_dir(), _torch_hub_checkpoints()):
+        key = os.path.realpath(folder) if folder else None
+        if folder and key not in seen:
+            seen.add(key)
+            dirs.append(folder)
+    return dirs
 
 
 _DIGESTS = {}  # (real path, size, modification time) -> digest: a file is hashed once per process
@@ -92,10 +126,12 @@ def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_d
     """Local path of a pretrained file.
 
     Order: ``name_or_path`` itself if it exists (a path you give is used as it is); its file name in
-    ``search_dirs`` (default: ``experiments/pretrained_models/``, the gfpgan cache, torch hub's checkpoints
-    folder); then ``url`` downloaded into the gfpgan cache (not with ``download=False``). A file name in the
-    catalogue (``gfpgan.utils.pretrained``) brings its URL and SHA-256 when they are not given. Raises
-    WeightsNotFoundError naming the file, where to put it and where to get it.
+    ``search_dirs`` (default: ``default_search_dirs()``: ``gfpgan/weights/``, the gfpgan package's and facexlib's
+    ``weights/`` folders, ``experiments/pretrained_models/``, the gfpgan cache, torch hub's checkpoints folder,
+    so files an existing install of the original or facexlib downloaded are found); then ``url`` downloaded into
+    the gfpgan cache (not with ``download=False``). A file name in the catalogue (``gfpgan.utils.pretrained``)
+    brings its URL and SHA-256 when they are not given. Raises WeightsNotFoundError naming the file, where to put
+    it and where to get it.
     """
     from .pretrained import PRETRAINED
     name_or_path = os.fspath(name_or_path)
@@ -106,7 +142,7 @@ def resolve_weights(name_or_path, url=None, sha256=None, progress=True, search_d
     size = None
     if known is not None:
         url, sha256, size = url or known.url, sha256 or known.sha256, known.size
-    dirs = search_dirs if search_dirs is not None else [PRETRAINED_DIR, cache_dir(), _torch_hub_checkpoints()]
+    dirs = search_dirs if search_dirs is not None else default_search_dirs()
     bad_hash = []
     for folder in dirs:
         if folder and os.path.isfile(os.path.join(folder, filename)):
