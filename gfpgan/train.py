@@ -152,7 +152,8 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
     warmup_iter = opt['train'].get('warmup_iter', -1)
 
     def save(epoch):
-        model.save(epoch, current_iter, extra={'epoch_iter': epoch_iter})
+        model.training_state_extra = {'epoch_iter': epoch_iter}
+        model.save(epoch, current_iter)  # the original's signature, which a subclass may override
         logger.info('Saved models and training state of iteration %d.', current_iter)
 
     logger.info('Start training from epoch %d, iteration %d.', start_epoch, current_iter)

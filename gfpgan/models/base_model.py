@@ -8,6 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
 from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
 from gfpgan.utils.img_util import imwrite, tensor2img
@@ -65,6 +66,9 @@ class BaseModel:
         self.schedulers = []
         self.grad_scalers = []
         self.log_dict = OrderedDict()
+        # entries every training state carries besides the model's own (the training loop's position in its epoch),
+        # set by the loop so that a subclass's ``save(epoch, current_iter)`` (the original's signature) keeps them
+        self.training_state_extra = {}
         train_opt = (opt.get('train') or {}) if self.is_train else {}
         self.precision = MixedPrecision(train_opt.get('mixed_precision') or 'none', self.device)
         self.channels_last = bool(train_opt.get('channels_last'))
@@ -95,6 +99,10 @@ class BaseModel:
         elif self.device.type == 'cuda' and self.opt.get('num_gpu', 0) > 1:
             net = torch.nn.DataParallel(net)
         return net
+
+    def get_bare_model(self, net):
+        """The network inside a DistributedDataParallel / DataParallel wrapper (BasicSR's name for ``bare``)."""
+        return bare(net)
 
     def print_network(self, net):
         net = bare(net)
@@ -183,12 +191,13 @@ class BaseModel:
             'schedulers': [s.state_dict() for s in self.schedulers],
             'grad_scalers': [s.state_dict() for s in self.grad_scalers],
             'rng': rng_state(),
+            **self.training_state_extra,
             **(extra or {}),
         }
 
     def save_training_state(self, epoch, current_iter, extra=None):
-        """training_states/<iter>.state (epoch, iter, optimizers, schedulers, random states, ``extra``), atomically,
-        on rank 0 only; nothing for iter -1."""
+        """training_states/<iter>.state (epoch, iter, optimizers, schedulers, random states,
+        ``training_state_extra``, ``extra``), atomically, on rank 0 only; nothing for iter -1."""
         if current_iter == -1 or self.opt.get('rank', 0) != 0:
             return None
         path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
@@ -216,19 +225,38 @@ class BaseModel:
 
     # ------------------------------------------------------------------------------------------ validation
     def validation(self, dataloader, current_iter, tb_logger=None, save_img=False):
-        """Restore every validation image (rank 0; the others wait), save them under path.visualization/<name>/,
-        average the ``val.metrics`` and log them (text and TensorBoard ``metrics/<dataset>/<metric>``)."""
+        """Validate on ``dataloader``: ``dist_validation`` when training distributed, else ``nondist_validation``
+        (BasicSR's dispatch, so that a subclass overriding either changes validation)."""
+        if self.opt.get('dist'):
+            self.dist_validation(dataloader, current_iter, tb_logger, save_img)
+        else:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """Rank 0 validates (``nondist_validation``) while the other ranks wait at a barrier."""
         if self.opt.get('rank', 0) == 0:
-            self._validate(dataloader, current_iter, tb_logger, save_img)
-        if self.opt.get('dist') and torch.distributed.is_initialized():
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()
 
-    def _validate(self, dataloader, current_iter, tb_logger, save_img):
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """Restore every validation image, save it (``save_img``) under BasicSR's names, average the ``val.metrics``
+        into ``self.metric_results``, keep the best of each in ``self.best_metric_results`` and log them (text and
+        TensorBoard ``metrics/<dataset>/<metric>``; the first batch as an lq | result | gt image grid).
+
+        Saved as ``visualization/<img_name>/<img_name>_<current_iter>.png`` in training, else
+        ``visualization/<dataset_name>/<img_name>_<val.suffix or the run's name>.png``."""
+        val_opt = self.opt.get('val') or {}
         dataset_name = dataloader.dataset.opt.get('name', 'val')
-        metrics = (self.opt.get('val') or {}).get('metrics') or {}
-        totals = {name: 0. for name in metrics}
+        metrics = val_opt.get('metrics') or {}
+        if metrics:
+            self._initialize_best_metric_results(dataset_name)
+        self.metric_results = {metric: 0. for metric in metrics}
         count = 0
+        pbar = tqdm(total=len(dataloader), unit='image') if val_opt.get('pbar') else None
         for index, data in enumerate(dataloader):
+            if 'gt' not in data and hasattr(self, 'gt'):
+                del self.gt  # no stale training gt as reference
             self.feed_data(data)
             self.test()
             visuals = self.get_current_visuals()
@@ -236,21 +264,68 @@ class BaseModel:
                 log_images(tb_logger, f'images/{dataset_name}', visuals['lq'], visuals['result'], visuals.get('gt'),
                            current_iter)
             for b in range(visuals['result'].shape[0]):
+                img_name = os.path.splitext(os.path.basename(data['lq_path'][b]))[0]
                 restored = tensor2img(visuals['result'][b], min_max=(-1, 1))
-                name = os.path.splitext(os.path.basename(data['lq_path'][b]))[0]
                 if save_img:
-                    imwrite(restored, os.path.join(self.opt['path']['visualization'], name,
-                                                   f'{name}_{current_iter}.png'))
+                    imwrite(restored, self._visualization_path(dataset_name, img_name, current_iter))
                 if 'gt' in visuals and metrics:
                     reference = tensor2img(visuals['gt'][b], min_max=(-1, 1))
                     for metric, metric_opt in metrics.items():
-                        totals[metric] += calculate_metric({'img': restored, 'img2': reference}, metric_opt)
+                        metric_opt = {k: v for k, v in metric_opt.items() if k != 'better'}
+                        self.metric_results[metric] += calculate_metric({'img': restored, 'img2': reference},
+                                                                        metric_opt)
                 count += 1
+                if pbar is not None:
+                    pbar.set_description(f'Test {img_name}')
+            if pbar is not None:
+                pbar.update(1)
+        if pbar is not None:
+            pbar.close()
+        if hasattr(self, 'gt'):
+            del self.gt  # as the original: the next training batch brings its own
         if metrics and count:
-            results = {metric: total / count for metric, total in totals.items()}
-            logger.info('Validation %s, iteration %d: %s', dataset_name, current_iter,
-                        ', '.join(f'{k}: {v:.4f}' for k, v in results.items()))
-            if tb_logger is not None:
-                for metric, value in results.items():
-                    tb_logger.add_scalar(f'metrics/{dataset_name}/{metric}', value, current_iter)
-            self.metric_results = results
+            for metric in self.metric_results:
+                self.metric_results[metric] /= count
+                self._update_best_metric_result(dataset_name, metric, self.metric_results[metric], current_iter)
+            self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
+
+    def _visualization_path(self, dataset_name, img_name, current_iter):
+        folder = self.opt['path']['visualization']
+        if self.opt.get('is_train'):
+            return os.path.join(folder, img_name, f'{img_name}_{current_iter}.png')
+        suffix = (self.opt.get('val') or {}).get('suffix') or self.opt.get('name', 'test')
+        return os.path.join(folder, dataset_name, f'{img_name}_{suffix}.png')
+
+    def _initialize_best_metric_results(self, dataset_name):
+        """``self.best_metric_results[dataset_name][metric] = {better, val, iter}`` for each ``val.metrics`` entry
+        (``better``: 'higher' (default) or 'lower'), once per dataset."""
+        if not hasattr(self, 'best_metric_results'):
+            self.best_metric_results = {}
+        if dataset_name in self.best_metric_results:
+            return
+        record = {}
+        for metric, content in ((self.opt.get('val') or {}).get('metrics') or {}).items():
+            better = content.get('better', 'higher')
+            start = float('-inf') if better == 'higher' else float('inf')
+            record[metric] = {'better': better, 'val': start, 'iter': -1}
+        self.best_metric_results[dataset_name] = record
+
+    def _update_best_metric_result(self, dataset_name, metric, val, current_iter):
+        """Record ``val`` at ``current_iter`` as the best of ``metric`` when it is at least as good."""
+        best = self.best_metric_results[dataset_name][metric]
+        if (val >= best['val']) if best['better'] == 'higher' else (val <= best['val']):
+            best['val'] = val
+            best['iter'] = current_iter
+
+    def _log_validation_metric_values(self, current_iter, dataset_name, tb_logger):
+        best = getattr(self, 'best_metric_results', {}).get(dataset_name, {})
+        lines = [f'Validation {dataset_name}, iteration {current_iter}:']
+        for metric, value in self.metric_results.items():
+            line = f'\t # {metric}: {value:.4f}'
+            if metric in best:
+                line += f'\tBest: {best[metric]["val"]:.4f} @ {best[metric]["iter"]} iter'
+            lines.append(line)
+        logger.info('\n'.join(lines))
+        if tb_logger is not None:
+            for metric, value in self.metric_results.items():
+                tb_logger.add_scalar(f'metrics/{dataset_name}/{metric}', value, current_iter)

@@ -1,5 +1,11 @@
 """GFPGANModel: the official GFPGAN training step (restorer, global and eye/mouth discriminators, identity loss).
 
+The original's names are kept and the training step goes through them, so subclasses written for it work:
+``net_d_left_eye`` / ``net_d_right_eye`` / ``net_d_mouth``, ``optimizer_d_*``, ``loc_left_eyes`` / ...,
+``cri_*``, ``network_identity`` (also ``net_identity``), ``get_roi_regions`` (which sets ``left_eyes``,
+``left_eyes_gt``, ...), ``construct_img_pyramid``, ``_gram_mat``, ``gray_resize_for_identity``, ``model_ema``,
+``validation`` -> ``dist_validation`` / ``nondist_validation`` with BasicSR's best-metric bookkeeping, ``save``.
+
 Deliberate differences from the original (gfpgan 1.3.8), each kept visible:
 
 - Eye / mouth crops are ``round(80 * out_size / 512)`` and ``round(120 * out_size / 512)`` pixels and their
@@ -96,16 +102,16 @@ class GFPGANModel(BaseModel):
 
         self.use_facial_disc = all(f'network_d_{part}' in self.opt for part in COMPONENTS)
         if self.use_facial_disc:
-            self.net_d_components = {part: self._build_trained(f'network_d_{part}') for part in COMPONENTS}
+            for part in COMPONENTS:
+                setattr(self, f'net_d_{part}', self._build_trained(f'network_d_{part}'))
             self.cri_component = build_loss(train_opt['gan_component_opt']).to(self.device)
             fake_loss = train_opt.get('comp_d_fake_loss', 'gan')
             if fake_loss not in ('gan', 'component'):
                 raise ValueError(
                     f"train.comp_d_fake_loss must be 'gan' (the original) or 'component', got {fake_loss!r}.")
             self.comp_d_fake_loss = fake_loss
-            ratio = self.out_size / 512
-            self.eye_size = max(1, round(EYE_SIZE_512 * ratio))
-            self.mouth_size = max(1, round(MOUTH_SIZE_512 * ratio))
+            self.eye_size = self.crop_size(EYE_SIZE_512)
+            self.mouth_size = self.crop_size(MOUTH_SIZE_512)
 
         self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
         self.cri_perceptual = (
@@ -115,6 +121,7 @@ class GFPGANModel(BaseModel):
 
         self.use_identity = 'network_identity' in self.opt
         if self.use_identity:
+            # the original's attribute name; ``net_identity`` is the same module
             self.network_identity = build_network(self.opt['network_identity']).to(self.device).eval()
             if path_opt.get('pretrain_network_identity'):
                 self.load_network(self.network_identity, path_opt['pretrain_network_identity'], True, None)
@@ -155,11 +162,50 @@ class GFPGANModel(BaseModel):
         self.optimizer_d = optimizer('optim_d', self.net_d.parameters(), d_ratio)
         self.optimizers = [self.optimizer_g, self.optimizer_d]
         if self.use_facial_disc:
-            self.optimizer_components = {
-                part: optimizer('optim_component', net.parameters(), betas=(0.9, 0.99))
-                for part, net in self.net_d_components.items()
-            }
-            self.optimizers += [self.optimizer_components[part] for part in COMPONENTS]
+            for part in COMPONENTS:
+                net = getattr(self, f'net_d_{part}')
+                setattr(self, f'optimizer_d_{part}', optimizer('optim_component', net.parameters(), betas=(0.9, 0.99)))
+            self.optimizers += [getattr(self, f'optimizer_d_{part}') for part in COMPONENTS]
+
+    # ------------------------------------------------------------------------------------------ the original's names
+    # The networks, optimizers, boxes and crops are attributes under the original's names (net_d_left_eye,
+    # optimizer_d_mouth, loc_left_eyes, left_eyes_gt, ...), read by the training step each time, so a subclass that
+    # reads or replaces one of them sees or changes training; the dicts below are views over them.
+    @property
+    def net_d_components(self):
+        """{part: net_d_<part>} for the eye / mouth discriminators that exist."""
+        return OrderedDict((part, getattr(self, f'net_d_{part}')) for part in COMPONENTS
+                           if hasattr(self, f'net_d_{part}'))
+
+    @net_d_components.setter
+    def net_d_components(self, nets):
+        for part, net in nets.items():
+            setattr(self, f'net_d_{part}', net)
+
+    @property
+    def optimizer_components(self):
+        """{part: optimizer_d_<part>}."""
+        return OrderedDict((part, getattr(self, f'optimizer_d_{part}')) for part in COMPONENTS
+                           if hasattr(self, f'optimizer_d_{part}'))
+
+    @property
+    def locations(self):
+        """{part: (B, 4) [x1, y1, x2, y2] boxes}: loc_left_eyes, loc_right_eyes, loc_mouths."""
+        return {part: getattr(self, f'loc_{part}s') for part in COMPONENTS}
+
+    @locations.setter
+    def locations(self, boxes):
+        for part, value in boxes.items():
+            setattr(self, f'loc_{part}s', value)
+
+    @property
+    def net_identity(self):
+        """The frozen ArcFace of the identity loss (the original's ``network_identity``)."""
+        return self.network_identity
+
+    @net_identity.setter
+    def net_identity(self, net):
+        self.network_identity = net
 
     # ------------------------------------------------------------------------------------------ data
     def feed_data(self, data):
@@ -167,21 +213,56 @@ class GFPGANModel(BaseModel):
         if 'gt' in data:
             self.gt = data['gt'].to(self.device, memory_format=self.memory_format)
         if 'loc_left_eye' in data:
-            self.locations = {part: data[f'loc_{part}'] for part in COMPONENTS}  # (B, 4) [x1, y1, x2, y2]
+            # (B, 4) [x1, y1, x2, y2] boxes, as the original: loc_left_eyes, loc_right_eyes, loc_mouths
+            self.loc_left_eyes = data['loc_left_eye']
+            self.loc_right_eyes = data['loc_right_eye']
+            self.loc_mouths = data['loc_mouth']
 
-    def component_crops(self, img):
-        """{part: (B, 3, s, s) roi-aligned crops of ``img`` at the fed eye / mouth boxes}."""
+    def crop_size(self, size_at_512):
+        """A crop size given for 512 x 512 faces, at this model's out_size: round(size * out_size / 512)."""
+        return max(1, round(size_at_512 * self.out_size / 512))
+
+    def component_crops(self, img, eye_size=None, mouth_size=None):
+        """{part: (B, 3, s, s) roi-aligned crops of ``img`` at the fed eye / mouth boxes}; s is ``eye_size`` /
+        ``mouth_size`` pixels (default: the model's, 80 / 120 at 512)."""
+        eye_size = eye_size or self.eye_size
+        mouth_size = mouth_size or self.mouth_size
         batch = img.shape[0]
         index = torch.arange(batch, dtype=torch.float32).view(-1, 1)
-        eyes = torch.cat([index, self.locations['left_eye'].float(), index, self.locations['right_eye'].float()], 1)
+        eyes = torch.cat([index, self.loc_left_eyes.float(), index, self.loc_right_eyes.float()], 1)
         eyes = eyes.view(2 * batch, 5).to(img.device)  # rows: left eye of image 0, right eye of image 0, ...
-        mouths = torch.cat([index, self.locations['mouth'].float()], 1).to(img.device)
-        all_eyes = roi_align(img, boxes=eyes, output_size=self.eye_size)
+        mouths = torch.cat([index, self.loc_mouths.float()], 1).to(img.device)
+        all_eyes = roi_align(img, boxes=eyes, output_size=eye_size)
         return {
             'left_eye': all_eyes[0::2],
             'right_eye': all_eyes[1::2],
-            'mouth': roi_align(img, boxes=mouths, output_size=self.mouth_size)
+            'mouth': roi_align(img, boxes=mouths, output_size=mouth_size)
         }
+
+    def get_roi_regions(self, eye_out_size=EYE_SIZE_512, mouth_out_size=MOUTH_SIZE_512):
+        """Crop the eyes and mouth of ``self.gt`` and ``self.output`` at the fed boxes, as the original: sets
+        ``left_eyes_gt``, ``right_eyes_gt``, ``mouths_gt``, ``left_eyes``, ``right_eyes``, ``mouths`` ((B, 3, s, s)),
+        which the component discriminators then score. The sizes are given for 512 x 512 faces and scaled to
+        out_size (``crop_size``; the original's ``int(out_size / 512)`` factor also scaled the values)."""
+        eye_size, mouth_size = self.crop_size(eye_out_size), self.crop_size(mouth_out_size)
+        crops_gt = self.component_crops(self.gt, eye_size, mouth_size)
+        crops = self.component_crops(self.output, eye_size, mouth_size)
+        for part in COMPONENTS:
+            setattr(self, f'{part}s_gt', crops_gt[part])
+            setattr(self, f'{part}s', crops[part])
+
+    def construct_img_pyramid(self):
+        """[gt downsampled log_size - 3 times by 2, ..., gt] (8 x 8 up to out_size): the targets of the pyramid
+        loss, as the original."""
+        return image_pyramid(self.gt, self.log_size - 2)
+
+    def _gram_mat(self, x):
+        """Gram matrix (N, C, C) of features (N, C, H, W), normalised by C * H * W (the component style loss)."""
+        return gram_matrix(x)
+
+    def gray_resize_for_identity(self, out, size=128):
+        """(N, 3, H, W) faces -> (N, 1, size, size) gray, the identity network's input."""
+        return gray_resize_for_identity(out, size)
 
     # ------------------------------------------------------------------------------------------ training step
     def _all_finite(self, *losses):
@@ -252,8 +333,9 @@ class GFPGANModel(BaseModel):
             output, out_rgbs = self.net_g_forward(self.lq, return_rgb=pyramid_weight > 0)
         self.output = output.float()
         if self.use_facial_disc:
-            crops_gt = self.component_crops(self.gt)
-            crops = self.component_crops(self.output)
+            self.get_roi_regions(eye_out_size=EYE_SIZE_512, mouth_out_size=MOUTH_SIZE_512)
+            crops = {part: getattr(self, f'{part}s') for part in COMPONENTS}
+            crops_gt = {part: getattr(self, f'{part}s_gt') for part in COMPONENTS}
 
         loss_dict = OrderedDict()
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
@@ -295,7 +377,7 @@ class GFPGANModel(BaseModel):
             fake_criterion = self.cri_gan if self.comp_d_fake_loss == 'gan' else self.cri_component
             comp_losses = []
             for part, net in self.net_d_components.items():
-                optimizer = self.optimizer_components[part]
+                optimizer = getattr(self, f'optimizer_d_{part}')
                 optimizer.zero_grad()
                 with autocast():
                     fake_pred = net(crops[part].detach())[0].float()
@@ -305,7 +387,7 @@ class GFPGANModel(BaseModel):
                 loss_dict[f'l_d_{part}'] = loss
                 self._backward(loss, optimizer)
                 comp_losses.append(loss)
-            self._step([self.optimizer_components[p] for p in COMPONENTS], self._all_finite(*comp_losses), 'component')
+            self._step(list(self.optimizer_components.values()), self._all_finite(*comp_losses), 'component')
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self._count_skips()
@@ -316,7 +398,7 @@ class GFPGANModel(BaseModel):
         if self.cri_pix:
             loss_dict['l_g_pix'] = self.cri_pix(self.output, self.gt)
         if pyramid_weight > 0:
-            for i, target in enumerate(image_pyramid(self.gt, self.log_size - 2)):
+            for i, target in enumerate(self.construct_img_pyramid()):
                 loss_dict[f'l_p_{2**(i + 3)}'] = self.cri_l1(out_rgbs[i].float(), target) * pyramid_weight
         if self.cri_perceptual:
             l_percep, l_style = self.cri_perceptual(self.output, self.gt)
@@ -336,12 +418,12 @@ class GFPGANModel(BaseModel):
                 for part, net in self.net_d_components.items():
                     _, real = net(crops_gt[part], return_feats=True)
                     fake = feats[part]
-                    style = style + self.cri_l1(gram_matrix(fake[0]), gram_matrix(real[0].detach())) * 0.5
-                    style = style + self.cri_l1(gram_matrix(fake[1]), gram_matrix(real[1].detach()))
+                    style = style + self.cri_l1(self._gram_mat(fake[0]), self._gram_mat(real[0].detach())) * 0.5
+                    style = style + self.cri_l1(self._gram_mat(fake[1]), self._gram_mat(real[1].detach()))
                 loss_dict['l_g_comp_style_loss'] = style * comp_style_weight
         if self.use_identity:
-            identity_gt = self.network_identity(gray_resize_for_identity(self.gt)).float().detach()
-            identity_out = self.network_identity(gray_resize_for_identity(self.output)).float()
+            identity_gt = self.network_identity(self.gray_resize_for_identity(self.gt)).float().detach()
+            identity_out = self.network_identity(self.gray_resize_for_identity(self.output)).float()
             loss_dict['l_identity'] = self.cri_l1(identity_out, identity_gt) * train_opt['identity_weight']
 
     # ------------------------------------------------------------------------------------------ inference, saving
