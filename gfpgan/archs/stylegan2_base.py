@@ -20,11 +20,12 @@ __all__ = [
 
 
 class NormStyleCode(nn.Module):
-    """Pixel norm of style codes: x / sqrt(mean(x^2) + 1e-8) over the feature (last) axis, so that w+ codes
-    (B, num_latent, num_style_feat) are normalised per latent as (B, num_style_feat) codes are."""
+    """Pixel norm of style codes: x / sqrt(mean(x^2) + 1e-8) over dim 1, as the original: for a w+ code
+    (B, num_latent, num_style_feat) that is across the latents (the original's GFPGANv1Clean does this with
+    ``input_is_latent=False, different_w=True``, and outputs must stay the same)."""
 
     def forward(self, x):
-        return x * torch.rsqrt(torch.mean(x**2, dim=-1, keepdim=True) + 1e-8)
+        return x * torch.rsqrt(torch.mean(x**2, dim=1, keepdim=True) + 1e-8)
 
 
 class ConstantInput(nn.Module):

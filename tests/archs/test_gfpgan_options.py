@@ -1,5 +1,6 @@
 """Every combination of ``input_is_latent`` x ``different_w`` x ``sft_half`` runs for the three GFPGAN variants
-(forward and backward), and a w+ style code through the mapping MLP is mapped one latent at a time."""
+(forward and backward), and a w+ style code goes through the mapping MLP as the original's clean network sends it:
+pixel norm over dim 1, then each latent through the linear layers on its own (the bias on the feature axis)."""
 import itertools
 
 import pytest
@@ -33,7 +34,7 @@ def test_every_style_option_combination_runs(cls, input_is_latent, different_w, 
 
 
 @pytest.mark.parametrize('cls', [GFPGANv1, GFPGANv1Clean, GFPGANBilinear])
-def test_mapping_network_maps_each_latent_of_a_w_plus_code_alone(cls):
+def test_mapping_network_maps_a_w_plus_code_as_the_original(cls):
     torch.manual_seed(0)
     net = cls(out_size=SIZE, num_style_feat=32, channel_multiplier=1, narrow=0.25, num_mlp=3, different_w=True)
     mlp = net.stylegan_decoder.style_mlp
@@ -41,10 +42,11 @@ def test_mapping_network_maps_each_latent_of_a_w_plus_code_alone(cls):
         if getattr(module, 'bias', None) is not None:
             torch.nn.init.uniform_(module.bias, -1, 1)
     w_plus = torch.randn(2, net.stylegan_decoder.num_latent, 32)
+    normed = w_plus * torch.rsqrt(w_plus.pow(2).mean(1, keepdim=True) + 1e-8)  # NormStyleCode: over dim 1
     for grad in (False, True):  # the inference and the autograd paths of the fused activation
         with torch.set_grad_enabled(grad):
             mapped = mlp(w_plus)
-            per_latent = torch.stack([mlp(w_plus[:, k]) for k in range(w_plus.shape[1])], 1)
+            per_latent = torch.stack([mlp[1:](normed[:, k]) for k in range(w_plus.shape[1])], 1)
         torch.testing.assert_close(mapped, per_latent)
 
 
