@@ -1,10 +1,12 @@
-"""Face detection, FFHQ alignment and paste-back: the facexlib ``FaceRestoreHelper`` interface that
-GFPGANer drives, with detectors behind one ``detect(img)`` method and weights resolved offline-first."""
+"""Face detection, FFHQ alignment and paste-back: facexlib's ``FaceRestoreHelper`` (a subclass of it when facexlib is
+installed) that GFPGANer drives, with detectors behind one ``detect(img)`` method, ``face_det`` / ``face_parse`` as
+torch modules, and weights resolved offline-first."""
 import os
 
 import cv2
 import numpy as np
 import torch
+from torch import nn
 
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.device import conv_memory_format, resolve_device
@@ -14,8 +16,19 @@ from gfpgan.utils.weights import resolve_weights
 
 __all__ = [
     'FFHQ_TEMPLATE_5', 'RetinaFaceDetector', 'YuNetDetector', 'LandmarksDetector', 'build_detector', 'ParseNetParser',
-    'FaceRestoreHelper'
+    'DetectorModule', 'ParserModule', 'FaceRestoreHelper'
 ]
+
+
+def _facexlib_helper_class():
+    """facexlib's FaceRestoreHelper, the base class of this module's helper when facexlib is installed (importing it
+    builds nothing); ``object`` without facexlib (or with one that does not import), so the core needs no facexlib."""
+    try:
+        from facexlib.utils.face_restoration_helper import FaceRestoreHelper as FacexlibHelper
+    except Exception:  # not installed, or installed but broken: the project's helper stands alone
+        return object
+    return FacexlibHelper
+
 
 # 5 landmarks (left eye, right eye, nose, left / right mouth corner; left/right as in the image) of FFHQ at 512.
 FFHQ_TEMPLATE_5 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935],
@@ -39,10 +52,38 @@ def _face(box, score, landmarks):
         landmarks=np.asarray(landmarks, dtype=np.float64).reshape(5, 2))
 
 
-class RetinaFaceDetector:
+def _rows_to_faces(rows):
+    """facexlib's (N, 15) detection rows -> [dict(box, score, landmarks)], in their order."""
+    return [_face(row[0:4], row[4], row[5:15]) for row in np.asarray(rows, dtype=np.float64).reshape(-1, 15)]
+
+
+def _faces_to_rows(faces):
+    """[dict(box, score, landmarks)] -> facexlib's (N, 15) float32 rows: x1 y1 x2 y2, score, 5 (x, y)."""
+    rows = [np.concatenate([np.asarray(f['box'], np.float64).reshape(4), [float(f['score'])],
+                            np.asarray(f['landmarks'], np.float64).reshape(10)]) for f in faces]
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 15)
+
+
+class _FollowsDevice(nn.Module):
+    """After ``.to()`` / ``.cuda()`` / ``.half()``, every facexlib RetinaFace inside follows: its ``device`` (where it
+    puts the input), ``mean_tensor`` and ``half_inference`` are plain attributes that ``nn.Module.to`` leaves alone."""
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        for module in self.modules():
+            if hasattr(module, 'mean_tensor') and hasattr(module, 'half_inference'):
+                param = next(module.parameters(), None)
+                if param is not None:
+                    module.device = param.device
+                    module.mean_tensor = module.mean_tensor.to(param.device, torch.float32)
+                    module.half_inference = param.dtype == torch.float16
+        return out
+
+
+class RetinaFaceDetector(_FollowsDevice):
     """facexlib's RetinaFace (ResNet-50 or MobileNet-0.25) with weights resolved by ``resolve_weights`` and
     loaded without executing pickled code; nothing is downloaded unless the file is missing and
-    ``allow_download``."""
+    ``allow_download``. An ``nn.Module`` holding the network as ``net``: ``.to(device)`` moves detection."""
 
     def __init__(self,
                  model='retinaface_resnet50',
@@ -57,17 +98,20 @@ class RetinaFaceDetector:
         path = resolve_weights(weights or filename, download=allow_download)
         # (facexlib's RetinaFace builds its backbone with pretrained=False: nothing is downloaded)
         RetinaFace = import_optional('facexlib.detection.retinaface', 'The RetinaFace detector').RetinaFace
-        self.device = resolve_device(device)
+        super().__init__()
+        device = resolve_device(device)
         self.conf_threshold = conf_threshold
-        self.half = bool(half) and self.device.type == 'cuda'
         net = RetinaFace(network_name=network_name, half=False, device=torch.device('cpu'))
         load_network(net, path, param_key=None)
-        net.device = self.device
-        net.mean_tensor = net.mean_tensor.to(self.device)
-        net.half_inference = self.half
-        self.net = net.to(self.device).eval()
-        if self.half:
-            self.net.half()
+        self.net = net.eval()
+        self.to(device)
+        if bool(half) and device.type == 'cuda':
+            self.half()
+        self.eval()
+
+    @property
+    def device(self):
+        return self.net.device
 
     def detect_faces(self, img, conf_threshold=None):
         """facexlib's raw output for the BGR uint8 ``img``: (N, 15) = box x1 y1 x2 y2, score, 5 (x, y) landmarks."""
@@ -78,7 +122,11 @@ class RetinaFaceDetector:
 
     def detect(self, img):
         """Faces in the (H, W, 3) BGR uint8 ``img``, highest score first."""
-        return [_face(row[0:4], row[4], row[5:15]) for row in self.detect_faces(img)]
+        return _rows_to_faces(self.detect_faces(img))
+
+    def forward(self, inputs):
+        """The network's raw forward pass (facexlib's RetinaFace.forward)."""
+        return self.net(inputs)
 
 
 class LandmarksDetector:
@@ -130,26 +178,149 @@ def build_detector(name, **kwargs):
     raise ValueError(f"Unknown face detector '{name}'; choose one of {', '.join([*RETINAFACE_MODELS, 'yunet'])}.")
 
 
-class ParseNetParser:
-    """facexlib's ParseNet as a callable: (512, 512, 3) BGR uint8 face -> (512, 512) float32 mask in {0, 1}
-    of the face region (skin, brows, eyes, ears, nose, mouth, lips)."""
+class DetectorModule(_FollowsDevice):
+    """Any detector as the ``nn.Module`` that ``FaceRestoreHelper.face_det`` is, with both interfaces:
+    ``detect(img) -> [dict(box, score, landmarks)]`` (this project's) and ``detect_faces(img, conf_threshold)`` ->
+    (N, 15) rows (facexlib's). Wraps an object with either method (YuNetDetector, LandmarksDetector, a stand-in,
+    facexlib's own RetinaFace); a network inside is a submodule that ``.to(device)`` moves. Other attributes are the
+    wrapped detector's."""
 
-    def __init__(self, weights=None, device=None, allow_download=True):
-        path = resolve_weights(weights or PARSENET_FILE, download=allow_download)
-        ParseNet = import_optional('facexlib.parsing.parsenet', 'The ParseNet paste-back mask (use_parse)').ParseNet
-        self.device = resolve_device(device)
-        net = ParseNet(in_size=512, out_size=512, parsing_ch=19)
-        load_network(net, path, param_key=None)
-        self.memory_format = conv_memory_format(self.device)
-        self.net = net.to(self.device, memory_format=self.memory_format).eval()
+    def __init__(self, detector):
+        super().__init__()
+        if not (hasattr(detector, 'detect') or hasattr(detector, 'detect_faces')):
+            raise TypeError(f'A face detector needs a detect(img) or detect_faces(img, conf_threshold) method; '
+                            f'{type(detector).__name__} has neither.')
+        self.detector = detector
 
-    def __call__(self, face):
-        face = cv2.resize(face, (512, 512), interpolation=cv2.INTER_LINEAR)
-        x = torch.from_numpy(face[:, :, ::-1].astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+    def detect(self, img):
+        """Faces in the (H, W, 3) BGR uint8 ``img``: the detector's own ``detect``, else its ``detect_faces`` rows
+        at facexlib's threshold 0.97."""
+        if hasattr(self.detector, 'detect'):
+            return self.detector.detect(img)
         with torch.no_grad():
-            x = x.to(self.device).contiguous(memory_format=self.memory_format)
-            labels = self.net(x)[0].argmax(dim=1)[0].cpu().numpy()
-        return np.isin(labels, PARSE_FACE_CLASSES).astype(np.float32)
+            return _rows_to_faces(self.detector.detect_faces(img, 0.97))
+
+    def detect_faces(self, img, conf_threshold=None):
+        """facexlib's rows (N, 15) = box x1 y1 x2 y2, score, 5 (x, y) landmarks; faces scoring at most
+        ``conf_threshold`` are dropped (None: those the detector reports with its own threshold)."""
+        if hasattr(self.detector, 'detect_faces'):
+            with torch.no_grad():
+                rows = self.detector.detect_faces(img, 0.97 if conf_threshold is None else conf_threshold)
+            return np.asarray(rows, dtype=np.float64).reshape(-1, 15)
+        rows = _faces_to_rows(self.detector.detect(img)).astype(np.float64)
+        return rows if conf_threshold is None else rows[rows[:, 4] > conf_threshold]
+
+    def forward(self, img):
+        return self.detect(img)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            inner = self.__dict__.get('_modules', {}).get('detector', self.__dict__.get('detector'))
+            if inner is None or name.startswith('__'):
+                raise
+            return getattr(inner, name)
+
+
+def as_detector_module(detector):
+    """``detector`` itself if it is already an ``nn.Module`` with ``detect`` (RetinaFaceDetector, DetectorModule),
+    else wrapped in a DetectorModule."""
+    if isinstance(detector, nn.Module) and hasattr(detector, 'detect') and hasattr(detector, 'detect_faces'):
+        return detector
+    return DetectorModule(detector)
+
+
+def _parse_face_mask(labels):
+    """ParseNet's (H, W) class map -> float32 mask in {0, 1} of the face region (``PARSE_FACE_CLASSES``)."""
+    return np.isin(labels, PARSE_FACE_CLASSES).astype(np.float32)
+
+
+def _face_tensor(face, device):
+    """(S, S, 3) BGR uint8 face -> (1, 3, 512, 512) RGB float tensor in [-1, 1] on ``device`` (facexlib's input)."""
+    face = cv2.resize(face, (512, 512), interpolation=cv2.INTER_LINEAR)
+    x = torch.from_numpy(face[:, :, ::-1].astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+    return x.to(device)
+
+
+class ParseNetParser(nn.Module):
+    """facexlib's ParseNet as an ``nn.Module`` (the network is the submodule ``net``; ``.to(device)`` moves it).
+
+    Called with a (512, 512, 3) BGR uint8 face (or ``face_mask(face)``): the (512, 512) float32 mask in {0, 1} of the
+    face region (skin, brows, eyes, ears, nose, mouth, lips). Called with a (B, 3, 512, 512) RGB tensor in [-1, 1]:
+    ParseNet's own output (parsing logits, image), as facexlib's ``face_parse`` is called. ``net``: an already built
+    ParseNet (then no weights are read)."""
+
+    def __init__(self, weights=None, device=None, allow_download=True, net=None):
+        super().__init__()
+        if net is None:
+            path = resolve_weights(weights or PARSENET_FILE, download=allow_download)
+            ParseNet = import_optional('facexlib.parsing.parsenet', 'The ParseNet paste-back mask (use_parse)').ParseNet
+            net = ParseNet(in_size=512, out_size=512, parsing_ch=19)
+            load_network(net, path, param_key=None)
+        self.net = net.eval()
+        self.to(resolve_device(device))
+
+    @property
+    def device(self):
+        param = next(self.net.parameters(), None)
+        return param.device if param is not None else torch.device('cpu')
+
+    def face_mask(self, face):
+        x = _face_tensor(face, self.device)
+        memory_format = conv_memory_format(self.device)
+        with torch.no_grad():
+            labels = self.net(x.contiguous(memory_format=memory_format))[0].argmax(dim=1)[0].cpu().numpy()
+        return _parse_face_mask(labels)
+
+    def forward(self, x):
+        if isinstance(x, np.ndarray):
+            return self.face_mask(x)
+        return self.net(x)
+
+
+class ParserModule(nn.Module):
+    """A face-mask callable (face (512, 512, 3) BGR uint8 -> (512, 512) mask in [0, 1]) as the ``nn.Module`` that
+    ``FaceRestoreHelper.face_parse`` is; a network given instead is used facexlib's way (an RGB tensor in [-1, 1]
+    in, ``[0]`` of its output the parsing logits) and is a submodule that ``.to(device)`` moves. Other attributes
+    are the wrapped parser's."""
+
+    def __init__(self, parser):
+        super().__init__()
+        if not callable(parser):
+            raise TypeError(f'A face parser must be callable; got {type(parser).__name__}.')
+        self.parser = parser
+
+    def face_mask(self, face):
+        if isinstance(self.parser, nn.Module):
+            param = next(self.parser.parameters(), None)
+            device = param.device if param is not None else torch.device('cpu')
+            with torch.no_grad():
+                labels = self.parser(_face_tensor(face, device))[0].argmax(dim=1)[0].cpu().numpy()
+            return _parse_face_mask(labels)
+        return self.parser(face)
+
+    def forward(self, x):
+        if isinstance(x, np.ndarray):
+            return self.face_mask(x)
+        return self.parser(x)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            inner = self.__dict__.get('_modules', {}).get('parser', self.__dict__.get('parser'))
+            if inner is None or name.startswith('__'):
+                raise
+            return getattr(inner, name)
+
+
+def as_parser_module(parser):
+    """``parser`` itself if it is a module with ``face_mask`` (ParseNetParser, ParserModule), else wrapped in a
+    ParserModule."""
+    if isinstance(parser, nn.Module) and hasattr(parser, 'face_mask'):
+        return parser
+    return ParserModule(parser)
 
 
 def _center_index(boxes, h, w):
@@ -176,13 +347,21 @@ def _footprint(inverse, face_shape, out_size):
     return (min(x0, x1), min(y0, y1)), (x1, y1)
 
 
-class FaceRestoreHelper:
+class FaceRestoreHelper(_facexlib_helper_class()):
     """Detect faces, warp each onto the FFHQ template (``face_size`` square), and paste restored faces
-    back into the input upscaled by ``upscale_factor``; the method names and semantics of facexlib's helper.
+    back into the input upscaled by ``upscale_factor``: facexlib's ``FaceRestoreHelper`` (a subclass of it when
+    facexlib is installed, with its constructor arguments, attributes and methods), built without facexlib's
+    constructor so nothing is loaded or downloaded until it is needed.
 
-    ``detector``: any object with ``detect(img) -> [dict(box, score, landmarks)]`` (default: built from
-    ``det_model`` on first use). ``parser``: callable (512, 512, 3) BGR uint8 -> (512, 512) face mask in
-    [0, 1], used when ``use_parse`` (default: facexlib's ParseNet, built on first use).
+    Kept from this project where it is safer or faster: weights are resolved offline-first and loaded without
+    executing pickled code; paste-back works only on the part of the output each face reaches and never changes the
+    stored inverse matrices; with ``template_3points`` the third point is the mouth centre the template means.
+
+    ``face_det``: an ``nn.Module`` with facexlib's ``detect_faces(img, conf_threshold)`` and this project's
+    ``detect(img) -> [dict(box, score, landmarks)]``; ``detector`` may be any object with one of them (default:
+    RetinaFace from ``det_model``, built on first use). ``face_parse``: an ``nn.Module`` (facexlib's ParseNet unless
+    ``parser`` gives a callable (512, 512, 3) BGR uint8 -> (512, 512) face mask in [0, 1] or a parsing network), used
+    when ``use_parse``. Both follow ``.to(device)``. ``model_rootpath``: a folder searched first for their weights.
     """
 
     def __init__(self,
@@ -193,10 +372,12 @@ class FaceRestoreHelper:
                  save_ext='png',
                  template_3points=False,
                  pad_blur=False,
-                 use_parse=True,
+                 use_parse=False,
                  device=None,
+                 model_rootpath=None,
                  detector=None,
                  parser=None):
+        # facexlib's __init__ is not called: it would load (or download) both networks now, unsafely.
         if crop_ratio[0] < 1 or crop_ratio[1] < 1:
             raise ValueError(f'crop_ratio must be >= 1 in both directions, got {crop_ratio}.')
         self.upscale_factor = upscale_factor
@@ -212,24 +393,43 @@ class FaceRestoreHelper:
         self.pad_blur = pad_blur
         self.use_parse = use_parse
         self.device = resolve_device(device)
-        self._detector = detector
-        self._parser = parser
+        self.model_rootpath = None if model_rootpath is None else os.fspath(model_rootpath)
+        self._detector = None if detector is None else as_detector_module(detector)
+        self._parser = None if parser is None else as_parser_module(parser)
         self.input_img = None
         self.clean_all()
 
+    def _weights(self, filename):
+        """The file in ``model_rootpath`` when it is there, else None (``resolve_weights`` searches the rest)."""
+        if self.model_rootpath is not None and os.path.isfile(os.path.join(self.model_rootpath, filename)):
+            return os.path.join(self.model_rootpath, filename)
+        return None
+
     @property
     def face_det(self):
-        """The detector, built from ``det_model`` on first use."""
+        """The detector module, built from ``det_model`` on first use."""
         if self._detector is None:
-            self._detector = build_detector(self.det_model, device=self.device)
+            if self.det_model in RETINAFACE_MODELS:
+                weights = self._weights(RETINAFACE_MODELS[self.det_model][1])
+                self._detector = RetinaFaceDetector(self.det_model, weights=weights, device=self.device)
+            else:
+                self._detector = as_detector_module(build_detector(self.det_model))
         return self._detector
+
+    @face_det.setter
+    def face_det(self, detector):
+        self._detector = None if detector is None else as_detector_module(detector)
 
     @property
     def face_parse(self):
-        """The face-region parser, facexlib's ParseNet unless one was given; built on first use."""
+        """The face-region parser module, facexlib's ParseNet unless one was given; built on first use."""
         if self._parser is None:
-            self._parser = ParseNetParser(device=self.device)
+            self._parser = ParseNetParser(weights=self._weights(PARSENET_FILE), device=self.device)
         return self._parser
+
+    @face_parse.setter
+    def face_parse(self, parser):
+        self._parser = None if parser is None else as_parser_module(parser)
 
     def set_upscale_factor(self, upscale_factor):
         self.upscale_factor = upscale_factor
@@ -360,7 +560,7 @@ class FaceRestoreHelper:
 
     def _parse_mask(self, face):
         """Soft face-region mask (crop size, float in [0, 1]) from the parser, blurred as facexlib does."""
-        mask = np.asarray(self.face_parse(cv2.resize(face, (512, 512), interpolation=cv2.INTER_LINEAR)))
+        mask = np.asarray(self.face_parse.face_mask(cv2.resize(face, (512, 512), interpolation=cv2.INTER_LINEAR)))
         mask = np.clip(mask.astype(np.float64), 0, 1)
         mask = cv2.GaussianBlur(mask, (101, 101), 11)
         mask = cv2.GaussianBlur(mask, (101, 101), 11)
@@ -400,7 +600,8 @@ class FaceRestoreHelper:
             if pasted.ndim == 2:
                 pasted = pasted[:, :, None]
             if self.use_parse:
-                mask = cv2.warpAffine(self._parse_mask(face), shifted, size, flags=cv2.INTER_CUBIC)
+                # bilinear, as facexlib (its flags=3, INTER_AREA, is bilinear in warpAffine): the original's output
+                mask = cv2.warpAffine(self._parse_mask(face), shifted, size, flags=cv2.INTER_LINEAR)
                 mask = np.clip(mask, 0, 1)
             else:
                 inv_mask = cv2.warpAffine(np.ones(face.shape[0:2], np.float32), shifted, size)
