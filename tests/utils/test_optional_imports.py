@@ -76,6 +76,9 @@ SCRIPT = textwrap.dedent("""
     restorer = GFPGANer(net=net, upscale=1, face_size=64, use_parse=False, device='cpu', det_model=None,
                         detector=NoFaces())
     report['restored_shape'] = list(restorer.enhance(np.zeros((64, 64, 3), np.uint8), has_aligned=True)[1][0].shape)
+    helper = restorer.face_helper  # the project's helper stands alone (facexlib's class would be its base)
+    report['helper'] = [[base.__name__ for base in type(helper).__bases__],
+                        isinstance(helper.face_det, torch.nn.Module), helper.face_det.to('cpu') is helper.face_det]
 
     # each feature that needs an optional package: one sentence
     weights = os.path.join(tmp, 'weights.pth')
@@ -121,6 +124,7 @@ def test_core_works_without_the_optional_packages(tmp_path):
     assert report['losses_finite']
     assert report['sample_shape'] == [3, 64, 64]
     assert report['restored_shape'] == [64, 64, 3]
+    assert report['helper'] == [['object'], True, True]
     assert report['imported'] == []
     packages = {
         'lmdb dataset': 'lmdb',
