@@ -548,6 +548,20 @@ def test_gfpgan_model_trains_and_saves(data_root, tmp_path):
     assert model.net_g.training is True  # ... and puts it back in training mode
 
 
+def test_gfpgan_model_with_the_original_random_batch(tmp_path):
+    """The original test's own data: one random (lq, gt) pair and random boxes inside a pixel."""
+    torch.manual_seed(0)
+    model = GFPGANModel(model_options(tmp_path))
+    data = dict(gt=torch.rand((1, 3, SIZE, SIZE)), lq=torch.rand((1, 3, SIZE, SIZE)))
+    data.update({f'loc_{part}': torch.rand((1, 4)) for part in PARTS})
+    model.feed_data(data)
+    assert model.lq.shape == model.gt.shape == (1, 3, SIZE, SIZE)
+    assert all(getattr(model, f'loc_{part}s').shape == (1, 4) for part in PARTS)
+    model.optimize_parameters(1)
+    assert model.output.shape == (1, 3, SIZE, SIZE) and LOG_KEYS <= set(model.log_dict)
+    assert all(np.isfinite(v) for v in model.get_current_log().values())
+
+
 def test_gfpgan_model_validation_writes_the_original_image_names(data_root, tmp_path):
     torch.manual_seed(0)
     model = GFPGANModel(model_options(tmp_path))
