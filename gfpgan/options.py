@@ -18,6 +18,7 @@ import time
 import torch
 import yaml
 
+from gfpgan.errors import GFPGANError
 from gfpgan.models.precision import MIXED_PRECISION
 from gfpgan.utils.dist import broadcast_object, get_dist_info, init_dist, master_only
 from gfpgan.utils.fileio import atomic_write
@@ -31,7 +32,7 @@ __all__ = [
 DEBUG_SETTINGS = {'val_freq': 8, 'print_freq': 1, 'save_checkpoint_freq': 8}
 
 
-class OptionsError(ValueError):
+class OptionsError(GFPGANError, ValueError):
     """A bad options file, option or override: one sentence naming the option (dotted key) and the YAML file."""
 
 

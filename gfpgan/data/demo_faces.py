@@ -21,6 +21,7 @@ import numpy as np
 
 from gfpgan.data.components import (BOX_FRAME, FFHQ_TEMPLATE_5, boxes_from_landmarks5, dataset_key,
                                     save_component_boxes, similarity_transform)
+from gfpgan.errors import GFPGANError
 from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.img_util import imwrite
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class DemoFacesError(RuntimeError):
+class DemoFacesError(GFPGANError, RuntimeError):
     """A problem building the demo face set, said in one sentence."""
 
 

@@ -4,6 +4,7 @@ import os
 import re
 import threading
 
+from gfpgan.errors import GFPGANError
 from gfpgan.utils.img_util import ImageReadError, decode_image
 from gfpgan.utils.optional import import_optional
 
@@ -72,7 +73,7 @@ def scan_images(folder, recursive=False, option=None):
     return [os.path.join(folder, name) for name in found]
 
 
-class NotAnLmdbError(FileNotFoundError, ValueError):
+class NotAnLmdbError(GFPGANError, FileNotFoundError, ValueError):
     """An lmdb io_backend root that is not an LMDB database: a FileNotFoundError (no data.mdb), and the ValueError
     that the original FFHQDegradationDataset raises for a dataroot_gt that is not a ``.lmdb`` folder."""
 

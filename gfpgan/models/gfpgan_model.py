@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from torchvision.ops import roi_align
 
 from gfpgan.archs import build_network
+from gfpgan.errors import GFPGANError
 from gfpgan.losses import build_loss
 from gfpgan.losses.basic_loss import gram_matrix
 from gfpgan.losses.gan_loss import r1_penalty
@@ -45,7 +46,7 @@ COMPONENTS = ('left_eye', 'right_eye', 'mouth')
 EYE_SIZE_512, MOUTH_SIZE_512 = 80, 120  # crop sizes of the original at out_size 512
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(GFPGANError, RuntimeError):
     """Too many consecutive training steps had a NaN or infinite loss."""
 
 

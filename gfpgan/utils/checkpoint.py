@@ -6,6 +6,8 @@ from collections import OrderedDict
 
 import torch
 
+from gfpgan.errors import GFPGANError
+
 from .fileio import atomic_write
 
 __all__ = [
@@ -14,7 +16,7 @@ __all__ = [
 ]
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(GFPGANError, RuntimeError):
     """A checkpoint that cannot be read, is unsafe, or does not fit the network."""
 
 

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import torch
 
+from gfpgan.errors import GFPGANError
+
 from .fileio import atomic_write
 
 __all__ = [
@@ -28,7 +30,7 @@ _SIGNATURES = ((_PNG_SIGNATURE, 'PNG'), (b'\xff\xd8\xff', 'JPEG'), (b'BM', 'BMP'
                (b'MM\x00*', 'TIFF'), (b'GIF8', 'GIF'))
 
 
-class ImageReadError(ValueError):
+class ImageReadError(GFPGANError, ValueError):
     """An image that cannot be read or decoded: empty, not an image, truncated, or unreadable on disk."""
 
 

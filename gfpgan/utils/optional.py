@@ -2,13 +2,15 @@
 (networks, training, disk datasets, GFPGANer with stand-in detectors) works without them."""
 import importlib
 
+from gfpgan.errors import GFPGANError
+
 __all__ = ['OPTIONAL_PACKAGES', 'MissingPackageError', 'import_optional']
 
 #: import name -> pip package name
 OPTIONAL_PACKAGES = {'lmdb': 'lmdb', 'lpips': 'lpips', 'pytorch_fid': 'pytorch-fid', 'facexlib': 'facexlib'}
 
 
-class MissingPackageError(ImportError):
+class MissingPackageError(GFPGANError, ImportError):
     """An optional package a feature needs is not installed (an ImportError, so ``except ImportError`` sees it)."""
 
 

@@ -9,6 +9,8 @@ import tempfile
 import urllib.parse
 import urllib.request
 
+from gfpgan.errors import GFPGANError
+
 __all__ = [
     'WeightsNotFoundError', 'PRETRAINED_DIR', 'LEGACY_WEIGHTS_DIR', 'cache_dir', 'default_search_dirs',
     'facexlib_weights_dir', 'gfpgan_package_weights_dir', 'resolve_weights', 'download_file', 'sha256sum',
@@ -19,7 +21,7 @@ PRETRAINED_DIR = os.path.join('experiments', 'pretrained_models')
 LEGACY_WEIGHTS_DIR = os.path.join('gfpgan', 'weights')  # the original's inference script downloads here (cwd)
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(GFPGANError, FileNotFoundError):
     """A pretrained file that is neither on disk nor downloadable."""
 
 
