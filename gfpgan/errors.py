@@ -11,7 +11,10 @@ import os
 import sys
 import traceback
 
-__all__ = ['GFPGANError', 'EXIT_ERROR', 'EXIT_PARTIAL', 'DEBUG_ENV', 'describe_os_error', 'error_message', 'run_cli']
+__all__ = [
+    'GFPGANError', 'EXIT_ERROR', 'EXIT_PARTIAL', 'DEBUG_ENV', 'describe_os_error', 'error_message', 'run_cli',
+    'add_debug_argument', 'is_fatal_os_error'
+]
 
 EXIT_PARTIAL = 1
 EXIT_ERROR = 2
@@ -32,6 +35,22 @@ _OS_CAUSES = {
     errno.ENOTDIR: 'a part of the path is not a folder',
     errno.EISDIR: 'it is a folder, not a file',
 }
+
+
+# OS errors that no later input of the same run can escape (the same disk, the same folder): a command stops at the
+# first one instead of failing every remaining input the same way.
+_FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def is_fatal_os_error(err):
+    """Whether ``err`` is a disk-full / quota / read-only / permission OSError, fatal to the whole run."""
+    return isinstance(err, OSError) and err.errno in _FATAL_ERRNOS
+
+
+def add_debug_argument(parser):
+    """Add ``--debug`` to an argparse parser (run_cli reads it from the command line to show tracebacks)."""
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
+    return parser
 
 
 def describe_os_error(err):

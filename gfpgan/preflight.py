@@ -118,6 +118,33 @@ class Preflight:
                 self.add(f'{what}: {err}')
             return None
 
+    def images(self, folder, what, recursive=False):
+        """`folder` must be a folder holding images; returns their paths (empty when it does not)."""
+        from gfpgan.data.storage import scan_images
+        if folder is None:
+            return []
+        try:
+            return scan_images(folder, recursive=recursive)
+        except OSError as err:  # missing, not a folder, or no image in it
+            self.add(f'{what}: {err}')
+            return []
+
+    def fetch_missing(self, progress=True):
+        """Download the missing catalogue files now, as ``resolve_weights`` would during the run (not with
+        ``GFPGAN_NO_DOWNLOAD``); those that cannot be fetched stay listed. Call it once the other checks passed, so
+        nothing is downloaded for a run that cannot start. Returns {name: path} of the files fetched."""
+        from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights
+        if os.environ.get('GFPGAN_NO_DOWNLOAD') or self.problems:
+            return {}
+        fetched = {}
+        for name in list(self.missing_weights):
+            try:
+                fetched[name] = resolve_weights(name, progress=progress)
+            except WeightsNotFoundError:
+                continue
+            self.missing_weights.remove(name)
+        return fetched
+
     def choice(self, value, known, what):
         """`value` must be one of `known`; the problem suggests the closest."""
         return self.check(value in known, f"{what}: {value!r} is not known{did_you_mean(value, known)}.")
