@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from gfpgan.data import EnlargedSampler, build_dataloader, build_dataset, build_prefetcher
+from gfpgan.data.image_dataset import SkippedSampleCounter
 from gfpgan.models import NonFiniteLossError, build_model
 from gfpgan.models.base_model import set_rng_state
 from gfpgan.options import OptionsError, dict2str, log_file_path, make_exp_dirs, parse_options
@@ -165,6 +166,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
         disable=rank != 0 or not sys.stderr.isatty())  # a bar for people, not for log files
     iter_start = data_start = time.time()
     epoch = start_epoch
+    skipped = SkippedSampleCounter()  # samples the data loader replaced (unreadable files), logged per epoch
     try:
         while current_iter < total_iters:
             sampler.set_epoch(epoch)
@@ -181,6 +183,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
                 epoch_iter += 1
                 model.update_learning_rate(current_iter, warmup_iter=warmup_iter)
                 model.feed_data(data)
+                skipped.add(data)
                 model.optimize_parameters(current_iter)
                 progress.update(1)
                 iter_time = time.time() - iter_start
@@ -202,7 +205,9 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
                 iter_start = data_start = time.time()
                 data = prefetcher.next()
             if data is None:
+                skipped.report(epoch, current_iter, logger, tb_logger)
                 epoch, epoch_iter = epoch + 1, 0
+        skipped.report(epoch, current_iter, logger, tb_logger)  # the last epoch, when it ended early
     except NonFiniteLossError as err:
         logger.error('%s', err)
         return 1

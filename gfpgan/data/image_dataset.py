@@ -8,7 +8,10 @@ import numpy as np
 import torch
 from torch.utils import data
 
+from gfpgan.errors import GFPGANError
+from gfpgan.utils.dist import get_dist_info, reduce_loss_dict
 from gfpgan.utils.img_util import ImageReadError
+from gfpgan.utils.validation import is_int
 
 logger = logging.getLogger('gfpgan')
 
@@ -32,32 +35,55 @@ def to_normalized_tensor(img, mean=None, std=None):
     return tensor
 
 
+class BadDataError(GFPGANError, RuntimeError):
+    """Too many training images could not be read: the data needs repairing before training goes on."""
+
+
+# A training set may hold up to max(max_bad_files, max_bad_fraction * its size) unreadable images.
+DEFAULT_MAX_BAD_FILES = 5
+DEFAULT_MAX_BAD_FRACTION = 0.01
+BAD_FILE_KEYS = frozenset({'max_bad_files', 'max_bad_fraction'})
+
+
 class ImageDataset(data.Dataset):
     """Base of the image datasets.
 
     Subclasses list their option names in ``OPTIONS`` and implement ``load(index)``. While ``skip_bad_files`` is
-    set (training), a file that cannot be read is logged once with its path, another sample is returned in its
-    place and the skip is counted; more than ``max_bad_fraction`` of the dataset failing stops the run with an
-    error. Counts are per process (each DataLoader worker keeps its own).
+    set (training), a file that cannot be read (ImageReadError, including a missing LMDB key, or OSError) is logged
+    once with its path, another sample is returned in its place, and the sample dict carries ``num_skipped``: how
+    many unreadable files were passed over to produce it (the data loader collates it to a (B,) int64 tensor, so
+    the count reaches the training loop from the worker processes). The run stops with a BadDataError once more
+    files than ``max(max_bad_files, max_bad_fraction * len(dataset))`` (defaults 5 and 0.01), or all of them, are
+    found unreadable: a small set survives a few bad files, a large one a fraction. Counts are per process (each
+    DataLoader worker keeps its own).
     """
     OPTIONS = frozenset()
     MAX_ATTEMPTS = 20
 
     def __init__(self, opt, skip_bad_files):
-        unknown = sorted(set(opt) - self.OPTIONS - LOADER_KEYS - {'max_bad_fraction'})
+        unknown = sorted(set(opt) - self.OPTIONS - LOADER_KEYS - BAD_FILE_KEYS)
         if unknown:
             raise ValueError(f'{type(self).__name__} has no option {unknown[0]!r}; '
                              f'its options are: {", ".join(sorted(self.OPTIONS))}.')
         self.opt = opt
         self.skip_bad_files = skip_bad_files
-        fraction = opt.get('max_bad_fraction', 0.01)
+        fraction = opt.get('max_bad_fraction', DEFAULT_MAX_BAD_FRACTION)
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
             raise ValueError(f'Dataset option max_bad_fraction must be a number in [0, 1), got {fraction!r}.')
+        count = opt.get('max_bad_files', DEFAULT_MAX_BAD_FILES)
+        if not is_int(count) or count < 0:
+            raise ValueError(f'Dataset option max_bad_files must be an integer >= 0, got {count!r}.')
         self.max_bad_fraction = float(fraction)
+        self.max_bad_files = int(count)
         self.bad_files = {}  # index -> reason, samples found unreadable by this process
         self.num_skipped = 0  # samples replaced by another one in this process
         self._rng = None
         self._rng_pid = None
+
+    @property
+    def bad_file_allowance(self):
+        """How many unreadable files this dataset tolerates: max(max_bad_files, floor(max_bad_fraction * size))."""
+        return max(self.max_bad_files, math.floor(self.max_bad_fraction * len(self)))
 
     @staticmethod
     def require(opt, *keys, owner):
@@ -112,13 +138,19 @@ class ImageDataset(data.Dataset):
             self.seed(sample_seed)
         if not self.skip_bad_files:
             return self.load(index)
+        skipped = 0
         for _ in range(self.MAX_ATTEMPTS):
             try:
-                return self.load(index)
+                sample = self.load(index)
             except (ImageReadError, OSError) as err:
                 index = self._skip(index, err)
-        raise RuntimeError(f'{self.MAX_ATTEMPTS} training images in a row could not be read; '
-                           'see the warnings above for their paths.')
+                skipped += 1
+                continue
+            if isinstance(sample, dict):
+                sample['num_skipped'] = skipped
+            return sample
+        raise BadDataError(f'{self.MAX_ATTEMPTS} training images in a row could not be read; repair or remove the '
+                           'files named in the warnings above.')
 
     def _skip(self, index, err):
         """Record a bad sample and choose a replacement among the indices not known to be bad."""
@@ -126,12 +158,45 @@ class ImageDataset(data.Dataset):
             self.bad_files[index] = str(err)
             logger.warning('Skipping an unreadable training image (another one is used instead): %s', err)
         self.num_skipped += 1
-        if len(self.bad_files) > self.max_bad_fraction * len(self):
-            raise RuntimeError(
-                f'{len(self.bad_files)} of {len(self)} training images could not be read, more than '
-                f'max_bad_fraction={self.max_bad_fraction:g} allows; repair or remove them, or raise '
-                f'max_bad_fraction in the dataset options (first: {next(iter(self.bad_files.values()))})')
+        bad, size, allowed = len(self.bad_files), len(self), self.bad_file_allowance
+        first = next(iter(self.bad_files.values())).rstrip('.')
+        if bad >= size:
+            raise BadDataError(f'None of the {size} training images could be read (first: {first}); check the '
+                               'dataset path, its io_backend and its files.')
+        if bad > allowed:
+            raise BadDataError(
+                f'{bad} of {size} training images could not be read, more than the {allowed} allowed by '
+                f'max_bad_files={self.max_bad_files} / max_bad_fraction={self.max_bad_fraction:g} (first: {first}); '
+                'repair or remove them, or raise max_bad_files in the dataset options.')
         while True:
             index = int(self.rng.integers(len(self)))
             if index not in self.bad_files:
                 return index
+
+
+class SkippedSampleCounter:
+    """The training loop's tally of the ``num_skipped`` that batches carry from the data loader's workers, reported
+    once an epoch as one log line and the TensorBoard scalar ``data/skipped_samples``, summed over every rank."""
+
+    def __init__(self):
+        self.count = 0  # an int, or a 0-d tensor on the batches' device: adding needs no synchronisation
+        self.batches = 0  # equal on every rank, so that every rank takes part in the same reductions
+
+    def add(self, batch):
+        """Count the skips behind ``batch`` (a dict; those without ``num_skipped`` add none)."""
+        self.batches += 1
+        if isinstance(batch, dict) and 'num_skipped' in batch:
+            self.count = self.count + torch.as_tensor(batch['num_skipped']).sum()
+
+    def report(self, epoch, current_iter, log=None, tb_logger=None):
+        """Log and return the epoch's skipped samples over all ranks, then start counting again; nothing (None)
+        when no batch came since the last report. Every rank must call it at the same iteration."""
+        if not self.batches:
+            return None
+        total = round(reduce_loss_dict({'skipped': self.count})['skipped'] * get_dist_info()[1])
+        self.count, self.batches = 0, 0
+        if total:
+            (log or logger).warning('Epoch %d: %d samples skipped (unreadable files).', epoch, total)
+        if tb_logger is not None:
+            tb_logger.add_scalar('data/skipped_samples', total, current_iter)
+        return total

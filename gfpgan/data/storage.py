@@ -10,7 +10,7 @@ from gfpgan.utils.optional import import_optional
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'is_image_file', 'scan_images', 'read_meta_info', 'DiskBackend', 'LmdbBackend', 'ImageSource',
-    'NotAnLmdbError'
+    'NotAnLmdbError', 'MissingLmdbKeyError'
 ]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff')
@@ -76,6 +76,13 @@ def scan_images(folder, recursive=False, option=None):
 class NotAnLmdbError(GFPGANError, FileNotFoundError, ValueError):
     """An lmdb io_backend root that is not an LMDB database: a FileNotFoundError (no data.mdb), and the ValueError
     that the original FFHQDegradationDataset raises for a dataroot_gt that is not a ``.lmdb`` folder."""
+
+
+class MissingLmdbKeyError(ImageReadError, KeyError):
+    """A key absent from an LMDB database (listed in its meta_info.txt but never written, or a wrong key): an
+    unreadable image (ImageReadError, so training skips and counts it) and the KeyError that a lookup raises."""
+
+    __str__ = BaseException.__str__  # KeyError's would quote the sentence
 
 
 def _check_lmdb(path, option=None):
@@ -202,11 +209,13 @@ class LmdbBackend:
         self.open_options.update(open_options)
 
     def get(self, key):
-        """The value stored under ``key`` (a str); KeyError naming the key and the database when absent."""
+        """The value stored under ``key`` (a str); MissingLmdbKeyError (a KeyError and an ImageReadError) naming
+        the key and the database when absent."""
         with _ENVIRONMENTS.get(self.path, self.identity, self.open_options).begin(write=False) as txn:
             value = txn.get(key.encode('utf-8'))
         if value is None:
-            raise KeyError(f"Key '{key}' is not in the LMDB database '{self.path}'.")
+            raise MissingLmdbKeyError(f"Key '{key}' is not in the LMDB database '{self.path}'; create the database "
+                                      f'again with `{_CREATE_HINT.format(path=self.path)}`.')
         return value
 
     def close(self):
@@ -270,7 +279,7 @@ class ImageSource:
 
     def read(self, key):
         """The image of ``key`` as (H, W, 3) float32 RGB in [0, 1] (``decode_image``); ImageReadError
-        (a ValueError) when it is unreadable, empty, truncated or not an image."""
+        (a ValueError) when it is unreadable, empty, truncated, not an image or, in an LMDB, missing."""
         try:
             data = self.read_bytes(key)
         except OSError as err:

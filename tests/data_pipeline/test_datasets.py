@@ -13,6 +13,7 @@ from skimage import data as skdata
 
 from gfpgan.data import FFHQDegradationDataset, PairedImageDataset, SingleImageDataset, build_dataset
 from gfpgan.data.components import component_locations, save_component_boxes
+from gfpgan.data.image_dataset import BadDataError
 from gfpgan.data.lmdb_util import create_lmdb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,7 +64,8 @@ def test_official_yaml_block_builds_and_samples(faces):
     assert isinstance(ds, FFHQDegradationDataset) and len(ds) == 4
     ds.seed(0)
     sample = ds[1]
-    assert set(sample) == {'lq', 'gt', 'gt_path', 'loc_left_eye', 'loc_right_eye', 'loc_mouth'}
+    assert set(sample) == {'lq', 'gt', 'gt_path', 'loc_left_eye', 'loc_right_eye', 'loc_mouth', 'num_skipped'}
+    assert sample['num_skipped'] == 0
     for key in ('lq', 'gt'):
         assert sample[key].shape == (3, 512, 512) and sample[key].dtype == torch.float32
         assert sample[key].is_contiguous() and -1 <= sample[key].min() and sample[key].max() <= 1
@@ -129,7 +131,7 @@ def test_degradations_can_be_switched_off(faces):
         crop_components=False)
     ds = build_dataset(opt)
     s = ds[3]
-    assert set(s) == {'lq', 'gt', 'gt_path'}
+    assert set(s) == {'lq', 'gt', 'gt_path', 'num_skipped'}
     np.testing.assert_allclose(as_image(s['lq']), gt_rgb(faces, 3), atol=1e-6)
     np.testing.assert_allclose(as_image(s['gt']), gt_rgb(faces, 3), atol=1e-6)
 
@@ -246,6 +248,7 @@ def test_bad_files_are_logged_once_replaced_and_counted(damaged):
                 s = ds[i]
                 assert s['gt'].shape == (3, 64, 64)
                 assert 'b.' not in os.path.basename(s['gt_path'])
+                assert s['num_skipped'] >= 1
     finally:
         logging.getLogger('gfpgan').removeHandler(handler)
     assert ds.num_skipped >= 6 and sorted(ds.bad_files) == bad  # a replacement may itself be a not-yet-known bad file
@@ -256,13 +259,15 @@ def test_bad_files_are_logged_once_replaced_and_counted(damaged):
 
 
 def test_too_many_bad_files_stop_with_a_clear_error(damaged):
-    ds = build_dataset(small_options(damaged, max_bad_fraction=0.1))  # 2 of 23 allowed
+    ds = build_dataset(small_options(damaged, max_bad_fraction=0.1, max_bad_files=0))  # 2 of 23 allowed
     bad = [i for i, p in enumerate(ds.paths) if 'b.' in os.path.basename(p)]
     ds[bad[0]], ds[bad[1]]
-    with pytest.raises(RuntimeError, match='3 of 23 training images could not be read.*max_bad_fraction'):
+    with pytest.raises(BadDataError, match='3 of 23 training images could not be read.*max_bad_fraction'):
         ds[bad[2]]
     with pytest.raises(ValueError, match='max_bad_fraction must be a number in'):
         build_dataset(small_options(damaged, max_bad_fraction=1))
+    with pytest.raises(ValueError, match='max_bad_files must be an integer >= 0'):
+        build_dataset(small_options(damaged, max_bad_files=-1))
 
 
 def test_validation_datasets_do_not_hide_bad_files(damaged, tmp_path):
