@@ -1,7 +1,9 @@
 """Checkpoint I/O used everywhere: safe loading (no code execution), the official
 ``{'params', 'params_ema'}`` layouts, clear mismatch errors, atomic saving."""
+import errno
 import os
 import pickle
+import shutil
 from collections import OrderedDict
 
 import torch
@@ -159,11 +161,49 @@ def load_network(net, path, param_key='params_ema', strict=True):
     return net
 
 
+def _write_error(err):
+    """The OSError behind a failed write: ``err`` itself, or the one torch's writer swallowed into its
+    ``RuntimeError: [enforce fail at inline_container.cc ...]`` (kept as the exception's context); None if neither."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _disk_nearly_full(folder, margin=1 << 20):
+    """Whether the file system of ``folder`` has less than ``margin`` bytes left (False when unknown)."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
+
+
 def atomic_save(obj, path):
     """torch.save to a temporary file in the same folder, flushed to disk, then renamed over ``path``:
-    readers never see a partial file and an interrupted save leaves the previous file intact."""
-    with atomic_write(path) as f:
-        torch.save(obj, f)
+    readers never see a partial file and an interrupted save leaves the previous file intact.
+
+    A failed write (a full disk, a quota, an I/O error), which torch reports as ``RuntimeError: [enforce fail at
+    inline_container.cc ...] PytorchStreamWriter failed writing file``, is raised as an OSError with the real errno
+    (ENOSPC when torch hid it and the disk is full, else EIO) and ``path`` as its filename, so the message says which
+    file and why (``gfpgan.errors.describe_os_error``)."""
+    path = os.fspath(path)
+    try:
+        with atomic_write(path) as f:
+            torch.save(obj, f)
+    except (OSError, RuntimeError) as err:
+        cause = _write_error(err)
+        if cause is None:
+            if 'inline_container' not in str(err) and 'PytorchStreamWriter' not in str(err):
+                raise  # not a write failure
+            code = errno.ENOSPC if _disk_nearly_full(os.path.dirname(os.path.abspath(path))) else errno.EIO
+            raise OSError(code, os.strerror(code), path) from err
+        if cause is err and cause.filename == path:
+            raise
+        code = cause.errno if cause.errno is not None else errno.EIO
+        raise OSError(code, cause.strerror or os.strerror(code), path) from err  # the target, not the temporary
 
 
 def save_network(net, path, param_key='params', ema_net=None):

@@ -1,10 +1,16 @@
 """Atomic file writing shared by checkpoints and images: readers never see a partial file and an
-interrupted write leaves the previous file intact."""
+interrupted write leaves the previous file intact; the temporaries a killed writer leaves behind are removable."""
 import os
+import re
 import secrets
+import stat
+import time
 from contextlib import contextmanager
 
-__all__ = ['atomic_write']
+__all__ = ['atomic_write', 'is_temporary_name', 'remove_stale_temporaries']
+
+# ``.<target name>.<8 hex digits>.tmp``: the temporaries ``atomic_write`` creates, and nothing else
+_TEMPORARY_NAME = re.compile(r'\..+\.[0-9a-f]{8}\.tmp')
 
 
 def _open_temporary(folder, name):
@@ -56,3 +62,34 @@ def atomic_write(path, auto_mkdir=True):
             os.remove(tmp)
         raise
     _fsync_folder(folder)
+
+
+def is_temporary_name(name):
+    """Whether the file name ``name`` is one of ``atomic_write``'s temporaries (``.<name>.<8 hex>.tmp``)."""
+    return _TEMPORARY_NAME.fullmatch(name) is not None
+
+
+def remove_stale_temporaries(folder, min_age_s=10.0):
+    """Remove the temporaries of interrupted ``atomic_write`` calls (a kill -9 during a checkpoint write) in
+    ``folder``, not its subfolders: regular files named ``.<name>.<8 hex>.tmp`` last modified at least
+    ``min_age_s`` seconds ago (a younger one may belong to a writer still running). Returns (files, bytes) removed;
+    (0, 0) for a missing folder."""
+    removed, size = 0, 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0, 0
+    now = time.time()
+    for entry in entries:
+        if not is_temporary_name(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < min_age_s:
+                continue
+            os.remove(entry.path)
+        except FileNotFoundError:  # its writer finished or removed it meanwhile
+            continue
+        removed += 1
+        size += info.st_size
+    return removed, size

@@ -1,15 +1,23 @@
 """Checkpoint I/O: official layouts, safety against code-carrying pickles, clear mismatch errors,
-atomic saving."""
+atomic saving, a full disk named as such, and the removal of interrupted writes' temporaries."""
+import collections
+import contextlib
+import errno
+import io
 import os
 import pickle
+import time
 
 import pytest
 import torch
 from torch import nn
 
 from gfpgan.archs import GFPGANv1Clean, StyleGAN2GeneratorClean
+from gfpgan.errors import describe_os_error
+from gfpgan.utils import checkpoint
 from gfpgan.utils.checkpoint import (CheckpointError, atomic_save, describe_state_dict, extract_state_dict,
                                      load_checkpoint_file, load_network, save_network)
+from gfpgan.utils.fileio import is_temporary_name, remove_stale_temporaries
 
 
 def _small_clean(**kw):
@@ -205,3 +213,85 @@ def test_save_network_official_format(tmp_path):
     assert set(obj) == {'params', 'params_ema'}
     assert list(obj['params']) == list(net.state_dict())
     assert torch.equal(obj['params_ema']['final_linear.weight'], ema.final_linear.weight)
+
+
+class _FullDisk(io.RawIOBase):
+    """A file whose writes fail as on a full disk after ``room`` bytes."""
+
+    def __init__(self, room=64):
+        self.room = room
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return len(data)
+
+
+@contextlib.contextmanager
+def _full_disk_write(path, auto_mkdir=True):
+    yield _FullDisk()
+
+
+def test_a_full_disk_is_an_os_error_naming_the_target(tmp_path, monkeypatch):
+    path = tmp_path / 'models' / 'net_g_2.pth'
+    atomic_save({'params': {'w': torch.ones(3)}}, path)
+    monkeypatch.setattr(checkpoint, 'atomic_write', _full_disk_write)
+    with pytest.raises(OSError) as caught:
+        atomic_save({'params': {'w': torch.zeros(100000)}}, path)  # torch says 'enforce fail at inline_container'
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert 'inline_container' in str(caught.value.__cause__) or isinstance(caught.value.__cause__, OSError)
+    message = describe_os_error(caught.value)
+    assert str(path) in message and 'no space left' in message
+    monkeypatch.undo()
+    assert torch.equal(torch.load(path, weights_only=True)['params']['w'], torch.ones(3))  # the old file intact
+
+
+def test_a_write_error_torch_hides_is_told_by_the_free_space(tmp_path, monkeypatch):
+    def hidden(obj, f, *args, **kwargs):
+        raise RuntimeError('[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file')
+
+    path = tmp_path / 'net.pth'
+    usage = collections.namedtuple('usage', 'total used free')
+    monkeypatch.setattr(torch, 'save', hidden)
+    for free, code in ((0, errno.ENOSPC), (1 << 40, errno.EIO)):
+        monkeypatch.setattr(checkpoint.shutil, 'disk_usage', lambda folder, free=free: usage(1 << 41, 1 << 41, free))
+        with pytest.raises(OSError) as caught:
+            atomic_save({'w': torch.ones(1)}, path)
+        assert caught.value.errno == code and caught.value.filename == str(path)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(torch, 'save', lambda obj, f: (_ for _ in ()).throw(RuntimeError('a bug, not the disk')))
+    with pytest.raises(RuntimeError, match='a bug'):
+        atomic_save({'w': torch.ones(1)}, path)
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
+    folder = tmp_path / 'models'
+    folder.mkdir()
+    old = time.time() - 3600
+    stale = [folder / '.net_g_5.pth.0a1b2c3d.tmp', folder / '.5.state.ffffffff.tmp']
+    for i, path in enumerate(stale):
+        path.write_bytes(b'x' * (1000 * (i + 1)))
+        os.utime(path, (old, old))
+    kept = [
+        folder / 'net_g_5.pth',  # a checkpoint
+        folder / '.net_g_6.pth.0123abcd.tmp',  # fresh: a writer may still be at work
+        folder / '.net_g_5.pth.0A1B2C3D.tmp',  # not our pattern (upper case)
+        folder / '.net_g_5.pth.0a1b2c3.tmp',  # 7 digits
+        folder / 'net_g_5.pth.0a1b2c3d.tmp',  # not hidden
+        folder / 'notes.tmp',
+    ]
+    for path in kept:
+        path.write_bytes(b'keep')
+        if path.name != '.net_g_6.pth.0123abcd.tmp':
+            os.utime(path, (old, old))
+    (folder / '.sub.0a1b2c3d.tmp').mkdir()  # a folder with the pattern's name is not a file of ours
+    os.utime(folder / '.sub.0a1b2c3d.tmp', (old, old))
+    assert remove_stale_temporaries(folder) == (2, 3000)
+    assert sorted(os.listdir(folder)) == sorted([p.name for p in kept] + ['.sub.0a1b2c3d.tmp'])
+    assert remove_stale_temporaries(tmp_path / 'missing') == (0, 0)
+    assert remove_stale_temporaries(folder, min_age_s=0) == (1, 4)  # the fresh one too, when asked
+    assert is_temporary_name('.a.b.pth.deadbeef.tmp') and not is_temporary_name('.deadbeef.tmp')
