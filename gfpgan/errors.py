@@ -13,7 +13,7 @@ import traceback
 
 __all__ = [
     'GFPGANError', 'EXIT_ERROR', 'EXIT_PARTIAL', 'DEBUG_ENV', 'describe_os_error', 'error_message', 'run_cli',
-    'add_debug_argument', 'is_fatal_os_error'
+    'add_debug_argument', 'is_fatal_os_error', 'os_error_at'
 ]
 
 EXIT_PARTIAL = 1
@@ -45,6 +45,14 @@ _FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 def is_fatal_os_error(err):
     """Whether ``err`` is a disk-full / quota / read-only / permission OSError, fatal to the whole run."""
     return isinstance(err, OSError) and err.errno in _FATAL_ERRNOS
+
+
+def os_error_at(err, path):
+    """``err`` itself when it names a file, else the same OSError naming ``path`` (a failed write of an open file
+    carries no name), so that the report says which file could not be written."""
+    if err.filename is not None:
+        return err
+    return OSError(err.errno, err.strerror or str(err), os.fspath(path))
 
 
 def add_debug_argument(parser):
