@@ -16,13 +16,20 @@ from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.device import conv_memory_format, resolve_device
 from gfpgan.utils.weights import resolve_weights
 
-__all__ = ['RELEASE_UPSAMPLERS', 'RealESRGANUpsampler', 'tiled_forward', 'size_multiple']
+__all__ = ['RELEASE_UPSAMPLERS', 'RealESRGANUpsampler', 'tiled_forward', 'size_multiple', 'required_weights']
 
 # scale -> file name (in the pretrained catalogue) of the released Real-ESRGAN generators (RRDBNet, 64 features,
 # 23 blocks, growth 32)
 RELEASE_UPSAMPLERS = {2: 'RealESRGAN_x2plus.pth', 4: 'RealESRGAN_x4plus.pth'}
 
 logger = logging.getLogger('gfpgan')
+
+
+def required_weights(scale=2, model_path=None):
+    """(file name or path, what it is) of the pretrained file a RealESRGANUpsampler of ``scale`` loads."""
+    if model_path is None and int(scale) not in RELEASE_UPSAMPLERS:
+        raise ValueError(f'No released Real-ESRGAN model has scale {scale}; pass model_path.')
+    return [(model_path or RELEASE_UPSAMPLERS[int(scale)], f'the Real-ESRGAN x{int(scale)} background upsampler')]
 
 
 def size_multiple(scale):

@@ -8,7 +8,10 @@ import sys
 import cv2
 import numpy as np
 
-__all__ = ['main', 'build_parser']
+from gfpgan.errors import add_debug_argument, is_fatal_os_error, os_error_at, run_cli
+from gfpgan.preflight import Preflight
+
+__all__ = ['main', 'run', 'build_parser', 'check_run', 'required_files']
 
 EPILOG = """Outputs, as the original: <output>/cropped_faces/<name>_<k>.png (aligned input faces),
 restored_faces/<name>_<k>[_suffix].png, cmp/<name>_<k>.png (input | restored), restored_imgs/<name>[_suffix].<ext>
@@ -24,10 +27,16 @@ GFPGANv1.4.pth, RestoreFormer: RestoreFormer.pth), found in --model_path, experi
 or downloaded from the release (checked against its size and SHA-256 where one is known); 'python
 scripts/download_pretrained.py' fetches them ahead, for offline use.
 
-Background: --bg_upsampler realesrgan (default) upsamples the photo with Real-ESRGAN x2 (RealESRGAN_x2plus.pth, also
-on the CPU); when that file cannot be found or downloaded, the run warns once and resizes the background with plain
-interpolation instead. --aligned inputs have no background and never need the file. --bg_upsampler none (or None)
-always resizes.
+Background: by default the photo is upsampled with Real-ESRGAN x2 (RealESRGAN_x2plus.pth, also on the CPU); when
+that file cannot be found or downloaded, the run warns once, before restoring, and resizes the background with plain
+interpolation instead. --bg_upsampler realesrgan asks for it explicitly: the run then refuses to start without the
+file. --aligned inputs have no background and never need the file. --bg_upsampler none (or None) always resizes.
+
+Before anything is built or restored, the run checks the options, the input, that the output folder can be written
+and that every pretrained file is there (missing release files are downloaded first unless GFPGAN_NO_DOWNLOAD is
+set); every problem is reported at once, with the one 'python scripts/download_pretrained.py --files ...' command that
+fetches the missing files. Exit codes: 0 done, 1 some photos failed (listed), 2 nothing was done (error: ...), 130
+interrupted; --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
 
 Batching: --batch_size faces go through the restorer together, gathered across photos (at most that many photos
 wait); 8 by default on CUDA, 1 on the CPU, where larger batches are slower per face.
@@ -59,11 +68,11 @@ def build_parser():
     p.add_argument('--model_path', help='a local checkpoint instead of the release file (architecture from -v)')
     p.add_argument(
         '--bg_upsampler',
-        default='realesrgan',
         type=str.lower,
         choices=('realesrgan', 'none'),
-        help='background upsampler: realesrgan (default; RealESRGAN_x2plus.pth, also on the CPU; without the file, '
-        'plain resizing with a warning) or none / None (plain resizing)')
+        help='background upsampler: realesrgan (RealESRGAN_x2plus.pth, also on the CPU; given explicitly, the file '
+        'must be there) or none / None (plain resizing); default: realesrgan when its file is found or downloaded, '
+        'else plain resizing with a warning')
     p.add_argument('--bg_tile', type=int, default=400, help='background tile size, 0 for none (default 400)')
     p.add_argument('--suffix', help='suffix of the restored faces and photos')
     p.add_argument('--only_center_face', action='store_true', help='only restore the face nearest the centre')
@@ -80,7 +89,10 @@ def build_parser():
         default='retinaface_resnet50',
         choices=('retinaface_resnet50', 'retinaface_mobile0.25', 'yunet'),
         help='face detector')
-    p.add_argument('--yunet_model', help='local YuNet ONNX file (with --det_model yunet)')
+    p.add_argument(
+        '--yunet_model',
+        help='YuNet ONNX file (with --det_model yunet; default face_detection_yunet_2023mar.onnx, looked up as other '
+        'pretrained files)')
     p.add_argument('--device', default='auto', help='auto (CUDA when available), cpu, cuda, cuda:1 ...')
     precision = p.add_mutually_exclusive_group()
     precision.add_argument('--half', action='store_true', help='float16 generator and background (CUDA)')
@@ -91,19 +103,24 @@ def build_parser():
         help='faces restored per forward pass, gathered across photos (default: 8 on CUDA, 1 on the CPU, where '
         'larger batches are slower per face)')
     p.add_argument('--no_progress', action='store_true', help='no progress bar')
+    add_debug_argument(p)
     return p
 
 
-def list_inputs(path):
+def list_inputs(path, preflight=None):
     """The files to restore: ``path`` itself or the (non-hidden) files of the folder, sorted; files that are not
-    images are reported by the run, as unreadable."""
+    images are reported by the run, as unreadable. A problem goes to ``preflight`` when given, else raises."""
+    pf = preflight if preflight is not None else Preflight()
+    files = []
     if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"The input '{path}' is neither an image file nor a folder.")
-    files = sorted(f for f in glob.glob(os.path.join(path, '*')) if os.path.isfile(f))
-    if not files:
-        raise FileNotFoundError(f"The input folder '{path}' is empty.")
+        files = [path]
+    elif not os.path.isdir(path):
+        pf.add(f"-i/--input: '{path}' is neither an image file nor a folder.")
+    else:
+        files = sorted(f for f in glob.glob(os.path.join(path, '*')) if os.path.isfile(f))
+        pf.check(files, f"-i/--input: the folder '{path}' is empty.")
+    if preflight is None:
+        pf.raise_if_any('the input cannot be used')
     return files
 
 
@@ -113,30 +130,101 @@ def read_photo(path):
     return load_photo(path)
 
 
-def build_restorer(args):
+def _background_wanted(args):
+    """'required', 'optional' (the default: used when its file is there) or None for this run."""
+    if args.aligned or args.bg_upsampler == 'none':  # aligned faces have no background
+        return None
+    return 'required' if args.bg_upsampler == 'realesrgan' else 'optional'
+
+
+def required_files(args):
+    """(file name or path, what it is) of the pretrained files this run cannot do without (the optional default
+    background upsampler excluded): the restorer's, the detector's and the parser's, from the modules loading them."""
     from gfpgan.archs.presets import RELEASES
+    from .background import required_weights as background_weights
+    from .face_helper import YUNET_FILE
+    from .gfpganer import required_weights
+    det_model = None if args.det_model == 'yunet' else args.det_model
+    model = args.model_path or RELEASES[args.version]['file']
+    flag = '--model_path' if args.model_path else f'-v {args.version}'
+    files = [(name, f'{what} ({flag})' if name == model else what)
+             for name, what in required_weights(model, det_model, has_aligned=args.aligned)]
+    if args.det_model == 'yunet' and not args.aligned:
+        files.append((args.yunet_model or YUNET_FILE, 'the YuNet face detector (--yunet_model)'))
+    if _background_wanted(args) == 'required':
+        files += [(name, f'{what} (--bg_upsampler realesrgan)') for name, what in background_weights(2)]
+    return files
+
+
+def check_run(args):
+    """The preflight of a run: the options, the input, the output folder and every pretrained file, checked before
+    anything is built or restored; all problems are raised together (PreflightError). Missing release files are
+    downloaded once everything else is fine (unless GFPGAN_NO_DOWNLOAD). Returns (photo paths, {file: local path})."""
+    from gfpgan.utils.device import resolve_device
+    from .face_helper import YUNET_FILE, yunet_problem
+    pf = Preflight()
+    pf.check(0 <= args.weight <= 1, f'-w/--weight must lie in [0, 1], got {args.weight}.')
+    pf.check(args.upscale >= 1, f'-s/--upscale must be at least 1, got {args.upscale}.')
+    pf.check(args.batch_size is None or args.batch_size >= 1,
+             f'--batch_size must be at least 1, got {args.batch_size}.')
+    pf.check(args.bg_tile >= 0, f'--bg_tile must be 0 (no tiles) or a positive size, got {args.bg_tile}.')
+    try:
+        device = resolve_device(args.device)
+        pf.check(not args.half or device.type == 'cuda', f'--half needs a CUDA device, not {device}; use --bf16 on the '
+                 'CPU.')
+    except (RuntimeError, ValueError) as err:
+        pf.add(f"--device: '{args.device}' is not a device torch knows ({err}).")
+    paths = list_inputs(args.input, pf)
+    pf.output_folder(args.output, '-o/--output')
+    found = {}
+    for name, what in required_files(args):
+        found[name] = pf.weights(name, what)
+    yunet = found.get(args.yunet_model or YUNET_FILE) if args.det_model == 'yunet' else None
+    if yunet is not None:  # a damaged ONNX file is one sentence now, not a traceback at the first photo
+        problem = yunet_problem(yunet)
+        pf.check(problem is None, f'--yunet_model: {problem}')
+    pf.fetch_missing(progress=not args.no_progress)
+    pf.raise_if_any()
+    return paths, found
+
+
+def _optional_background(args):
+    """The default background upsampler's file, or None with one warning (the run then resizes the background)."""
+    from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights
+    from .background import required_weights
+    name = required_weights(2)[0][0]
+    try:
+        return resolve_weights(name, progress=not args.no_progress)
+    except WeightsNotFoundError as err:
+        print(f'warning: no Real-ESRGAN background upsampler ({err}); the background is resized with plain '
+              'interpolation instead.', file=sys.stderr)
+    return None
+
+
+def build_restorer(args, found=None):
+    """The GFPGANer of the options, its detector and parser built now (so a damaged file stops the run before the
+    first photo); ``found`` maps file names to the paths check_run resolved."""
+    from gfpgan.archs.presets import RELEASES
+    from .background import RealESRGANUpsampler, required_weights as background_weights
+    from .face_helper import YUNET_FILE, YuNetDetector
     from .gfpganer import GFPGANer
+    found = found or {}
     release = RELEASES[args.version]
+    wanted = _background_wanted(args)
     bg = None
-    if args.bg_upsampler == 'realesrgan' and not args.aligned:  # aligned faces have no background
-        from gfpgan.utils.weights import WeightsNotFoundError
-        from .background import RealESRGANUpsampler
-        try:
-            bg = RealESRGANUpsampler(scale=2, tile=args.bg_tile, half=args.half, bf16=args.bf16, device=args.device)
-        except WeightsNotFoundError as err:
-            print(
-                f'inference_gfpgan: warning: no Real-ESRGAN background upsampler ({err}); the background is resized '
-                'with plain interpolation instead.',
-                file=sys.stderr)
+    if wanted is not None:
+        name = background_weights(2)[0][0]
+        path = found.get(name) if wanted == 'required' else _optional_background(args)
+        if path is not None:
+            bg = RealESRGANUpsampler(scale=2, model_path=path, tile=args.bg_tile, half=args.half, bf16=args.bf16,
+                                     device=args.device)
     detector = None
     if args.det_model == 'yunet':
-        from .face_helper import YuNetDetector
-        if not args.yunet_model:
-            raise ValueError('--det_model yunet needs --yunet_model <a local face_detection_yunet ONNX file>.')
-        detector = YuNetDetector(args.yunet_model)
+        model = args.yunet_model or YUNET_FILE
+        detector = YuNetDetector(found.get(model) or model)
     model = args.model_path or release['file']
-    return GFPGANer(
-        model,
+    restorer = GFPGANer(
+        found.get(model) or model,
         upscale=args.upscale,
         arch=release['arch'],
         channel_multiplier=release['channel_multiplier'],
@@ -147,6 +235,9 @@ def build_restorer(args):
         half=args.half,
         bf16=args.bf16,
         batch_size=args.batch_size)
+    if not args.aligned:
+        _ = restorer.face_helper.face_det, restorer.face_helper.face_parse  # built now, not at the first photo
+    return restorer
 
 
 def save_results(args, path, cropped, restored, restored_img):
@@ -170,24 +261,21 @@ def save_results(args, path, cropped, restored, restored_img):
     if os.path.abspath(path) in map(os.path.abspath, targets):
         raise ValueError(f"Refusing to overwrite the input '{path}'; choose another -o.")
     for (img, _, _), target in zip(outputs, targets):
-        imwrite(img, target)
+        try:
+            imwrite(img, target)
+        except OSError as err:
+            raise os_error_at(err, target) from err
     return targets
 
 
-def main(argv=None):
+def run(argv=None):
+    """The command: restore every photo of the input; returns 0, or 1 when some photos failed. A problem that stops
+    the whole run raises (a GFPGANError, or an OSError such as a full disk), for ``main`` to report."""
     from tqdm import tqdm
 
-    from gfpgan.utils.checkpoint import CheckpointError
     args = build_parser().parse_args(argv)
-    if not 0 <= args.weight <= 1 or args.upscale < 1 or (args.batch_size is not None and args.batch_size < 1):
-        print('inference_gfpgan: -w must lie in [0, 1], -s and --batch_size must be at least 1.', file=sys.stderr)
-        return 2
-    try:
-        paths = list_inputs(args.input)
-        restorer = build_restorer(args)
-    except (ValueError, OSError, CheckpointError) as err:
-        print(f'inference_gfpgan: {err}', file=sys.stderr)
-        return 2
+    paths, found = check_run(args)
+    restorer = build_restorer(args, found)
     failed, faces = [], 0
     bar = tqdm(total=len(paths), desc='restoring', unit='photo', disable=args.no_progress)
 
@@ -205,21 +293,31 @@ def main(argv=None):
 
     results = restorer.enhance_iter(
         photos(), has_aligned=args.aligned, only_center_face=args.only_center_face, weight=args.weight)
-    for path, result in results:
-        if isinstance(result, Exception):
-            fail(path, result)
-            continue
-        try:
-            save_results(args, path, *result)
-        except (ValueError, OSError, cv2.error) as err:
-            fail(path, err)
-            continue
-        faces += len(result[1])
-        bar.update()
-    bar.close()
+    try:
+        for path, result in results:
+            if isinstance(result, Exception):
+                fail(path, result)
+                continue
+            try:
+                save_results(args, path, *result)
+            except (ValueError, OSError, cv2.error) as err:
+                if is_fatal_os_error(err):  # a full disk, a lost permission: every later photo would fail alike
+                    raise
+                fail(path, err)
+                continue
+            faces += len(result[1])
+            bar.update()
+    finally:
+        bar.close()
     print(f'{len(paths) - len(failed)} photo(s), {faces} face(s) restored into {args.output}' +
           (f'; {len(failed)} failed: {", ".join(failed)}' if failed else ''))
     return 1 if failed else 0
+
+
+def main(argv=None):
+    """The entry point of inference_gfpgan.py and the ``gfpgan`` console script: ``run`` with its errors reported as
+    one ``error: ...`` line (exit code 2; 1 when some photos failed, 130 on Ctrl-C); --debug shows the traceback."""
+    return run_cli(run, argv)
 
 
 if __name__ == '__main__':

@@ -16,7 +16,7 @@ from gfpgan.utils.weights import resolve_weights
 
 __all__ = [
     'FFHQ_TEMPLATE_5', 'RetinaFaceDetector', 'YuNetDetector', 'LandmarksDetector', 'build_detector', 'ParseNetParser',
-    'DetectorModule', 'ParserModule', 'FaceRestoreHelper'
+    'DetectorModule', 'ParserModule', 'FaceRestoreHelper', 'required_weights', 'yunet_problem'
 ]
 
 
@@ -40,6 +40,7 @@ RETINAFACE_MODELS = {  # detector name: (facexlib network_name, weight file in t
     'retinaface_mobile0.25': ('mobile0.25', 'detection_mobilenet0.25_Final.pth'),
 }
 PARSENET_FILE = 'parsing_parsenet.pth'
+YUNET_FILE = 'face_detection_yunet_2023mar.onnx'
 # ParseNet's 19 classes that belong to the pasted face region (background, neck, cloth, hair, hat excluded).
 PARSE_FACE_CLASSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15)
 BORDER_MODES = {'constant': cv2.BORDER_CONSTANT, 'reflect101': cv2.BORDER_REFLECT101, 'reflect': cv2.BORDER_REFLECT}
@@ -149,13 +150,20 @@ class YuNetDetector:
     """
 
     def __init__(self, model_path, score_threshold=0.9, nms_threshold=0.3, top_k=5000):
+        from gfpgan.utils.checkpoint import CheckpointError
+        from gfpgan.utils.weights import WeightsNotFoundError
         model_path = os.fspath(model_path)
         if not os.path.isfile(model_path):
-            raise FileNotFoundError(f"YuNet model '{model_path}' does not exist: fetch it with "
-                                    "'python scripts/download_pretrained.py --files face_detection_yunet_2023mar.onnx'"
-                                    ' (or from opencv_zoo) and pass its path.')
+            raise WeightsNotFoundError(f"YuNet model '{model_path}' does not exist: fetch it with "
+                                       f"'python scripts/download_pretrained.py --files {YUNET_FILE}'"
+                                       ' (or from opencv_zoo) and pass its path.')
         self.model_path = model_path
-        self.net = cv2.FaceDetectorYN.create(model_path, '', (320, 320), score_threshold, nms_threshold, top_k)
+        try:
+            self.net = cv2.FaceDetectorYN.create(model_path, '', (320, 320), score_threshold, nms_threshold, top_k)
+        except cv2.error as err:
+            raise CheckpointError(f"'{model_path}' is not a YuNet ONNX model OpenCV can load ({_cv2_reason(err)}); "
+                                  f"fetch {YUNET_FILE} with 'python scripts/download_pretrained.py --files "
+                                  f"{YUNET_FILE}'.") from None
 
     def detect(self, img):
         """Faces in the (H, W, 3) BGR uint8 ``img``, highest score first."""
@@ -167,6 +175,36 @@ class YuNetDetector:
             x, y, bw, bh = row[0:4]
             faces.append(_face((x, y, x + bw, y + bh), row[14], row[4:14]))
         return sorted(faces, key=lambda face: -face['score'])
+
+
+def _cv2_reason(err):
+    """The message of a cv2.error without OpenCV's source location (``... error: (-210:...) Failed to parse``)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if 'error: (' in text:
+        text = text.split('error: (', 1)[1].split(') ', 1)[-1]
+    return text.split(' in function')[0].strip()
+
+
+def yunet_problem(model_path):
+    """None when ``model_path`` is a YuNet ONNX file OpenCV loads, else one sentence saying why not (a preflight check:
+    the file is small and loads in milliseconds)."""
+    from gfpgan.errors import GFPGANError
+    try:
+        YuNetDetector(model_path)
+    except GFPGANError as err:
+        return str(err)
+    return None
+
+
+def required_weights(det_model='retinaface_resnet50', use_parse=True):
+    """(file name, what it is) of the pretrained catalogue files a FaceRestoreHelper with this detector and parsing
+    loads (YuNet's file is a path the user gives: ``yunet_problem`` checks it)."""
+    files = []
+    if det_model in RETINAFACE_MODELS:
+        files.append((RETINAFACE_MODELS[det_model][1], f'the face detector ({det_model})'))
+    if use_parse:
+        files.append((PARSENET_FILE, 'the face parser (ParseNet paste-back mask)'))
+    return files
 
 
 def build_detector(name, **kwargs):

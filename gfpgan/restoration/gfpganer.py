@@ -13,7 +13,7 @@ from gfpgan.utils.device import conv_memory_format, resolve_device, to_memory_fo
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.weights import resolve_weights
 
-__all__ = ['GFPGANer', 'blend_strength', 'split_alpha', 'restore_mode', 'load_photo']
+__all__ = ['GFPGANer', 'blend_strength', 'split_alpha', 'restore_mode', 'load_photo', 'required_weights']
 
 
 def load_photo(img):
@@ -34,6 +34,20 @@ def load_photo(img):
     if photo.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"'{path}' holds {photo.dtype} samples; only 8- and 16-bit photos are supported.")
     return photo
+
+
+def required_weights(model_path, det_model='retinaface_resnet50', use_parse=True, has_aligned=False):
+    """(file name or path, what it is) of every pretrained file a GFPGANer of this configuration loads: the
+    restorer, and for whole photos (not ``has_aligned``) the face helper's detector and parser. A preflight looks
+    them all up before anything is built."""
+    from .face_helper import required_weights as helper_weights
+    model_path = os.fspath(model_path)
+    if model_path.startswith(('https://', 'http://')):
+        model_path = os.path.basename(model_path)
+    files = [(model_path, 'the GFPGAN model')]
+    if not has_aligned:
+        files += helper_weights(det_model, use_parse)
+    return files
 
 
 def blend_strength(face, restored, weight):

@@ -18,7 +18,7 @@ def small_restorer(monkeypatch, centre_face):
     torch.manual_seed(0)
     net = GFPGANv1Clean(out_size=SIZE, num_style_feat=32, channel_multiplier=1, num_mlp=2, narrow=0.25, sft_half=True)
 
-    def build(args):
+    def build(args, found=None):
         return GFPGANer(
             net=net,
             upscale=args.upscale,
@@ -30,6 +30,7 @@ def small_restorer(monkeypatch, centre_face):
             batch_size=args.batch_size)
 
     monkeypatch.setattr(cli, 'build_restorer', build)
+    monkeypatch.setattr(cli, 'required_files', lambda args: [])  # the stand-ins need no pretrained file
 
 
 def test_folder_with_good_and_bad_files(tmp_path, small_restorer, capsys):
@@ -68,7 +69,7 @@ def test_bad_options_are_one_sentence(tmp_path, small_restorer, capsys):
     assert cli.main(['-i', str(tmp_path / 'nothing'), '-o', str(tmp_path / 'o')]) == 2
     assert 'neither an image file nor a folder' in capsys.readouterr().err
     assert cli.main(['-i', str(tmp_path), '-w', '2']) == 2
-    assert '-w must lie in [0, 1]' in capsys.readouterr().err
+    assert '-w/--weight must lie in [0, 1]' in capsys.readouterr().err
 
 
 def test_help_documents_every_flag(capsys):
@@ -151,11 +152,13 @@ def test_missing_realesrgan_file_falls_back_to_resizing_with_one_warning(
         isolated_weights, small_restoreformer, capsys):
     args = cli.build_parser().parse_args(
         ['-v', 'RestoreFormer', '--model_path', str(small_restoreformer), '--device', 'cpu'])
-    assert args.bg_upsampler == 'realesrgan'
-    restorer = cli.build_restorer(args)
-    assert restorer.bg_upsampler is None
+    assert args.bg_upsampler is None  # the default: Real-ESRGAN when its file is there
+    assert cli._optional_background(args) is None
     err = capsys.readouterr().err
     assert err.count('warning') == 1 and 'RealESRGAN_x2plus.pth' in err and 'plain interpolation' in err
+    assert all(name != 'RealESRGAN_x2plus.pth' for name, _ in cli.required_files(args))
+    explicit = cli.build_parser().parse_args(['--bg_upsampler', 'realesrgan'])
+    assert 'RealESRGAN_x2plus.pth' in [name for name, _ in cli.required_files(explicit)]
 
 
 @pytest.mark.parametrize('value, want', [('none', 'none'), ('None', 'none'), ('realesrgan', 'realesrgan')])
@@ -190,3 +193,118 @@ def test_restored_photo_in_the_chosen_format(tmp_path, small_restorer, ext):
     assert cli.main(['-i', str(photos / 'b.pgx'), '-o', str(tmp_path / 'auto'), '--bg_upsampler', 'none',
                      '--no_progress']) == 0
     assert cv2.imread(str(tmp_path / 'auto' / 'restored_imgs' / 'b.png')).shape == (192, 192, 3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Preflight and error reporting: every problem found before anything is built or restored, one `error:` report
+# ---------------------------------------------------------------------------------------------------------------
+def _photo_folder(root):
+    photos = root / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.png'), cv2.resize(skdata.astronaut()[:, :, ::-1], (96, 96)))
+    return photos
+
+
+def _report_lines(err):
+    """The `error:` line and its indented problem lines; nothing else (no traceback)."""
+    lines = err.strip().splitlines()
+    assert lines[0].startswith('error: ') and 'Traceback' not in err, err
+    assert all(line.startswith('  - ') for line in lines[1:]), err
+    return lines
+
+
+def test_every_missing_file_is_listed_at_once_with_one_download_command(isolated_weights, monkeypatch, capsys):
+    from gfpgan.restoration import gfpganer
+
+    def never(*args, **kwargs):
+        raise AssertionError('nothing may be built before the preflight passed')
+
+    monkeypatch.setattr(gfpganer, 'GFPGANer', never)
+    photos = _photo_folder(isolated_weights)
+    (isolated_weights / 'experiments' / 'pretrained_models').mkdir(parents=True)
+    (isolated_weights / 'experiments' / 'pretrained_models' / 'detection_Resnet50_Final.pth').write_bytes(b'junk')
+    out = isolated_weights / 'out'
+    assert cli.main(['-i', str(photos), '-o', str(out), '--bg_upsampler', 'realesrgan', '-s', '0']) == 2
+    lines = _report_lines(capsys.readouterr().err)
+    text = '\n'.join(lines)
+    assert len(lines) == 4 and '3 problems' in lines[0]
+    assert '-s/--upscale must be at least 1' in text
+    assert 'detection_Resnet50_Final.pth' in text and 'expected SHA-256' in text  # a damaged detector file
+    assert text.count('download_pretrained.py --files') == 1
+    assert 'download_pretrained.py --files GFPGANv1.3.pth parsing_parsenet.pth RealESRGAN_x2plus.pth' in text
+    assert not out.exists()
+
+
+def test_an_unwritable_output_folder_is_found_before_restoring(tmp_path, small_restorer, monkeypatch, capsys):
+    def never(*args, **kwargs):
+        raise AssertionError('the restorer must not be built')
+
+    monkeypatch.setattr(cli, 'build_restorer', never)
+    photos = _photo_folder(tmp_path)
+    (tmp_path / 'plain_file').write_text('x')  # a folder inside a file can never be made (root or not)
+    out = tmp_path / 'plain_file' / 'out'
+    assert cli.main(['-i', str(photos), '-o', str(out), '--no_progress']) == 2
+    lines = _report_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and 'cannot write to' in lines[0] and 'is a file, not a folder' in lines[0]
+
+
+def test_a_damaged_yunet_file_is_reported_by_the_preflight(isolated_weights, capsys):
+    photos = _photo_folder(isolated_weights)
+    garbage = isolated_weights / 'yunet.onnx'
+    garbage.write_bytes(b'this is no ONNX model')
+    model = isolated_weights / 'model.pth'
+    model.write_bytes(b'found, not loaded: the preflight only looks files up')
+    out = isolated_weights / 'out'
+    argv = ['-i', str(photos), '-o', str(out), '--model_path', str(model), '--det_model', 'yunet', '--yunet_model',
+            str(garbage), '--bg_upsampler', 'none']
+    assert cli.main(argv) == 2
+    lines = _report_lines(capsys.readouterr().err)
+    text = '\n'.join(lines)
+    assert "'" + str(garbage) + "' is not a YuNet ONNX model OpenCV can load" in text
+    assert 'parsing_parsenet.pth' in text and not out.exists()
+
+
+def test_debug_flag_and_environment_show_the_traceback(tmp_path, small_restorer, monkeypatch, capsys):
+    argv = ['-i', str(tmp_path / 'nothing'), '-o', str(tmp_path / 'o')]
+    assert cli.main(argv + ['--debug']) == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' in err and 'PreflightError' in err and err.strip().splitlines()[-1].startswith('error: ')
+    monkeypatch.setenv('GFPGAN_DEBUG', '1')
+    assert cli.main(argv) == 2
+    assert 'Traceback' in capsys.readouterr().err
+
+
+def test_a_full_disk_stops_the_run_naming_the_file(tmp_path, small_restorer, monkeypatch, capsys):
+    import errno
+
+    from gfpgan.utils import img_util
+
+    def full(img, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, 'No space left on device')  # as a failed write() of an open file: no name
+
+    monkeypatch.setattr(img_util, 'imwrite', full)
+    photos = _photo_folder(tmp_path)
+    cv2.imwrite(str(photos / 'b.png'), cv2.resize(skdata.astronaut()[:, :, ::-1], (96, 96)))
+    out = tmp_path / 'out'
+    assert cli.main(['-i', str(photos), '-o', str(out), '--bg_upsampler', 'none', '--no_progress']) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (f"error: Cannot use '{out / 'cropped_faces' / 'a_00.png'}': no space "
+                                            'left on the device: free some space or write somewhere else.')
+    assert 'b.png' not in err  # stopped at the first photo, not every photo failing alike
+
+
+def test_the_script_itself_reports_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, GFPGAN_NO_DOWNLOAD='1', PYTHONPATH=root)
+    env.pop('GFPGAN_DEBUG', None)
+    result = subprocess.run([sys.executable, os.path.join(root, 'inference_gfpgan.py'), '-i',
+                             str(tmp_path / 'nothing'), '-o', str(tmp_path / 'out'), '-w', '5'],
+                            capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = _report_lines(result.stderr)
+    assert "'" + str(tmp_path / 'nothing') + "' is neither an image file nor a folder" in result.stderr
+    assert '-w/--weight must lie in [0, 1]' in result.stderr and len(lines) >= 3
+    assert not (tmp_path / 'out').exists()
