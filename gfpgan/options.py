@@ -7,6 +7,7 @@ touching the process group. A bad option is one :class:`OptionsError` naming the
 import argparse
 import difflib
 import fnmatch
+import inspect
 import math
 import os
 import random
@@ -18,8 +19,8 @@ import time
 import torch
 import yaml
 
-from gfpgan.errors import GFPGANError
 from gfpgan.models.precision import MIXED_PRECISION
+from gfpgan.preflight import Preflight, PreflightError, did_you_mean
 from gfpgan.utils.dist import broadcast_object, get_dist_info, init_dist, master_only
 from gfpgan.utils.fileio import atomic_write
 
@@ -32,8 +33,9 @@ __all__ = [
 DEBUG_SETTINGS = {'val_freq': 8, 'print_freq': 1, 'save_checkpoint_freq': 8}
 
 
-class OptionsError(GFPGANError, ValueError):
-    """A bad options file, option or override: one sentence naming the option (dotted key) and the YAML file."""
+class OptionsError(PreflightError):
+    """Bad options: one sentence naming the option (dotted key) and the YAML file, or several such problems of
+    one file listed together (``problems``)."""
 
 
 class _Invalid(Exception):
@@ -64,10 +66,20 @@ class _Run:
         self.is_train = is_train
         self.overridden = set(overridden)
         self.paths = []  # (dotted key, path as given, expanded path)
+        self.problems = Preflight(source)  # every problem found, reported together by raise_if_any
 
     def error(self, key, reason):
         origin = ' (set by --force_yml)' if key in self.overridden else ''
         return OptionsError(f'Option `{key}`{origin} in {self.source} {reason}.')
+
+    def record(self, key, reason):
+        """Note a problem of option `key` and go on checking the others."""
+        self.problems.add(str(self.error(key, reason)))
+
+    def raise_if_any(self):
+        """One OptionsError: the problem's sentence, or all problems listed under a header naming the file."""
+        if self.problems:
+            raise OptionsError(self.problems.report(), self.problems.lines())
 
 
 class Spec:
@@ -214,6 +226,22 @@ class FilePath(Spec):
         return expanded if several else expanded[0]
 
 
+class TypeName(Value):
+    """The name of a registered component of `kind` (see :func:`registered_types`), e.g. ``model_type``."""
+
+    def __init__(self, kind, **kwargs):
+        super().__init__('str', **kwargs)
+        self.registry = kind
+
+    def check_value(self, value, key, run, parent):
+        name = super().check_value(value, key, run, parent)
+        known = registered_types(self.registry)
+        if name not in known:
+            raise _Invalid(f'names {name!r}, which is not a registered {self.registry} type'
+                           f'{did_you_mean(name, known)}')
+        return name
+
+
 def _match(fields, name):
     """The spec of `name` in `fields`: its exact entry, else the first glob pattern (``network_*``) matching it."""
     if name in fields:
@@ -252,23 +280,60 @@ class Section(Spec):
             sub = f'{key}.{name}' if key else str(name)
             spec = _match(self.fields, name) if isinstance(name, str) else None
             if spec is None:
-                raise self.unknown(sub, run, str(name))
-            out[name] = _check(spec, item, sub, run, value)
+                run.problems.add(str(self.unknown(sub, run, str(name))))
+                out[name] = item
+            else:
+                out[name] = _check_or_record(spec, item, sub, run, value)
         self.check_required(value, key, run)
         return out
 
     def check_required(self, value, key, run):
         for name, spec in self.fields.items():
             if name not in value and not any(c in name for c in '*?[') and spec.is_required(run.is_train):
-                raise run.error(f'{key}.{name}' if key else name, 'is required but missing')
+                run.record(f'{key}.{name}' if key else name, 'is required but missing')
+
+
+def registered_types(kind):
+    """``{type name: class}`` of the components of `kind`: 'arch', 'dataset', 'model', 'loss', 'metric',
+    'optimizer', 'scheduler' or 'io_backend' (class None: its keywords are not checked here)."""
+    if kind == 'optimizer':
+        from gfpgan.models.base_model import OPTIMIZERS
+        return dict(OPTIMIZERS)
+    if kind == 'scheduler':
+        from gfpgan.models.lr_scheduler import SCHEDULERS
+        return dict(SCHEDULERS)
+    if kind == 'io_backend':
+        from gfpgan.data.storage import ImageSource
+        return dict.fromkeys(ImageSource.BACKENDS)
+    import gfpgan.archs  # noqa: F401  (each package registers its components when imported)
+    import gfpgan.data  # noqa: F401
+    import gfpgan.losses  # noqa: F401
+    import gfpgan.metrics  # noqa: F401
+    import gfpgan.models  # noqa: F401
+    from gfpgan import registry
+    return dict(iter(getattr(registry, f'{kind.upper()}_REGISTRY')))
+
+
+def keyword_names(cls):
+    """The keyword arguments `cls` (a class or function) accepts, or None when it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 class Component(Section):
     """Options of a registered class (network, dataset, loss, metric, optimizer, scheduler): a mapping with a
-    `type`; `fields` are checked when present, any other key is left to the class."""
+    `type` that must be registered in `registry` (a kind of :func:`registered_types`); `fields` are checked when
+    present; other keys must be keyword arguments of the class (those of a dataset are left to it)."""
 
-    def __init__(self, fields=None, required=False, nullable=True):
+    def __init__(self, fields=None, required=False, nullable=True, registry=None, positional=()):
         super().__init__(dict(fields or {}), required=required, nullable=nullable)
+        self.registry = registry
+        self.positional = set(positional)  # arguments the builder passes itself (an optimizer's params)
 
     def describe(self):
         return 'a mapping with a `type`'
@@ -276,14 +341,32 @@ class Component(Section):
     def check_value(self, value, key, run, parent):
         if not isinstance(value, dict):
             raise _Invalid(f'must be {self.describe()}, got {value!r}')
-        if not isinstance(value.get('type'), str) or not value['type']:
-            raise run.error(f'{key}.type', f"must name the registered class of `{key}`, got {value.get('type')!r}")
+        type_name = value.get('type')
+        if not isinstance(type_name, str) or not type_name:
+            run.record(f'{key}.type', f'must name the registered class of `{key}`, got {type_name!r}')
+        elif self.registry is not None:
+            self.check_type(type_name, value, key, run)
         out = {}
         for name, item in value.items():
             spec = _match(self.fields, name) if isinstance(name, str) else None
-            out[name] = item if spec is None else _check(spec, item, f'{key}.{name}', run, value)
+            out[name] = item if spec is None else _check_or_record(spec, item, f'{key}.{name}', run, value)
         self.check_required(value, key, run)
         return out
+
+    def check_type(self, type_name, value, key, run):
+        known = registered_types(self.registry)
+        if type_name not in known:
+            kind = self.registry.replace('_', ' ')
+            run.record(f'{key}.type', f'names {type_name!r}, which is not a registered {kind} type'
+                       f'{did_you_mean(type_name, known)}')
+            return
+        accepted = keyword_names(known[type_name]) if known[type_name] is not None else None
+        if accepted is None or self.registry == 'dataset':
+            return
+        for name in value:
+            if name != 'type' and name not in accepted and name not in self.fields:
+                options = sorted(accepted - self.positional - {'self'})
+                run.record(f'{key}.{name}', f'is not an option of {type_name}{did_you_mean(name, options)}')
 
 
 def _check(spec, value, key, run, parent):
@@ -292,6 +375,15 @@ def _check(spec, value, key, run, parent):
         return spec.check(value, key, run, parent)
     except _Invalid as err:
         raise run.error(key, str(err)) from None
+
+
+def _check_or_record(spec, value, key, run, parent):
+    """`_check`, a problem being recorded in `run` (the value then kept as it is) instead of raised."""
+    try:
+        return _check(spec, value, key, run, parent)
+    except OptionsError as err:
+        run.problems.add(str(err))
+        return value
 
 
 # ---------------------------------------------------------------------------------------------- the schema
@@ -304,22 +396,34 @@ def _number(minimum=None, maximum=None, **kwargs):
 
 
 def _dataset(required=False):
-    """A `datasets.<phase>` block: the dataset class checks its keywords, here only the paths must exist."""
+    """A `datasets.<phase>` block: the dataset class checks its own keywords; here its type, the paths (which must
+    exist) and the data loader's options."""
     return Component(
         required=required,
+        registry='dataset',
         fields={
             'dataroot_*': FilePath(many=True),
             'meta_info_file': FilePath(),
             'component_path': FilePath(when='crop_components'),
+            'io_backend': Component(registry='io_backend'),
+            'batch_size_per_gpu': _int(1, required='train' if required else False),
+            'num_worker_per_gpu': _int(0),
+            'dataset_enlarge_ratio': _int(1),
+            'use_shuffle': Value('bool'),
+            'prefetch_mode': Value('str', choices=('cpu', 'cuda')),
+            'num_prefetch_queue': _int(1),
         })
 
 
 _FOLDER_NAME = Value('str', pattern=(r'(?!\.\.?$)[^/\\]+', 'a folder name (no / or \\)'), required=True, nullable=False)
-_OPTIMIZER = Component({
-    'lr': _number(0),
-    'betas': ListOf(_number(0, 1), length=2),
-    'weight_decay': _number(0),
-})
+_OPTIMIZER = Component(
+    {
+        'lr': _number(0),
+        'betas': ListOf(_number(0, 1), length=2),
+        'weight_decay': _number(0),
+    },
+    registry='optimizer',
+    positional=('params', ))
 _DATASETS = Section(
     required=True,
     fields={
@@ -331,6 +435,7 @@ _DATASETS = Section(
     })
 _PATH = Section({
     'pretrain_network_*': FilePath(),
+    'allow_random_network_*': Value('bool'),  # a frozen network (identity) may be untrained: tests only
     'param_key_*': Value('str'),
     'strict_load_*': Value('bool'),
     'resume_state': FilePath(),
@@ -350,11 +455,11 @@ _TRAIN = Section(
         'optim_g': _OPTIMIZER,
         'optim_d': _OPTIMIZER,
         'optim_component': _OPTIMIZER,
-        'scheduler': Component(),
+        'scheduler': Component(registry='scheduler', positional=('optimizer', )),
         'total_iter': _int(1, required='train'),
         'warmup_iter': _int(),
         'ema_decay': _number(0, 1),
-        '*_opt': Component(),  # losses: pixel_opt, L1_opt, perceptual_opt, gan_opt, gan_component_opt, ...
+        '*_opt': Component(registry='loss'),  # pixel_opt, L1_opt, perceptual_opt, gan_opt, gan_component_opt, ...
         'pyramid_loss_weight': _number(0),
         'remove_pyramid_loss': _number(),
         'comp_style_weight': _number(0),
@@ -379,7 +484,8 @@ _VAL = Section(
         'save_img': Value('bool'),
         'suffix': Value('str'),
         'pbar': Value('bool'),
-        'metrics': Section(nullable=True, fields={'*': Component()}),
+        'metrics': Section(nullable=True, fields={'*': Component(registry='metric', positional=('img', 'img2'))
+                                                  }),
     })
 _LOGGER = Section(
     required='train',
@@ -401,7 +507,7 @@ _DIST_PARAMS = Section({
 #: registered class and are checked here for their `type` (and the paths they name) only.
 SCHEMA = Section({
     'name': _FOLDER_NAME,
-    'model_type': Value('str', required=True, nullable=False),
+    'model_type': TypeName('model', required=True, nullable=False),
     'scale': _int(1),
     'num_gpu': OneOf(_int(0), Value('str', choices=('auto', ))),
     'manual_seed': _int(),
@@ -418,7 +524,8 @@ SCHEMA = Section({
     'force_yml': ListOf(Value('str')),
     # sections
     'datasets': _DATASETS,
-    'network_*': Component({'decoder_load_path': FilePath()}),
+    'network_g': Component({'decoder_load_path': FilePath()}, required=True, registry='arch'),
+    'network_*': Component({'decoder_load_path': FilePath()}, registry='arch'),
     'path': _PATH,
     'train': _TRAIN,
     'val': _VAL,
@@ -518,10 +625,11 @@ def apply_overrides(opt, overrides, source='<options>'):
 
 def validate_options(opt, source='<options>', is_train=True, overridden=()):
     """`opt` checked against SCHEMA (types normalised, e.g. ``5e3`` -> 5000) and the files it names checked to
-    exist; returns the checked copy. The first problem is an OptionsError naming the key and `source`."""
+    exist; returns the checked copy. Problems are one OptionsError naming each key and `source`."""
     run = _Run(source, is_train, overridden)
     checked = _check(SCHEMA, opt, '', run, None)
     _check_paths(checked, run)
+    run.raise_if_any()
     return checked
 
 
@@ -535,11 +643,100 @@ def _replaced_on_resume(key, opt):
     return network not in (path_opt.get('ignore_resume_networks') or [])
 
 
+def _set_option(opt, dotted_key, value):
+    *parents, name = dotted_key.split('.')
+    for part in parents:
+        opt = opt[part]
+    opt[name] = value
+
+
 def _check_paths(opt, run):
+    """Every file an option names must exist. A missing pretrained file of the catalogue is looked for where
+    ``resolve_weights`` looks (the option then names the copy found) or listed for the download command."""
+    from gfpgan.utils.pretrained import PRETRAINED
     for key, given, path in run.paths:
-        if not os.path.exists(path) and not _replaced_on_resume(key, opt):
-            where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
-            raise run.error(key, f"names '{given}', which does not exist{where}")
+        if os.path.exists(path) or _replaced_on_resume(key, opt):
+            continue
+        if os.path.basename(path) in PRETRAINED and '[' not in key:
+            found = run.problems.weights(path, f'option `{key}` in {run.source}')
+            if found is not None:
+                _set_option(opt, key, found)
+            continue
+        where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
+        run.record(key, f"names '{given}', which does not exist{where}")
+
+
+def _section(opt, *keys):
+    """The mapping at ``opt[k1][k2]...``, or {} where a key is absent or not a mapping (already a problem)."""
+    for key in keys:
+        opt = opt.get(key) if isinstance(opt, dict) else None
+    return opt if isinstance(opt, dict) else {}
+
+
+def _frozen_networks_problems(opt, run):
+    """The identity loss and the perceptual loss need their pretrained network: a random one is refused unless
+    the options say it is intended (``path.allow_random_network_identity``, ``perceptual_opt.pretrained: false``)."""
+    path_opt = _section(opt, 'path')
+    if isinstance(opt.get('network_identity'), dict) and not path_opt.get('pretrain_network_identity') \
+            and not path_opt.get('allow_random_network_identity'):
+        run.record(
+            'path.pretrain_network_identity', 'is empty, so the identity loss would compare faces with a random, '
+            'frozen ArcFace: set it to experiments/pretrained_models/arcface_resnet18.pth (or remove '
+            '`network_identity` to train without the identity loss; `path.allow_random_network_identity: true` '
+            'if a random network is intended)')
+    perceptual = _section(opt, 'train', 'perceptual_opt')
+    if perceptual.get('type') == 'PerceptualLoss':
+        pretrained = perceptual.get('pretrained', True)
+        if isinstance(pretrained, str):
+            run.problems.weights(pretrained, f'option `train.perceptual_opt.pretrained` in {run.source}')
+        elif pretrained:
+            from gfpgan.archs.vgg_arch import _torchvision_weights
+            try:
+                filename, _ = _torchvision_weights(perceptual.get('vgg_type', 'vgg19'))
+            except AttributeError:
+                run.record('train.perceptual_opt.vgg_type', f"names {perceptual.get('vgg_type')!r}, which is not "
+                           'a torchvision VGG (vgg11 ... vgg19, with _bn)')
+                return
+            run.problems.weights(filename, f'the VGG of option `train.perceptual_opt` in {run.source}')
+
+
+def _network_problems(opt, run):
+    """Each network must build from its options: built on the meta device (no memory, no weight loading), so an
+    impossible ``out_size`` or a bad argument is found before any folder exists; out sizes must agree."""
+    known = registered_types('arch')
+    for key, net_opt in opt.items():
+        if not key.startswith('network_') or not isinstance(net_opt, dict) or net_opt.get('type') not in known:
+            continue
+        kwargs = {k: v for k, v in net_opt.items() if k != 'type'}
+        accepted = keyword_names(known[net_opt['type']])
+        if accepted is not None and not set(kwargs) <= accepted:
+            continue  # the unknown keywords are already reported
+        if 'decoder_load_path' in kwargs:
+            kwargs['decoder_load_path'] = None
+        try:
+            with torch.device('meta'):
+                known[net_opt['type']](**kwargs)
+        except Exception as err:  # noqa: BLE001 - any constructor error is a problem of these options
+            message = str(err).strip().rstrip('.') or type(err).__name__
+            run.record(key, f"cannot build {net_opt['type']} with these options: {message}")
+    sizes = {'datasets.train.out_size': _section(opt, 'datasets', 'train').get('out_size')}
+    sizes.update({f'{key}.out_size': _section(opt, key).get('out_size') for key in ('network_g', 'network_d')})
+    given = {key: size for key, size in sizes.items() if isinstance(size, int)}
+    if len(set(given.values())) > 1:
+        listed = ', '.join(f'`{key}` {size}' for key, size in given.items())
+        run.problems.add(f'Options {listed} in {run.source} must be equal: the networks see the training faces at '
+                         'that size.')
+
+
+def _check_training(opt, run):
+    """What a training needs beyond the schema: buildable networks, pretrained frozen networks, a writable
+    experiment folder."""
+    _network_problems(opt, run)
+    _frozen_networks_problems(opt, run)
+    path_opt = _section(opt, 'path')
+    for key in ('experiments_root', 'tb_logger'):
+        if path_opt.get(key):
+            run.problems.output_folder(path_opt[key], f'The experiment folder of {run.source}')
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -606,6 +803,8 @@ def load_options(path, overrides=(), is_train=True, debug=False, root_path=None,
     overridden = apply_overrides(opt, overrides, path)
     run = _Run(path, is_train, overridden)
     opt = _check(SCHEMA, opt, '', run, None)
+    if not isinstance(opt.get('name'), str) or not isinstance(opt.get('datasets'), dict):
+        run.raise_if_any()  # the rest needs these two
 
     opt['is_train'] = is_train
     opt['auto_resume'] = bool(auto_resume)
@@ -620,6 +819,8 @@ def load_options(path, overrides=(), is_train=True, debug=False, root_path=None,
     if debug and not opt['name'].startswith('debug'):
         opt['name'] = f"debug_{opt['name']}"
     for phase, dataset in opt['datasets'].items():
+        if not isinstance(dataset, dict):
+            continue
         dataset['phase'] = phase.split('_')[0]
         if 'scale' in opt:
             dataset['scale'] = opt['scale']
@@ -632,6 +833,9 @@ def load_options(path, overrides=(), is_train=True, debug=False, root_path=None,
         if opt['name'].startswith('debug'):
             _apply_debug(opt)
     _check_paths(opt, run)
+    if is_train:
+        _check_training(opt, run)
+    run.raise_if_any()
     return opt
 
 

@@ -61,6 +61,7 @@ class Preflight:
         self.source = source
         self.problems = []
         self.missing_weights = []  # catalogue names that scripts/download_pretrained.py can fetch
+        self.weight_users = {}  # catalogue name -> what needs it (an option, a command-line flag)
 
     def __bool__(self):
         return bool(self.problems or self.missing_weights)
@@ -114,6 +115,7 @@ class Preflight:
             if name in PRETRAINED and 'SHA-256' not in str(err):
                 if name not in self.missing_weights:
                     self.missing_weights.append(name)
+                    self.weight_users[name] = what
             else:
                 self.add(f'{what}: {err}')
             return None
@@ -149,13 +151,22 @@ class Preflight:
         """`value` must be one of `known`; the problem suggests the closest."""
         return self.check(value in known, f"{what}: {value!r} is not known{did_you_mean(value, known)}.")
 
-    def report(self, header=None):
-        """The problems as one message: a header line, then one indented line each."""
+    def lines(self):
+        """One sentence a problem; the missing pretrained files share one, with the command that fetches them."""
         lines = list(self.problems)
         if self.missing_weights:
             from gfpgan.utils.weights import PRETRAINED_DIR
-            lines.append(f"pretrained file(s) missing: {', '.join(self.missing_weights)}; fetch them into "
-                         f'{PRETRAINED_DIR}/ with: {download_command(self.missing_weights)}')
+            files = ', '.join(f'{name} (for {self.weight_users[name]})' if self.weight_users.get(name) else name
+                              for name in self.missing_weights)
+            lines.append(f'Pretrained file(s) missing: {files}; fetch them into {PRETRAINED_DIR}/ with '
+                         f'`{download_command(self.missing_weights)}`.')
+        return lines
+
+    def report(self, header=None):
+        """The problems as one message: a lone problem's sentence, else a header line and one indented line each."""
+        lines = self.lines()
+        if len(lines) == 1 and header is None:
+            return lines[0]
         count = len(lines)
         where = f' in {self.source}' if self.source else ''
         header = header or f"{count} problem{'s' if count != 1 else ''}{where}; nothing was started"
@@ -164,5 +175,4 @@ class Preflight:
     def raise_if_any(self, header=None):
         """Raise one PreflightError listing every problem, if there is any."""
         if self:
-            lines = self.problems + ([f'missing: {", ".join(self.missing_weights)}'] if self.missing_weights else [])
-            raise PreflightError(self.report(header), lines)
+            raise PreflightError(self.report(header), self.lines())

@@ -72,13 +72,14 @@ def test_other_option_files_validate(files, tmp_path, name):
     overrides = {
         'train_gfpgan_v1_simple.yml': [
             f'datasets:train:dataroot_gt={files / "train"}', f'datasets:val:dataroot_lq={files / "val_lq"}',
-            f'datasets:val:dataroot_gt={files / "val_gt"}', f'network_g:decoder_load_path={files / "decoder.pth"}'
+            f'datasets:val:dataroot_gt={files / "val_gt"}', f'network_g:decoder_load_path={files / "decoder.pth"}',
+            'train:perceptual_opt:pretrained=false'
         ],
         'finetune_gfpgan_v1.4.yml': [
             f'datasets:train:dataroot_gt={files / "train"}',
             f'datasets:train:component_path={files / "components.pth"}', f'datasets:val:dataroot_lq={files / "val_lq"}',
             f'datasets:val:dataroot_gt={files / "val_gt"}', f'path:pretrain_network_g={files / "stand_in.pth"}',
-            f'path:pretrain_network_identity={files / "arcface.pth"}'
+            f'path:pretrain_network_identity={files / "arcface.pth"}', 'train:perceptual_opt:pretrained=false'
         ],
         'train_gfpgan_tiny.yml':
         [f'datasets:train:dataroot_gt={files / "train"}', f'datasets:train:component_path={files / "components.pth"}'],

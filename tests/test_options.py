@@ -25,11 +25,18 @@ OFFICIAL_FILES = {
 }
 
 
+# found by the perceptual loss through resolve_weights' search folders, not named by an option
+VGG19 = 'vgg19-dcbb9e9d.pth'
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """An empty working directory holding stubs of every file and folder the official options name."""
+    """An empty working directory holding stubs of every file and folder the official options name (and of the
+    VGG19 weights, whose catalogue digest the stub is exempted from)."""
+    from gfpgan.utils.pretrained import PRETRAINED as CATALOGUE
     monkeypatch.chdir(tmp_path)
-    for path in OFFICIAL_FILES.values():
+    monkeypatch.setitem(CATALOGUE, VGG19, CATALOGUE[VGG19]._replace(sha256=None, size=None))
+    for path in [*OFFICIAL_FILES.values(), f'{PRETRAINED}/{VGG19}']:
         if path.endswith('/'):
             os.makedirs(path)
         else:
@@ -57,6 +64,16 @@ def write(tmp_path, opt, name='opts.yml'):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(opt, sort_keys=False))
     return str(path)
+
+
+def problems_of(*args, **kwargs):
+    """The OptionsError listing several problems: a header line, then one indented line each."""
+    with pytest.raises(OptionsError) as info:
+        load_options(*args, **kwargs)
+    lines = str(info.value).splitlines()
+    assert len(lines) > 2 and lines[0].endswith('nothing was started:') and len(info.value.problems) == len(lines) - 1
+    assert all(line.startswith('  - ') for line in lines[1:]), lines
+    return info.value
 
 
 def error_of(*args, **kwargs):
@@ -94,8 +111,34 @@ def test_a_missing_file_is_one_error_naming_key_and_file(workdir, key):
     path = OFFICIAL_FILES[key]
     os.rmdir(path) if path.endswith('/') else os.remove(path)
     message = error_of(OFFICIAL)
-    assert f'`{key}`' in message and OFFICIAL in message and path.rstrip('/') in message, message
-    assert 'does not exist' in message
+    assert f'`{key}`' in message and OFFICIAL in message, message
+    if path.startswith(PRETRAINED):  # a release file: the command that fetches it
+        name = os.path.basename(path)
+        assert f'missing: {name}' in message and f'`python scripts/download_pretrained.py --files {name}`' in message
+    else:
+        assert f"names '{path.rstrip('/')}', which does not exist" in message
+
+
+def test_a_missing_pretrained_file_found_elsewhere_is_used(workdir, monkeypatch):
+    cache = workdir / 'cache'
+    cache.mkdir()
+    os.replace(OFFICIAL_FILES['path.pretrain_network_identity'], cache / 'arcface_resnet18.pth')
+    monkeypatch.setattr('gfpgan.utils.weights.default_search_dirs', lambda: [PRETRAINED, str(cache)])
+    opt = load_options(OFFICIAL)
+    assert opt['path']['pretrain_network_identity'] == str(cache / 'arcface_resnet18.pth')
+
+
+def test_every_missing_file_is_listed_at_once_with_one_download_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr('gfpgan.utils.weights.default_search_dirs', lambda: [str(tmp_path / 'none')])
+    message = str(problems_of(OFFICIAL))
+    lines = message.splitlines()
+    assert lines[0] == f'4 problems in {OFFICIAL}; nothing was started:', message
+    for key in ('datasets.train.dataroot_gt', 'datasets.val.dataroot_lq', 'datasets.val.dataroot_gt'):
+        assert sum(f'`{key}`' in line for line in lines) == 1, message
+    names = [os.path.basename(p) for p in OFFICIAL_FILES.values() if p.startswith(PRETRAINED)] + [VGG19]
+    assert f"python scripts/download_pretrained.py --files {' '.join(sorted(names, key=message.index))}`" in message
+    assert not os.listdir(tmp_path)  # nothing created
 
 
 def test_component_path_is_checked_only_with_crop_components(workdir):
@@ -155,12 +198,53 @@ def test_unknown_keys_are_named(workdir, changes, key, words):
     assert message.startswith(f'Option `{key}` in {path} ') and words in message, message
 
 
-def test_keys_of_registered_classes_are_left_to_them(workdir):
-    opt = official(**{'network_g.any_keyword': 1, 'datasets.train.whatever': [1], 'train.pixel_opt.foo': 'x'})
-    opt['network_d_extra'] = {'type': 'SomeNewDiscriminator', 'size': 3}
+def test_registered_types_and_their_keywords_are_checked_together(workdir):
+    opt = official(**{'network_g.any_keyword': 1, 'train.pixel_opt.reductoin': 'mean', 'model_type': 'GFPGANModle'})
+    opt['network_d_extra'] = {'type': 'StyleGAN2Discriminatr', 'out_size': 512}
     opt['train']['new_loss_opt'] = {'type': 'NewLoss'}
-    loaded = load_options(write(workdir, opt))
-    assert loaded['network_g']['any_keyword'] == 1 and loaded['network_d_extra']['size'] == 3
+    opt['train']['optim_g']['type'] = 'Adamw'
+    opt['train']['scheduler']['type'] = 'MultiStep'
+    opt['datasets']['train']['io_backend']['type'] = 'lmbd'
+    lines = str(problems_of(write(workdir, opt))).splitlines()[1:]
+    expected = [
+        ('model_type', "names 'GFPGANModle', which is not a registered model type (did you mean 'GFPGANModel'?)"),
+        ('datasets.train.io_backend.type', "names 'lmbd', which is not a registered io backend type (did you mean "
+         "'lmdb'?)"),
+        ('network_g.any_keyword', 'is not an option of GFPGANv1; known: channel_multiplier'),
+        ('train.optim_g.type', "names 'Adamw', which is not a registered optimizer type (did you mean"),
+        ('train.scheduler.type', "(did you mean 'MultiStepLR'?)"),
+        ('train.pixel_opt.reductoin', "is not an option of L1Loss (did you mean 'reduction'?)"),
+        ('train.new_loss_opt.type', "names 'NewLoss', which is not a registered loss type"),
+        ('network_d_extra.type', "(did you mean 'StyleGAN2Discriminator'?)"),
+    ]
+    assert len(lines) == len(expected), lines
+    for (key, words), line in zip(expected, lines):
+        assert f'`{key}`' in line and words in line, line
+
+
+def test_a_network_that_cannot_be_built_is_found_before_any_folder(workdir):
+    opt = official(**{'network_g.out_size': 60, 'network_d.out_size': 60})
+    lines = str(problems_of(write(workdir, opt))).splitlines()
+    assert any('`network_g`' in line and 'out_size must be a power of two between 8 and 1024, got 60' in line
+               for line in lines), lines
+    assert any('`datasets.train.out_size` 512, `network_g.out_size` 60, `network_d.out_size` 60' in line
+               for line in lines), lines
+    assert sorted(os.listdir(workdir)) == ['datasets', 'experiments', 'opts.yml']
+    assert os.listdir(workdir / 'experiments') == ['pretrained_models']
+
+
+def test_a_random_identity_network_must_be_asked_for(workdir):
+    opt = official(**{'path.pretrain_network_identity': None})
+    message = error_of(write(workdir, opt))
+    assert '`path.pretrain_network_identity`' in message and 'random, frozen ArcFace' in message
+    opt['path']['allow_random_network_identity'] = True
+    assert load_options(write(workdir, opt))['path'].get('pretrain_network_identity') is None
+
+
+def test_the_vgg_of_the_perceptual_loss_must_be_there_unless_random_is_asked_for(workdir):
+    os.remove(f'{PRETRAINED}/{VGG19}')
+    assert f'`python scripts/download_pretrained.py --files {VGG19}`' in error_of(OFFICIAL)
+    assert load_options(OFFICIAL, overrides=['train:perceptual_opt:pretrained=false'])
 
 
 @pytest.mark.parametrize('changes, key, words', [
@@ -232,7 +316,8 @@ def test_only_training_needs_the_training_sections(workdir):
     loaded = load_options(write(workdir, opt), is_train=False, root_path=str(workdir))
     assert loaded['path']['results_root'] == os.path.join(str(workdir), 'results', 'train_GFPGANv1_512')
     assert loaded['datasets']['test_1']['phase'] == 'test' and 'experiments_root' not in loaded['path']
-    assert '`datasets.train`' in error_of(write(workdir, opt))
+    lines = str(problems_of(write(workdir, opt))).splitlines()[1:]
+    assert ['`datasets.train`' in lines[0], '`train`' in lines[1], '`logger`' in lines[2]] == [True] * 3, lines
 
 
 def test_bad_files_are_one_error(tmp_path):
