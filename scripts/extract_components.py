@@ -2,6 +2,7 @@
 discriminators reads through the option `component_path`."""
 import argparse
 import json
+import math
 import os
 import sys
 import warnings
@@ -13,10 +14,18 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 
 import gfpgan.data.components as components  # noqa: E402
 from gfpgan.data.storage import IMAGE_EXTENSIONS, scan_images  # noqa: E402
+from gfpgan.errors import GFPGANError  # noqa: E402
 from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights  # noqa: E402
 
 DETECTOR_FILE = 'detection_Resnet50_Final.pth'
 DETECTOR_THRESHOLD = 0.97  # the confidence facexlib's FaceRestoreHelper keeps faces at
+# A face is aligned like FFHQ when its eye and mouth centres lie within this fraction of the image side of the
+# template's (51 pixels at 512: 40 % of the eye distance); more than half the faces checked must be.
+ALIGNMENT_TOLERANCE = 0.1
+ALIGNMENT_SAMPLE = 16  # images searched for a face (OpenCV's Haar cascades) when the boxes come from the template
+ALIGNMENT_VIEW = 256  # pixels on a side at which those images are searched
+NOT_ALIGNED_HINT = ("not aligned like FFHQ; align them first (see README 'Fine-tune on your own faces'), or pass "
+                    '--skip-alignment-check if they are')
 
 DESCRIPTION = f"""\
 Write the eye / mouth boxes that GFPGAN's facial-component discriminators crop (option `component_path`),
@@ -47,6 +56,10 @@ Modes:
         says which. Boxes from 5 points fit a mean 68-point face shape to them; boxes from 68 points follow
         the official rule (centre of the eye / mouth points; half side = half the longer side of their
         bounding box, at least 16).
+        The faces must be aligned like FFHQ: the script refuses a folder where more than half of the faces whose
+        landmarks it has (from --landmarks or the detector; with the template, those of up to {ALIGNMENT_SAMPLE}
+        images found by OpenCV's Haar cascades) have eyes or mouth more than {ALIGNMENT_TOLERANCE:g} of the image
+        side away from the template's, or no face found there (--skip-alignment-check turns this off).
   --draw N --draw-dir DIR
         Also write the first N images of --images with the boxes drawn (left eye green, right eye blue,
         mouth red). With --ffhq-json, --images then only names the folder of images to draw on.
@@ -55,7 +68,7 @@ The output is written atomically; an existing one is replaced only with --force.
 """
 
 
-class UserError(Exception):
+class UserError(GFPGANError):
     """A problem the user can fix, reported as one sentence."""
 
 
@@ -165,15 +178,17 @@ def boxes_from_ffhq_json(path):
 
 
 def boxes_from_folder(folder, names, source, landmarks=None, detector=None):
-    """``({key: boxes}, fallbacks)`` for the image files ``names`` of ``folder`` (key = position in ``names``)."""
+    """``({key: boxes}, fallbacks, measured)`` for the image files ``names`` of ``folder`` (key = position in
+    ``names``); ``measured`` is ``{name: boxes}`` of the images whose boxes come from landmarks."""
     template = components.ffhq_template_boxes()
-    boxes, fallbacks = {}, 0
+    boxes, fallbacks, measured = {}, 0, {}
     for index, name in enumerate(progress(names, desc='images', unit='img')):
         path = os.path.join(folder, name)
         entry = template
         if source == 'landmarks':
             if name in landmarks:
-                entry = boxes_from_points(landmarks[name], read_image(path).shape[0], f"landmarks of '{name}'")
+                entry = measured[name] = boxes_from_points(landmarks[name],
+                                                           read_image(path).shape[0], f"landmarks of '{name}'")
             else:
                 warn(f"'{name}' is not in the landmarks file; using the template boxes.")
                 fallbacks += 1
@@ -184,9 +199,58 @@ def boxes_from_folder(folder, names, source, landmarks=None, detector=None):
                 warn(f"no face found in '{name}'; using the template boxes.")
                 fallbacks += 1
             else:
-                entry = boxes_from_points(points, img.shape[0], f"detected landmarks of '{name}'")
+                entry = measured[name] = boxes_from_points(points, img.shape[0], f"detected landmarks of '{name}'")
         boxes[components.dataset_key(index)] = entry
-    return boxes, fallbacks
+    return boxes, fallbacks, measured
+
+
+def template_deviation(boxes):
+    """The largest distance between the eye / mouth box centres of ``boxes`` (512-pixel frame) and the FFHQ
+    template's, as a fraction of the image side: about 0 for a face aligned like FFHQ."""
+    template = components.ffhq_template_boxes()
+    return max(math.hypot(boxes[part][0] - template[part][0], boxes[part][1] - template[part][1])
+               for part in components.COMPONENTS) / components.BOX_FRAME
+
+
+def boxes_found_by_haar(img):
+    """Boxes (512-pixel frame) of the largest frontal face that OpenCV's Haar cascades find in the square BGR
+    ``img`` searched at ALIGNMENT_VIEW pixels, or None when there is none."""
+    from gfpgan.data.demo_faces import find_faces
+    view = cv2.resize(img, (ALIGNMENT_VIEW, ALIGNMENT_VIEW), interpolation=cv2.INTER_AREA)
+    faces = find_faces(view, min_face=ALIGNMENT_VIEW // 6)
+    if not faces:
+        return None
+    return components.boxes_from_landmarks5(faces[0].landmarks * (components.BOX_FRAME / ALIGNMENT_VIEW))
+
+
+def sample_names(names, count):
+    """Up to ``count`` of ``names``, spread evenly over them."""
+    if len(names) <= count:
+        return list(names)
+    return [names[int(i)] for i in np.linspace(0, len(names) - 1, count).round()]
+
+
+def check_alignment(folder, names, measured):
+    """Refuse (UserError) a folder whose faces are not aligned like FFHQ: more than half of those checked have eyes
+    or mouth off the template, or no face found. ``measured`` ({name: boxes} from landmarks) is checked when given,
+    else up to ALIGNMENT_SAMPLE images searched with Haar cascades. Returns (off, checked)."""
+    if measured:
+        off = sum(template_deviation(b) > ALIGNMENT_TOLERANCE for b in measured.values())
+        checked = len(measured)
+    else:
+        from gfpgan.data.demo_faces import DemoFacesError
+        off = checked = 0
+        for name in sample_names(names, ALIGNMENT_SAMPLE):
+            try:
+                found = boxes_found_by_haar(read_image(os.path.join(folder, name)))
+            except DemoFacesError as err:  # no detector at all on this machine: say so and trust the user
+                warn(f'cannot check that the faces are aligned like FFHQ ({err})')
+                return 0, 0
+            checked += 1
+            off += found is None or template_deviation(found) > ALIGNMENT_TOLERANCE
+    if checked and off * 2 > checked:
+        raise UserError(f"{off} of the {checked} faces checked in '{folder}' are {NOT_ALIGNED_HINT}.")
+    return off, checked
 
 
 def draw_images(folder, names, boxes, count, draw_dir):
@@ -232,6 +296,10 @@ def build_parser():
         help='store plain Python floats instead of np.float64 values like the release file (any '
         'torch.load(weights_only=True) reads them without an allow-list, but the original GFPGAN dataset code cannot '
         'compute with them)')
+    parser.add_argument(
+        '--skip-alignment-check',
+        action='store_true',
+        help='write boxes for --images even if the faces do not look aligned like FFHQ')
     parser.add_argument('--force', action='store_true', help='overwrite an existing output file')
     return parser
 
@@ -272,7 +340,9 @@ def run(args):
                               '(right for FFHQ-aligned faces); pass --detector retinaface to require the detector.'))
         if source == 'retinaface':
             detector = load_detector(args.detector_weights, args.device, allow_download=args.detector == 'retinaface')
-        boxes, fallbacks = boxes_from_folder(args.images, names, source, landmarks, detector)
+        boxes, fallbacks, measured = boxes_from_folder(args.images, names, source, landmarks, detector)
+        if not args.skip_alignment_check:
+            check_alignment(args.images, names, measured)
         what = f'{len(names)} images ({source})'
     components.save_component_boxes(boxes, args.output, numpy_scalars=not args.plain_floats)
     drawn = draw_images(args.images, names, boxes, args.draw, args.draw_dir) if args.draw else 0

@@ -11,6 +11,7 @@ from skimage import data as skimage_data
 
 from gfpgan.data.components import (COMPONENTS, FFHQ_TEMPLATE_5, MEAN_SHAPE_68, boxes_from_landmarks68,
                                     ffhq_template_boxes, load_component_boxes)
+from gfpgan.data.demo_faces import align_face, find_faces
 from scriptload import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,11 +72,17 @@ def test_ffhq_json_gives_the_official_numbers(tmp_path, capsys):
             assert boxes[key][part] == want
 
 
-def _make_images(folder, size=128):
-    """b.png, a.png, c.jpg (sorted: a, b, c) from skimage's astronaut, plus a non-image file."""
+def _astronaut_aligned(size):
+    """skimage's astronaut aligned like FFHQ (her face's landmarks warped onto the template), ``size`` square."""
+    photo = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+    face, _ = align_face(photo, find_faces(photo)[0].landmarks, 512)
+    return cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _make_images(folder, size=128, img=None):
+    """b.png, a.png, c.jpg (sorted: a, b, c): the astronaut aligned like FFHQ (or ``img``), plus a non-image file."""
     folder.mkdir()
-    img = cv2.resize(
-        cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR), (size, size), interpolation=cv2.INTER_AREA)
+    img = _astronaut_aligned(size) if img is None else img
     for name in ('b.png', 'a.png', 'c.jpg'):
         cv2.imwrite(str(folder / name), img)
     (folder / 'notes.txt').write_text('not an image')
@@ -180,6 +187,34 @@ def test_refuses_to_overwrite_and_user_errors(tmp_path, capsys):
     ]:
         code, _, stderr = _run(argv, capsys)
         assert code == 2 and message in stderr and 'Traceback' not in stderr
+
+
+NOT_ALIGNED = "are not aligned like FFHQ; align them first (see README 'Fine-tune on your own faces')"
+
+
+@pytest.mark.parametrize('case', ['photo', 'shifted'])
+def test_faces_not_aligned_like_ffhq_are_refused(tmp_path, capsys, case):
+    if case == 'photo':  # the astronaut photo as it is: her face small, up and to the left
+        img = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+    else:  # an aligned face moved by a quarter of the image
+        img = np.roll(_astronaut_aligned(256), (64, 64), axis=(0, 1))
+    images = _make_images(tmp_path / 'faces', img=img)
+    out = tmp_path / 'boxes.pth'
+    code, stdout, stderr = _run(['--images', images, '--template', '-o', out], capsys)
+    message = stderr.strip().splitlines()[-1]
+    assert code == 2 and 'Traceback' not in stderr and not out.exists()
+    assert message.split('error: ', 1)[1].startswith(f"3 of the 3 faces checked in '{images}' {NOT_ALIGNED}")
+    assert message.endswith('--skip-alignment-check if they are.')
+    code, stdout, _ = _run(['--images', images, '--template', '-o', out, '--skip-alignment-check'], capsys)
+    assert code == 0 and out.exists()
+
+
+def test_landmarks_far_from_the_template_are_refused(tmp_path, capsys):
+    images = _make_images(tmp_path / 'faces')
+    off = (FFHQ_TEMPLATE_5 * 0.4 + [20, 10]) / 4  # a small face in the top left corner of the 128-pixel image
+    (tmp_path / 'lm.json').write_text(json.dumps({name: off.tolist() for name in ('a.png', 'b.png', 'c.jpg')}))
+    code, _, stderr = _run(['--images', images, '--landmarks', tmp_path / 'lm.json', '-o', tmp_path / 'b.pth'], capsys)
+    assert code == 2 and NOT_ALIGNED in stderr and not (tmp_path / 'b.pth').exists()
 
 
 def test_help_runs_as_a_program():
