@@ -21,7 +21,9 @@ best, median and worst images by --sort-by) and report.html. Metrics:
               scripts/calculate_fid_stats.py)
 
 Weights are looked up as the given path, then experiments/pretrained_models/, then the caches, then downloaded
-from their release URL; offline, the error names the file to place.
+from their release URL. Before any image is read, the folders, their pairing, the output folder and every chosen
+metric's weights and package are checked, and every problem is reported at once (exit code 2, with the one
+download command for missing release files); --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
 """
 import argparse
 import os
@@ -32,8 +34,8 @@ sys.path.insert(0, ROOT)
 
 
 def main(argv=None):
+    from gfpgan.errors import add_debug_argument
     from gfpgan.metrics.evaluation import add_metric_arguments, run_evaluation
-    from gfpgan.utils.checkpoint import CheckpointError
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--restored', required=True, metavar='DIR', help='folder of restored faces')
     parser.add_argument('--gt', metavar='DIR', help='folder of ground-truth faces (full-reference metrics)')
@@ -46,15 +48,13 @@ def main(argv=None):
         'of the restored folder>)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     add_metric_arguments(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     out = args.out or os.path.join('results', f'evaluate_{os.path.basename(os.path.normpath(args.restored))}')
-    try:
-        run_evaluation(args, args.restored, out, args.gt, args.lq, args.suffix, progress=not args.no_progress)
-    except (ValueError, OSError, CheckpointError) as err:
-        print(f'evaluate.py: {err}', file=sys.stderr)
-        return 2
+    run_evaluation(args, args.restored, out, args.gt, args.lq, args.suffix, progress=not args.no_progress)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

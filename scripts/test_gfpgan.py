@@ -10,6 +10,10 @@ network_g of a training options file (--opt, e.g. a model you trained). Each inp
 size if needed, restored as the official inference does (return_rgb=False; the decoder's noise is random as there,
 but drawn from --seed so runs repeat) and written to <output>/restored/<name>.png; then the metrics of
 scripts/evaluate.py go to <output>/ (per_image.csv, summary.json, report.png, report.html).
+
+Before the network is built, the checkpoint, the folders, the output folder and every chosen metric's weights are
+checked and every problem is reported at once (exit code 2, with the one download command for missing release
+files); --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
 """
 import argparse
 import os
@@ -43,6 +47,7 @@ def restore_folder(net, size, input_dir, out_dir, device, seed=0, progress=True)
     from tqdm import tqdm
 
     from gfpgan.data.storage import scan_images
+    from gfpgan.errors import os_error_at
     from gfpgan.utils.img_util import img2tensor, imwrite, read_image, resize_square, tensor2img
     net = net.to(device)
     torch.manual_seed(seed)
@@ -54,14 +59,35 @@ def restore_folder(net, size, input_dir, out_dir, device, seed=0, progress=True)
             out = net(x, return_rgb=False)[0]
         name = os.path.splitext(os.path.relpath(path, input_dir))[0] + '.png'
         target = os.path.join(out_dir, name)
-        imwrite(tensor2img(out, rgb2bgr=True, min_max=(-1, 1)), target)
+        try:
+            imwrite(tensor2img(out, rgb2bgr=True, min_max=(-1, 1)), target)
+        except OSError as err:  # a full disk, a lost permission: stop, naming the file
+            raise os_error_at(err, target) from err
         written.append(target)
     return written
 
 
+def check_run(args, restored):
+    """The preflight: the checkpoint, the options file, the input and reference folders and their pairing, the
+    output folder, and every metric's weights and package, all checked before the network is built or a face
+    restored (a whole test set is not restored to find a metric's weights missing). Raises one PreflightError."""
+    from gfpgan.metrics.evaluation import check_evaluation
+    from gfpgan.preflight import Preflight
+    pf = Preflight()
+    pf.file(args.model, '--model')
+    pf.file(args.opt, '--opt')
+    for folder, flag in ((args.input, '--input'), (args.gt, '--gt')):
+        pf.check(not folder or os.path.abspath(folder) not in (os.path.abspath(args.output), os.path.abspath(restored)),
+                 f"--output '{args.output}' would write into the {flag} folder '{folder}'.")
+    check_evaluation(args, restored, args.output, args.gt, args.input, preflight=pf, restored_later=True,
+                     out_flag='--output')
+    pf.fetch_missing(progress=not args.no_progress)
+    pf.raise_if_any()
+
+
 def main(argv=None):
     from gfpgan.archs.presets import RELEASE_ARCHS
-    from gfpgan.utils.checkpoint import CheckpointError
+    from gfpgan.errors import add_debug_argument
     from gfpgan.metrics.evaluation import add_metric_arguments, run_evaluation
     from gfpgan.utils.device import resolve_device
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,21 +107,17 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='seed of the decoder noise (default 0)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     add_metric_arguments(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     restored = os.path.join(args.output, 'restored')
-    for folder in (args.input, args.gt):
-        if folder and os.path.abspath(folder) in (os.path.abspath(args.output), os.path.abspath(restored)):
-            parser.error(f"--output '{args.output}' would write into the input folder '{folder}'.")
-    try:
-        net, size = build_generator(args)
-        device = resolve_device(args.device)
-        restore_folder(net, size, args.input, restored, device, args.seed, not args.no_progress)
-        run_evaluation(args, restored, args.output, args.gt, args.input, progress=not args.no_progress)
-    except (ValueError, OSError, CheckpointError) as err:
-        print(f'test_gfpgan.py: {err}', file=sys.stderr)
-        return 2
+    check_run(args, restored)
+    net, size = build_generator(args)
+    device = resolve_device(args.device)
+    restore_folder(net, size, args.input, restored, device, args.seed, not args.no_progress)
+    run_evaluation(args, restored, args.output, args.gt, args.input, progress=not args.no_progress)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

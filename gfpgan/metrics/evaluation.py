@@ -16,7 +16,7 @@ from gfpgan.utils.device import resolve_device
 
 __all__ = [
     'METRICS', 'MetricInfo', 'FolderPairs', 'pair_folders', 'read_bgr_uint8', 'build_metrics', 'evaluate_pairs',
-    'summarize', 'markdown_table', 'default_metrics'
+    'summarize', 'markdown_table', 'default_metrics', 'required_files', 'check_evaluation'
 ]
 
 
@@ -103,6 +103,103 @@ def default_metrics(has_reference, has_fid_reference):
     detector's weights and is asked for explicitly)."""
     names = ['psnr', 'ssim', 'lpips', 'deg', 'niqe'] if has_reference else ['niqe']
     return names + (['fid'] if has_fid_reference else [])
+
+
+def required_files(names,
+                   lpips_net='vgg',
+                   lpips_weights=None,
+                   arcface_weights=None,
+                   niqe_params=None,
+                   landmark_weights=None,
+                   inception_weights=None):
+    """What the metrics ``names`` load, from the modules that load it: ([(pretrained file name or path, what it is)],
+    [(optional package module, feature)]). A preflight looks them all up before any image is read."""
+    from . import fid, identity_angle, landmark_distance, lpips_metric, niqe
+    wanted = {
+        'lpips': (lpips_metric.required_weights(lpips_net, lpips_weights), '--lpips-weights', lpips_weights,
+                  (lpips_metric.REQUIRED_PACKAGE, 'The LPIPS metric')),
+        'deg': (identity_angle.required_weights(arcface_weights), '--arcface', arcface_weights, None),
+        'lmd': (landmark_distance.required_weights(landmark_weights), '--landmark-weights', landmark_weights,
+                (landmark_distance.REQUIRED_PACKAGE, 'The landmark distance (LMD) metric')),
+        'niqe': (niqe.required_weights(niqe_params), '--niqe-params', niqe_params, None),
+        'fid': (fid.required_weights(inception_weights), '--inception', inception_weights,
+                (fid.REQUIRED_PACKAGE, 'The FID metric')),
+    }
+    files, packages = [], []
+    for name in names:
+        if name not in wanted:
+            continue
+        weights, flag, given, package = wanted[name]
+        files += [(file, f'{what} ({flag})' if given else what) for file, what in weights]
+        packages += [package] if package else []
+    return files, packages
+
+
+def check_evaluation(args,
+                     restored,
+                     out_dir,
+                     reference=None,
+                     inputs=None,
+                     suffix='',
+                     preflight=None,
+                     restored_later=False,
+                     progress=True,
+                     out_flag='--out'):
+    """The preflight of an evaluation with the options of ``add_metric_arguments``: the metric names, the folders
+    and their pairing, the output folder, every metric's pretrained file and package, all checked before any image
+    is read. Problems go to ``preflight`` when given (the caller raises); otherwise missing release files are
+    downloaded (unless GFPGAN_NO_DOWNLOAD) and every problem is raised together. ``restored_later``: the restored
+    folder does not exist yet (scripts/test_gfpgan.py makes it from ``inputs``); ``out_flag`` names the option that
+    gave ``out_dir``. Returns the metric names."""
+    from gfpgan.preflight import Preflight, did_you_mean
+    from .metric_util import package_problem
+    pf = preflight if preflight is not None else Preflight()
+    names = args.metrics.split(',') if args.metrics else default_metrics(bool(reference), bool(args.fid_ref))
+    names = [n.strip().lower() for n in names if n.strip()]
+    pf.check(names, f"--metrics: no metric given; choose from {', '.join(METRICS)}.")
+    for name in names:
+        pf.check(name in METRICS, f'--metrics: unknown metric {name!r}{did_you_mean(name, METRICS)}.')
+    names = [n for n in names if n in METRICS]
+    needs_reference = [n for n in names if METRICS[n].needs_reference]
+    pf.check(not needs_reference or reference, f"--metrics: {', '.join(needs_reference)} compare with ground truth: "
+             'give --gt, or choose no-reference metrics (niqe, fid).')
+    pf.check('fid' not in names or args.fid_ref, '--metrics: fid needs --fid-ref (a statistics file or a folder of '
+             'reference images).')
+    per_image = [n for n in names if METRICS[n].per_image]
+    pf.check(args.sort_by is None or args.sort_by in per_image, f'--sort-by: {args.sort_by!r} is not a per-image '
+             f"metric of this run; choose one of {', '.join(per_image) or '(none computed)'}.")
+    pf.check(args.report_count >= 1, f'--report-count must be at least 1, got {args.report_count}.')
+    pf.check(args.crop_border >= 0, f'--crop-border must be at least 0, got {args.crop_border}.')
+    try:
+        resolve_device(args.device)
+    except (RuntimeError, ValueError) as err:
+        pf.add(f"--device: '{args.device}' is not a device torch knows ({err}).")
+    folders_ok = True
+    if not restored_later:
+        folders_ok = bool(pf.images(restored, '--restored'))
+    for folder, flag in ((reference, '--gt'), (inputs, '--lq' if not restored_later else '--input')):
+        folders_ok = (folder is None or bool(pf.images(folder, flag))) and folders_ok
+    if folders_ok:
+        try:  # the names that will be evaluated: test_gfpgan.py's restored faces are named as its inputs
+            pair_folders(inputs if restored_later else restored, reference, None if restored_later else inputs, suffix)
+        except ValueError as err:
+            pf.add(str(err))
+    pf.exists(args.fid_ref, '--fid-ref')
+    for folder in (restored, reference, inputs):
+        pf.check(not folder or os.path.abspath(folder) != os.path.abspath(out_dir),
+                 f"{out_flag}: the output folder '{out_dir}' is one of the evaluated folders; choose another.")
+    pf.output_folder(out_dir, out_flag)
+    files, packages = required_files(names, args.lpips_net, args.lpips_weights, args.arcface, args.niqe_params,
+                                     args.landmark_weights, args.inception)
+    for module, feature in packages:
+        problem = package_problem(module, feature)
+        pf.check(problem is None, f'{problem}.')
+    for file, what in files:
+        pf.weights(file, what)
+    if preflight is None:
+        pf.fetch_missing(progress=progress)
+        pf.raise_if_any()
+    return names
 
 
 def build_metrics(names,
@@ -227,33 +324,12 @@ def add_metric_arguments(parser):
 
 def run_evaluation(args, restored, out_dir, reference=None, inputs=None, suffix='', progress=True, log=print):
     """Evaluate ``restored`` with the options of ``add_metric_arguments`` and write ``out_dir``/{per_image.csv,
-    summary.json, report.png, report.html}. Returns the summary dict (as saved in summary.json)."""
-    import csv
-    import io
-    import json
+    summary.json, report.png, report.html}; everything is checked first (``check_evaluation``). Returns the summary
+    dict (as saved in summary.json)."""
+    from gfpgan.errors import os_error_at
 
-    from gfpgan.utils.fileio import atomic_write
-    from gfpgan.utils.img_util import imwrite
-    from .report import pick_examples, report_grid, report_html
-
-    for folder in (restored, reference, inputs):
-        if folder and os.path.abspath(folder) == os.path.abspath(out_dir):
-            raise ValueError(f"The output folder '{out_dir}' is one of the evaluated folders; choose another --out.")
-    if args.report_count < 1 or args.crop_border < 0:
-        raise ValueError('--report-count must be at least 1 and --crop-border at least 0.')
+    names = check_evaluation(args, restored, out_dir, reference, inputs, suffix, progress=progress)
     device = resolve_device(args.device)
-    names = args.metrics.split(',') if args.metrics else default_metrics(bool(reference), bool(args.fid_ref))
-    names = [n.strip().lower() for n in names if n.strip()]
-    unknown = [n for n in names if n not in METRICS]
-    if unknown or not names:
-        raise ValueError(f"Unknown metric {', '.join(unknown) or '(none given)'} in --metrics; choose from "
-                         f"{', '.join(METRICS)}.")
-    needs_reference = [n for n in names if METRICS.get(n) and METRICS[n].needs_reference]
-    if needs_reference and not reference:
-        raise ValueError(f"{', '.join(needs_reference)} compare with ground truth: give --gt, or choose no-reference "
-                         'metrics (niqe, fid).')
-    if 'fid' in names and not args.fid_ref:
-        raise ValueError('fid needs --fid-ref (a statistics file or a folder of reference images).')
     pairs = pair_folders(restored, reference, inputs, suffix)
     for kind, names_missing in pairs.unmatched.items():
         log(f'{len(names_missing)} image(s) {kind}, not evaluated: {", ".join(names_missing[:5])}'
@@ -267,7 +343,26 @@ def run_evaluation(args, restored, out_dir, reference=None, inputs=None, suffix=
         set_metrics['fid'] = fid_of(pairs.restored.values(), args.fid_ref, args.inception, device, progress)
     summary = summarize(rows, set_metrics)
     table = markdown_table(summary)
+    try:
+        report = _write_reports(args, out_dir, pairs, rows, summary, table, restored, reference, inputs, per_image)
+    except OSError as err:  # a full disk, a lost permission: name the output folder when the error names nothing
+        raise os_error_at(err, out_dir) from err
+    log(table)
+    log(f'\nper image: {os.path.join(out_dir, "per_image.csv")}\nsummary: {os.path.join(out_dir, "summary.json")}' +
+        (f'\npictures: {os.path.join(out_dir, "report.png")}, {os.path.join(out_dir, "report.html")}' if per_image
+         else ''))
+    return report
 
+
+def _write_reports(args, out_dir, pairs, rows, summary, table, restored, reference, inputs, per_image):
+    """per_image.csv, report.png / report.html (with per-image metrics) and summary.json, each atomically."""
+    import csv
+    import io
+    import json
+
+    from gfpgan.utils.fileio import atomic_write
+    from gfpgan.utils.img_util import imwrite
+    from .report import pick_examples, report_grid, report_html
     os.makedirs(out_dir, exist_ok=True)
     columns = list(per_image)
     text = io.StringIO()
@@ -303,8 +398,4 @@ def run_evaluation(args, restored, out_dir, reference=None, inputs=None, suffix=
         report['report'] = {'sorted_by': sort_by, **picks}
     with atomic_write(os.path.join(out_dir, 'summary.json')) as f:
         f.write(json.dumps(report, indent=2).encode('utf-8'))
-    log(table)
-    log(f'\nper image: {os.path.join(out_dir, "per_image.csv")}\nsummary: {os.path.join(out_dir, "summary.json")}' +
-        (f'\npictures: {os.path.join(out_dir, "report.png")}, {os.path.join(out_dir, "report.html")}' if columns else ''
-         ))
     return report

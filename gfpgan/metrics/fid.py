@@ -34,12 +34,21 @@ from .metric_util import resolve_device
 
 __all__ = [
     'FID_WEIGHTS_FILE', 'FIDInception', 'resolve_fid_weights', 'image_features', 'feature_statistics',
-    'frechet_distance', 'folder_statistics', 'save_fid_statistics', 'load_fid_statistics', 'calculate_fid_folder'
+    'frechet_distance', 'folder_statistics', 'save_fid_statistics', 'load_fid_statistics', 'calculate_fid_folder',
+    'required_weights', 'REQUIRED_PACKAGE'
 ]
 
 FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'  # pytorch-fid's release (URL, SHA-256: the catalogue)
 INPUT_SIZE = 299  # InceptionV3's input side; every image is resized to it bilinearly
 FEATURE_DIMS = 2048
+
+
+REQUIRED_PACKAGE = 'pytorch_fid'
+
+
+def required_weights(weights=None):
+    """(file name or path, what it is) of the pretrained file FIDInception(weights) loads."""
+    return [(FID_WEIGHTS_FILE if weights is None else weights, 'the FID InceptionV3')]
 
 
 def resolve_fid_weights(weights=None, progress=True):

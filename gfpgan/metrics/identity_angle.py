@@ -29,9 +29,14 @@ from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
 
-__all__ = ['IdentityAngle', 'ARCFACE_WEIGHTS', 'embedding_angle', 'calculate_identity_angle']
+__all__ = ['IdentityAngle', 'ARCFACE_WEIGHTS', 'embedding_angle', 'calculate_identity_angle', 'required_weights']
 
 ARCFACE_WEIGHTS = 'arcface_resnet18.pth'
+
+
+def required_weights(weights=None):
+    """(file name or path, what it is) of the pretrained file IdentityAngle(weights) loads."""
+    return [(ARCFACE_WEIGHTS if weights is None else weights, 'the ArcFace network of the Deg. metric')]
 
 
 def embedding_angle(emb, emb2):

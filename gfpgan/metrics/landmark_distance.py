@@ -22,10 +22,21 @@ from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
 
-__all__ = ['LandmarkDistance', 'FANLandmarkDetector', 'landmarks_from_heatmaps', 'FAN_WEIGHTS', 'calculate_lmd']
+__all__ = [
+    'LandmarkDistance', 'FANLandmarkDetector', 'landmarks_from_heatmaps', 'FAN_WEIGHTS', 'calculate_lmd',
+    'required_weights', 'REQUIRED_PACKAGE'
+]
 
 FAN_WEIGHTS = 'alignment_WFLW_4HG.pth'
 _FAN_INPUT = 256  # FAN's CoordConv input is fixed at 256x256; it predicts 64x64 heatmaps
+
+
+REQUIRED_PACKAGE = 'facexlib'
+
+
+def required_weights(weights=None):
+    """(file name or path, what it is) of the pretrained file FANLandmarkDetector(weights) loads."""
+    return [(FAN_WEIGHTS if weights is None else weights, 'the FAN landmark detector of the LMD metric')]
 
 
 def landmarks_from_heatmaps(heatmaps):

@@ -21,10 +21,21 @@ from gfpgan.utils.weights import resolve_weights
 
 from .metric_util import check_bgr_uint8, resolve_device
 
-__all__ = ['LPIPSMetric', 'BACKBONE_WEIGHTS', 'calculate_lpips']
+__all__ = ['LPIPSMetric', 'BACKBONE_WEIGHTS', 'calculate_lpips', 'required_weights', 'REQUIRED_PACKAGE']
 
 # torchvision's ImageNet release files (in the pretrained catalogue)
 BACKBONE_WEIGHTS = {'vgg': 'vgg16-397923af.pth', 'alex': 'alexnet-owt-7be5be79.pth'}
+REQUIRED_PACKAGE = 'lpips'
+
+
+def required_weights(net='vgg', weights=None):
+    """(file name or path, what it is) of the pretrained file LPIPSMetric(net, weights) loads (the small linear
+    layers ship with the lpips package)."""
+    if net not in BACKBONE_WEIGHTS:
+        raise ValueError(f"LPIPSMetric net must be one of {sorted(BACKBONE_WEIGHTS)}, got {net!r}.")
+    return [(BACKBONE_WEIGHTS[net] if weights is None else weights, f'the LPIPS {net} backbone')]
+
+
 # smallest side that still leaves every backbone stage a non-empty feature map
 _MIN_SIZE = {'vgg': 16, 'alex': 31}
 

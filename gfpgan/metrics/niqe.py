@@ -27,7 +27,7 @@ from .matlab_resize import imresize
 
 __all__ = [
     'calculate_niqe', 'niqe', 'load_niqe_params', 'save_niqe_params', 'fit_niqe_params', 'niqe_block_features',
-    'matlab_gaussian_window', 'NIQE_PARAMS_FILE'
+    'matlab_gaussian_window', 'NIQE_PARAMS_FILE', 'required_weights'
 ]
 
 NIQE_PARAMS_FILE = 'niqe_pris_params.npz'
@@ -45,6 +45,11 @@ _SHAPE_RATIOS = np.square(gamma(_RECIPROCAL_SHAPES * 2)) / (gamma(_RECIPROCAL_SH
 
 # neighbour offsets of the paired products: horizontal, vertical, main and anti-diagonal
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def required_weights(path=None):
+    """(file name or path, what it is) of the pristine model load_niqe_params(path) reads."""
+    return [(NIQE_PARAMS_FILE if path is None else path, 'the NIQE pristine model')]
 
 
 def matlab_gaussian_window(size=7, sigma=7 / 6):

@@ -12,6 +12,7 @@ from scriptload import load_script
 from skimage import data as skdata
 
 from gfpgan.archs import build_network
+from gfpgan.errors import run_cli
 from gfpgan.metrics import calculate_psnr, calculate_ssim
 from gfpgan.metrics.report import pick_examples
 from gfpgan.utils.checkpoint import save_network
@@ -40,7 +41,11 @@ def folders(tmp_path):
 
 
 def run(*args):
-    return load_script('evaluate').main([*args, '--no-progress'])
+    return run_cli(load_script('evaluate').main, [*args, '--no-progress'])
+
+
+def run_test_gfpgan(argv):
+    return run_cli(load_script('test_gfpgan').main, argv)
 
 
 def test_evaluate_writes_tables_and_pictures(folders, capsys):
@@ -72,23 +77,26 @@ def test_evaluate_writes_tables_and_pictures(folders, capsys):
 
 def test_evaluate_refuses_bad_requests_with_one_sentence(folders, capsys):
     restored, gt = str(folders / 'restored'), str(folders / 'gt')
+    restored = [restored, '--suffix', '_00']
+    inception = str(folders / 'inception.pth')  # found, never loaded: the run stops before
+    (folders / 'inception.pth').write_bytes(b'stand-in')
     cases = [
-        (['--restored', restored, '--metrics', 'psnr'], 'compare with ground truth: give --gt'),
-        (['--restored', restored, '--gt', gt, '--metrics', 'psnr,sharpness'], 'Unknown metric sharpness'),
-        (['--restored', restored, '--gt', gt, '--metrics', 'fid'], 'fid needs --fid-ref'),
-        (['--restored', restored, '--gt', gt, '--out', restored, '--metrics', 'psnr'], 'one of the evaluated'),
-        (['--restored', restored, '--gt', gt, '--metrics', 'psnr'], 'No image name is shared'),  # no --suffix
-        (['--restored', str(folders / 'missing'), '--metrics', 'niqe'], 'does not exist'),
-        ([
-            '--restored', restored, '--gt', gt, '--suffix', '_00', '--metrics', 'lmd', '--landmark-weights',
-            str(folders / 'my_fan.pth')
-        ], 'my_fan.pth'),
+        (['--restored', *restored, '--metrics', 'psnr'], 'compare with ground truth: give --gt'),
+        (['--restored', *restored, '--gt', gt, '--metrics', 'psnr,sharpness'], "unknown metric 'sharpness'"),
+        (['--restored', *restored, '--gt', gt, '--metrics', 'fid', '--inception', inception], 'fid needs --fid-ref'),
+        (['--restored', *restored, '--gt', gt, '--out', restored[0], '--metrics', 'psnr'], 'one of the evaluated'),
+        (['--restored', restored[0], '--gt', gt, '--metrics', 'psnr'], 'No image name is shared'),  # no --suffix
+        (['--restored', str(folders / 'missing'), '--metrics', 'psnr,ssim', '--gt', gt], 'does not exist'),
+        (['--restored', *restored, '--gt', gt, '--metrics', 'lmd', '--landmark-weights', str(folders / 'my_fan.pth')],
+         'my_fan.pth'),
+        (['--restored', *restored, '--gt', gt, '--metrics', 'psnr', '--sort-by', 'lpips'], "--sort-by: 'lpips'"),
     ]
     for args, message in cases:
         out = [] if '--out' in args else ['--out', str(folders / 'e')]
         assert run(*args, *out) == 2
         err = capsys.readouterr().err.strip()
-        assert message in err and len(err.splitlines()) == 1, (args, err)
+        assert message in err and len(err.splitlines()) == 1 and err.startswith('error: '), (args, err)
+        assert not (folders / 'e').exists()
 
 
 def test_evaluate_reports_size_mismatch(folders, capsys):
@@ -136,7 +144,7 @@ def test_test_gfpgan_restores_a_folder_and_evaluates_it(tmp_path, capsys):
             str(output), '--metrics', 'psnr,ssim', '--no-progress'
         ]
 
-    assert load_script('test_gfpgan').main(args(out)) == 0
+    assert run_test_gfpgan(args(out)) == 0
     restored = sorted(p.name for p in (out / 'restored').iterdir())
     assert restored == ['0.png', '1.png', '2.png']
     first = cv2.imread(str(out / 'restored' / '0.png'))
@@ -144,7 +152,7 @@ def test_test_gfpgan_restores_a_folder_and_evaluates_it(tmp_path, capsys):
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['images'] == 3 and set(summary['metrics']) == {'psnr', 'ssim'}
     # the same seed restores the same faces
-    assert load_script('test_gfpgan').main(args(tmp_path / 'again')) == 0
+    assert run_test_gfpgan(args(tmp_path / 'again')) == 0
     assert np.array_equal(first, cv2.imread(str(tmp_path / 'again' / 'restored' / '0.png')))
     capsys.readouterr()
     bad = [
@@ -153,8 +161,9 @@ def test_test_gfpgan_restores_a_folder_and_evaluates_it(tmp_path, capsys):
         str(tmp_path / 'lq'), '--output',
         str(tmp_path / 'x'), '--metrics', 'niqe', '--no-progress'
     ]  # the released 512 architecture cannot load the tiny weights
-    assert load_script('test_gfpgan').main(bad) == 2
-    assert 'test_gfpgan.py:' in capsys.readouterr().err
+    assert run_test_gfpgan(bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'Traceback' not in err and len(err.strip().splitlines()) == 1
 
 
 def test_evaluate_the_paper_metrics_with_given_weight_files(folders, capsys):
@@ -195,6 +204,7 @@ def test_evaluate_fid_against_a_folder_and_a_statistics_file(folders, monkeypatc
     # a small feature network in place of InceptionV3 (no release file here; a 2048-d sqrtm takes most of a minute)
     inception = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 8, 8), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
     monkeypatch.setattr(fid_module, 'FIDInception', lambda weights=None: inception)
+    monkeypatch.setattr(fid_module, 'required_weights', lambda weights=None: [])  # nor its file
     mu, sigma = fid_module.folder_statistics(folders / 'gt', inception, progress=False)
     fid_module.save_fid_statistics(folders / 'gt_stats.pth', mu, sigma)
     values = []
@@ -205,3 +215,40 @@ def test_evaluate_fid_against_a_folder_and_a_statistics_file(folders, monkeypatc
         values.append(json.loads((out / 'summary.json').read_text())['metrics']['fid']['mean'])
     assert values[0] == pytest.approx(values[1], rel=1e-6) and values[0] > 0
     assert '| FID |' in capsys.readouterr().out
+
+
+def test_every_missing_metric_file_is_listed_before_anything_is_restored(isolated_weights, folders, capsys):
+    """test_gfpgan.py on a fresh machine: the five metric files in one list with one download command, the
+    unwritable output folder too, before the network is built (today's cost: a whole test set restored first)."""
+    script = load_script('test_gfpgan')
+
+    def never(args):
+        raise AssertionError('the network must not be built before the preflight passed')
+
+    script.build_generator = never
+    (folders / 'model.pth').write_bytes(b'found, never loaded')
+    (folders / 'stats.pth').write_bytes(b'found, never loaded')
+    (folders / 'a_file').write_text('x')
+    argv = ['--model', str(folders / 'model.pth'), '--input', str(folders / 'lq'), '--gt', str(folders / 'gt'),
+            '--output', str(folders / 'a_file' / 'results'), '--metrics', 'psnr,lpips,deg,niqe,lmd,fid', '--fid-ref',
+            str(folders / 'stats.pth'), '--no-progress']
+    assert run_cli(script.main, argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines[0] == 'error: 2 problems; nothing was started:' and len(lines) == 3 and 'Traceback' not in err
+    assert "--output: cannot write to '" in lines[1] and 'is a file, not a folder' in lines[1]
+    wanted = ['vgg16-397923af.pth', 'arcface_resnet18.pth', 'niqe_pris_params.npz', 'alignment_WFLW_4HG.pth',
+              'pt_inception-2015-12-05-6726825d.pth']
+    assert 'python scripts/download_pretrained.py --files ' + ' '.join(wanted) in lines[2]
+    assert not (folders / 'a_file').is_dir()
+
+
+def test_evaluate_debug_shows_the_traceback(folders, monkeypatch, capsys):
+    argv = ['--restored', str(folders / 'missing'), '--metrics', 'psnr', '--gt', str(folders / 'gt'), '--out',
+            str(folders / 'e')]
+    assert run(*argv, '--debug') == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' in err and err.strip().splitlines()[-1].startswith('error: ')
+    monkeypatch.setenv('GFPGAN_DEBUG', '1')
+    assert run(*argv) == 2
+    assert 'Traceback' in capsys.readouterr().err
