@@ -10,6 +10,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from gfpgan.errors import GFPGANError
 from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
 from gfpgan.utils.img_util import imwrite, tensor2img
 from gfpgan.utils.logger import log_images
@@ -24,6 +25,26 @@ from .precision import MixedPrecision
 logger = logging.getLogger('gfpgan')
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW, 'SGD': torch.optim.SGD}
+
+
+class NonFiniteError(GFPGANError, RuntimeError):
+    """Training produced NaN or infinite values it cannot step over; the checkpoints written before are intact."""
+
+
+class NonFiniteWeightsError(NonFiniteError):
+    """A network's weights are NaN or infinite: they are not saved, so the last good checkpoint stays the newest."""
+
+
+def nonfinite_indices(tensors):
+    """Indices of the ``tensors`` holding a NaN or an infinity: one fused norm over all of them, then, only when that
+    is not finite (a NaN, an infinity, or a sum of squares beyond float range), a check of each tensor."""
+    tensors = [t.detach() for t in tensors if t.is_floating_point() and t.numel()]
+    if not tensors:
+        return []
+    norms = torch._foreach_norm(tensors)
+    if bool(torch.isfinite(torch.stack([n.float() for n in norms])).all()):
+        return []
+    return [i for i, t in enumerate(tensors) if not bool(torch.isfinite(t).all())]
 
 
 def bare(net):
@@ -46,6 +67,7 @@ def rng_state():
 
 
 def set_rng_state(state):
+    """Restore the generators from a ``rng_state()`` dict (one rank's)."""
     version, internal, gauss = state['python']
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, gauss = state['numpy']
@@ -53,6 +75,36 @@ def set_rng_state(state):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])
+
+
+def saved_world_size(state):
+    """The number of processes that saved training state ``state``; None for a state saved before per-rank random
+    states were (it holds rank 0's only)."""
+    ranks = state.get('rng_ranks')
+    return None if ranks is None else len(ranks)
+
+
+def check_resume_world_size(state, path, world_size):
+    """Refuse (OptionsError, one sentence) to resume ``state`` (read from ``path``) with another number of processes
+    than saved it: each rank's random state and its share of every epoch's data belong to that number."""
+    saved = saved_world_size(state)
+    if saved is not None and saved != world_size:
+        from gfpgan.options import OptionsError  # here: gfpgan.options imports this package
+        raise OptionsError(
+            f"Training state '{path}' was saved by a run of {saved} process{'es' if saved > 1 else ''} and this run "
+            f"has {world_size}: resume with {saved} (e.g. torchrun --nproc_per_node={saved}), or start a new run "
+            f"from its weights (path.pretrain_network_g: net_g_{state.get('iter')}.pth) without resuming.")
+
+
+def rank_rng_state(state, rank=0):
+    """The random state (``rng_state()``) that rank ``rank`` saved in training state ``state``; rank 0's for every
+    rank in a state saved before per-rank states were."""
+    ranks = state.get('rng_ranks')
+    if ranks is None:
+        return state['rng']
+    if not 0 <= rank < len(ranks):
+        raise ValueError(f'The training state holds the random states of {len(ranks)} ranks, not of rank {rank}.')
+    return ranks[rank]
 
 
 class BaseModel:
@@ -177,31 +229,76 @@ class BaseModel:
         path = os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
         nets = net if isinstance(net, (list, tuple)) else [net]
         keys = param_key if isinstance(param_key, (list, tuple)) else [param_key]
+        # never a checkpoint of NaN weights (GFPGANModel.save checks all networks on all ranks first)
+        self.check_finite_weights({f'{net_label}[{k}]': n for n, k in zip(nets, keys)}, current_iter, agree=False)
         if len(nets) == 1:
             save_network(bare(nets[0]), path, param_key=keys[0])
         else:
             save_network(bare(nets[0]), path, param_key=keys[0], ema_net=bare(nets[1]))
         return path
 
-    def training_state(self, epoch, current_iter, extra=None):
+    def training_state(self, epoch, current_iter, extra=None, rank_rngs=None):
+        """The dict of a training state. ``rank_rngs``: every rank's ``rng_state()`` in rank order (default: this
+        process's only), stored as ``rng_ranks``; ``rng`` is rank 0's, as in states saved before."""
+        rank_rngs = list(rank_rngs) if rank_rngs is not None else [rng_state()]
         return {
             'epoch': epoch,
             'iter': current_iter,
             'optimizers': [o.state_dict() for o in self.optimizers],
             'schedulers': [s.state_dict() for s in self.schedulers],
             'grad_scalers': [s.state_dict() for s in self.grad_scalers],
-            'rng': rng_state(),
+            'rng': rank_rngs[0],
+            'rng_ranks': rank_rngs,
+            **self.training_state_counters(),
             **self.training_state_extra,
             **(extra or {}),
         }
 
+    def training_state_counters(self):
+        """Entries of the model's own bookkeeping that a training state carries (e.g. skipped steps); none here."""
+        return {}
+
+    def load_training_state_counters(self, state):
+        """Restore what ``training_state_counters`` saved, from a training state; nothing here."""
+
+    def skipped_steps_summary(self):
+        """One line on the optimizer steps training skipped and why (None: the model does not skip steps)."""
+        return None
+
+    def nonfinite_weights(self, nets):
+        """['<label>.<tensor name>', ...] of the floating-point weights and buffers of ``nets`` ({label: net}) that
+        hold a NaN or an infinity, on this rank."""
+        bad = []
+        for label, net in nets.items():
+            items = [(k, v) for k, v in bare(net).state_dict().items() if v.is_floating_point() and v.numel()]
+            bad += [f'{label}.{items[i][0]}' for i in nonfinite_indices([v for _, v in items])]
+        return bad
+
+    def check_finite_weights(self, nets, current_iter, agree=True):
+        """Raise NonFiniteWeightsError, before anything is written, when a weight of ``nets`` ({label: net}) is NaN
+        or infinite. ``agree``: all ranks take the decision together (every rank must call)."""
+        bad = self.nonfinite_weights(nets)
+        if (dist_util.any_rank(bool(bad)) if agree else bad):
+            where = 'iteration end' if current_iter == -1 else f'iteration {current_iter}'
+            shown = ', '.join(bad[:3]) + (f', ... ({len(bad)} tensors)' if len(bad) > 3 else '') if bad else \
+                'on another rank'
+            summary = self.skipped_steps_summary()
+            raise NonFiniteWeightsError(
+                f'NaN or infinite weights at {where} ({shown}): not saving them, so the checkpoints written before '
+                f'are intact{"; " + summary.rstrip(".") if summary else ""}. Resume from the newest with '
+                '--auto_resume after lowering the learning rates or checking the data.')
+
     def save_training_state(self, epoch, current_iter, extra=None):
-        """training_states/<iter>.state (epoch, iter, optimizers, schedulers, random states,
-        ``training_state_extra``, ``extra``), atomically, on rank 0 only; nothing for iter -1."""
-        if current_iter == -1 or self.opt.get('rank', 0) != 0:
+        """training_states/<iter>.state (epoch, iter, optimizers, schedulers, every rank's random states,
+        ``training_state_extra``, ``extra``), atomically, by rank 0; nothing for iter -1. Every rank must call it
+        (the random states are gathered)."""
+        if current_iter == -1:
+            return None
+        rank_rngs = dist_util.all_gather_object(rng_state())
+        if self.opt.get('rank', 0) != 0:
             return None
         path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
-        atomic_save(self.training_state(epoch, current_iter, extra), path)
+        atomic_save(self.training_state(epoch, current_iter, extra, rank_rngs), path)
         return path
 
     def resume_training(self, resume_state):
@@ -222,6 +319,7 @@ class BaseModel:
         for scaler, state in zip(self.grad_scalers, resume_state.get('grad_scalers') or []):
             if state and scaler.is_enabled():
                 scaler.load_state_dict(state)
+        self.load_training_state_counters(resume_state)
 
     # ------------------------------------------------------------------------------------------ validation
     def validation(self, dataloader, current_iter, tb_logger=None, save_img=False):

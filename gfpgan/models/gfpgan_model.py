@@ -15,8 +15,11 @@ Deliberate differences from the original (gfpgan 1.3.8), each kept visible:
   but fake ones with ``gan_opt`` (wgan_softplus). That stays the default (``gan``), for reproducibility;
   ``component`` scores both with ``gan_component_opt``.
 - ``train.ema_decay`` (default the original's hard-coded 0.5 ** (32 / 10000)).
-- A NaN / Inf loss skips that optimizer step on every rank, is counted and logged; more than
-  ``train.max_nonfinite_steps`` (default 100) in a row raise :class:`NonFiniteLossError`.
+- A NaN / Inf loss, or a NaN / Inf gradient with a finite loss (one fused norm over the optimizer's gradients,
+  float32 and bf16; in fp16 the gradient scaler does this), skips that optimizer step on every rank, is counted by
+  cause and logged; more than ``train.max_nonfinite_steps`` (default 100) in a row raise
+  :class:`NonFiniteLossError`. The counts live in the training state, so they survive a resume. ``save`` refuses
+  NaN / Inf weights (:class:`NonFiniteWeightsError`) before writing anything.
 
 Speed options (``train`` section, all off by default so a run computes the original's float32 arithmetic):
 ``mixed_precision`` (bf16 / fp16, see ``gfpgan.models.precision``), ``compile`` (``torch.compile`` of the generator
@@ -24,15 +27,15 @@ and global discriminator forward passes; the lazy-R1 forward, which needs a doub
 ``channels_last`` (NHWC networks and batches, for tensor cores on CUDA), ``fused_optimizer`` (fused Adam) and
 ``tf32``.
 """
+import logging
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 import torch
 from torch.nn import functional as F
 from torchvision.ops import roi_align
 
 from gfpgan.archs import build_network
-from gfpgan.errors import GFPGANError
 from gfpgan.losses import build_loss
 from gfpgan.losses.basic_loss import gram_matrix
 from gfpgan.losses.gan_loss import r1_penalty
@@ -40,14 +43,18 @@ from gfpgan.losses.identity_loss import gray_resize_for_identity
 from gfpgan.registry import MODEL_REGISTRY
 from gfpgan.utils import dist as dist_util
 
-from .base_model import BaseModel, bare
+from .base_model import BaseModel, NonFiniteError, NonFiniteWeightsError, bare
+
+__all__ = ['GFPGANModel', 'NonFiniteLossError', 'NonFiniteWeightsError', 'image_pyramid']
+
+logger = logging.getLogger('gfpgan')
 
 COMPONENTS = ('left_eye', 'right_eye', 'mouth')
 EYE_SIZE_512, MOUTH_SIZE_512 = 80, 120  # crop sizes of the original at out_size 512
 
 
-class NonFiniteLossError(GFPGANError, RuntimeError):
-    """Too many consecutive training steps had a NaN or infinite loss."""
+class NonFiniteLossError(NonFiniteError):
+    """Too many consecutive training steps had a NaN or infinite loss or gradient."""
 
 
 def image_pyramid(img, levels):
@@ -134,9 +141,10 @@ class GFPGANModel(BaseModel):
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
         self.net_d_reg_every = train_opt['net_d_reg_every']
         self.max_nonfinite_steps = train_opt.get('max_nonfinite_steps', 100)
-        self.nonfinite_streak = 0
-        self.nonfinite_total = 0
-        self.overflow_total = 0
+        self.nonfinite_streak = 0  # iterations in a row with a skipped or overflowed step
+        self.nonfinite_total = 0  # iterations with a step skipped for a NaN / Inf loss or gradient
+        self.overflow_total = 0  # iterations with a float16 gradient overflow
+        self.skip_causes = Counter()  # {'g: gradient not finite': steps, ...}
         self.setup_optimizers()
         self.setup_schedulers()
         self.setup_grad_scalers()
@@ -275,11 +283,28 @@ class GFPGANModel(BaseModel):
         """Backpropagate ``loss`` for ``optimizer``'s network, scaled by its gradient scaler in fp16."""
         self.grad_scaler(optimizer).scale(loss).backward()
 
-    def _step(self, optimizers, finite, what):
-        """Step the optimizers, or record that ``what`` skipped this iteration's step: its loss was not finite, or
-        (fp16) its gradients overflowed, in which case the gradient scaler skipped the step and lowered its scale."""
-        if not finite:
+    def _nonfinite_causes(self, optimizers, losses):
+        """[loss not finite, gradients not finite] on any rank, from one fused norm over the gradients of
+        ``optimizers`` and one all_reduce: every rank skips together. In fp16 the gradient scaler checks the
+        gradients itself (an overflow lowers the scale), so only the losses are checked."""
+        flags = [~torch.isfinite(torch.stack([loss.detach().float().reshape(()) for loss in losses])).all()]
+        if not any(self.grad_scaler(o).is_enabled() for o in optimizers):
+            grads = [p.grad for o in optimizers for group in o.param_groups for p in group['params']
+                     if p.grad is not None]
+            if grads:
+                norms = torch._foreach_norm(grads)  # one fused reduction; a NaN or an Inf anywhere makes one not finite
+                flags.append(~torch.isfinite(torch.stack(norms)).all())
+        flags = dist_util.any_rank_each(torch.stack([f.to(flags[0].device) for f in flags]))
+        return flags[0], len(flags) > 1 and flags[1]
+
+    def _step(self, optimizers, losses, what):
+        """Step the optimizers, or record that ``what`` skipped this iteration's step: its loss or (float32 / bf16)
+        its gradients were not finite on some rank, or (fp16) its gradients overflowed, in which case the gradient
+        scaler skipped the step and lowered its scale. ``losses``: the losses backpropagated for the step."""
+        loss_bad, grad_bad = self._nonfinite_causes(optimizers, losses)
+        if loss_bad or grad_bad:
             self.skipped.append(what)
+            self.skip_reasons.append(f'{what}: {"loss" if loss_bad else "gradient"} not finite')
             return
         for optimizer in optimizers:
             scaler = self.grad_scaler(optimizer)
@@ -289,25 +314,65 @@ class GFPGANModel(BaseModel):
             if scale is not None and scaler.get_scale() < scale and what not in self.overflowed:
                 self.overflowed.append(what)
 
-    def _count_skips(self):
-        """Count iterations with a skipped step; too many in a row stop the run."""
+    def _count_skips(self, current_iter=None):
+        """Count iterations with a skipped step (by cause); too many in a row stop the run."""
+        if self.skip_reasons:
+            self.skip_causes.update(self.skip_reasons)
+            self.nonfinite_total += 1
+            if self.opt.get('rank', 0) == 0:
+                logger.warning('Iteration %s: skipped the optimizer step of %s (%d iterations skipped so far).',
+                               current_iter, ', '.join(self.skip_reasons), self.nonfinite_total)
+        if self.overflowed:
+            self.overflow_total += 1
+        if self.nonfinite_total:  # in every log line (and TensorBoard scalar) from the first skip on
+            self.log_dict['skipped_steps'] = self.nonfinite_total
+        if self.overflow_total:
+            self.log_dict['fp16_overflow_steps'] = self.overflow_total
         if not self.skipped and not self.overflowed:
             self.nonfinite_streak = 0
             return
         self.nonfinite_streak += 1
-        if self.skipped:
-            self.nonfinite_total += 1
-            self.log_dict['skipped_steps'] = self.nonfinite_total
-        if self.overflowed:
-            self.overflow_total += 1
-            self.log_dict['fp16_overflow_steps'] = self.overflow_total
         if self.nonfinite_streak > self.max_nonfinite_steps:
-            causes = [f'{what}: loss not finite' for what in self.skipped]
-            causes += [f'{what}: float16 gradient overflow' for what in self.overflowed]
+            causes = list(self.skip_reasons) + [f'{what}: float16 gradient overflow' for what in self.overflowed]
             raise NonFiniteLossError(
                 f'{self.nonfinite_streak} training iterations in a row had a NaN or infinite loss or gradient '
                 f'({", ".join(causes)}); stopping with the last checkpoint intact: lower the learning rates, check '
                 'the data, or train in bf16 or float32 instead of fp16.')
+
+    def skipped_steps_summary(self):
+        """E.g. '3 iterations skipped an optimizer step (g: gradient not finite x 2, d: loss not finite x 1); 5 had
+        a float16 gradient overflow.'"""
+        if not self.is_train:
+            return None
+        if not self.nonfinite_total and not self.overflow_total:
+            return 'No optimizer step was skipped for a NaN or infinite loss or gradient.'
+        causes = ', '.join(f'{cause} x {count}' for cause, count in sorted(self.skip_causes.items()))
+        text = f'{self.nonfinite_total} iterations skipped an optimizer step' + (f' ({causes})' if causes else '')
+        if self.overflow_total:
+            text += f'; {self.overflow_total} had a float16 gradient overflow'
+        return text + '.'
+
+    def training_state_counters(self):
+        """The skipped-step counts, so that a resumed run keeps counting (and its streak limit) where it was."""
+        if not self.is_train:
+            return {}
+        return {
+            'nonfinite_steps': {
+                'skipped': self.nonfinite_total,
+                'overflowed': self.overflow_total,
+                'streak': self.nonfinite_streak,
+                'causes': dict(self.skip_causes),
+            }
+        }
+
+    def load_training_state_counters(self, state):
+        counts = state.get('nonfinite_steps')
+        if not counts or not self.is_train:
+            return  # a state saved before these counts were: start from zero
+        self.nonfinite_total = int(counts.get('skipped', 0))
+        self.overflow_total = int(counts.get('overflowed', 0))
+        self.nonfinite_streak = int(counts.get('streak', 0))
+        self.skip_causes = Counter({str(k): int(v) for k, v in (counts.get('causes') or {}).items()})
 
     def _set_requires_grad(self, nets, flag):
         for net in nets:
@@ -320,7 +385,8 @@ class GFPGANModel(BaseModel):
         discriminators' step. Forward passes and losses run under ``self.precision``'s autocast; the losses are
         taken on float32 outputs; the R1 penalty and the EMA run in float32."""
         train_opt = self.opt['train']
-        self.skipped = []
+        self.skipped = []  # which steps were skipped this iteration: 'g', 'd', 'component'
+        self.skip_reasons = []  # and why: 'g: gradient not finite'
         self.overflowed = []
         autocast = self.precision.autocast
         discriminators = [self.net_d] + (list(self.net_d_components.values()) if self.use_facial_disc else [])
@@ -347,7 +413,7 @@ class GFPGANModel(BaseModel):
             for value in loss_dict.values():
                 l_g_total = l_g_total + value
             self._backward(l_g_total, self.optimizer_g)
-            self._step([self.optimizer_g], self._all_finite(l_g_total), 'g')
+            self._step([self.optimizer_g], [l_g_total], 'g')
 
         self.model_ema(decay=self.ema_decay)
 
@@ -372,7 +438,7 @@ class GFPGANModel(BaseModel):
             self._backward(l_d_r1, self.optimizer_d)
             self.gt.requires_grad = False
             d_losses.append(l_d_r1)
-        self._step([self.optimizer_d], self._all_finite(*d_losses), 'd')
+        self._step([self.optimizer_d], d_losses, 'd')
 
         if self.use_facial_disc:
             fake_criterion = self.cri_gan if self.comp_d_fake_loss == 'gan' else self.cri_component
@@ -388,10 +454,10 @@ class GFPGANModel(BaseModel):
                 loss_dict[f'l_d_{part}'] = loss
                 self._backward(loss, optimizer)
                 comp_losses.append(loss)
-            self._step(list(self.optimizer_components.values()), self._all_finite(*comp_losses), 'component')
+            self._step(list(self.optimizer_components.values()), comp_losses, 'component')
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
-        self._count_skips()
+        self._count_skips(current_iter)
 
     def _generator_losses(self, loss_dict, out_rgbs, crops, crops_gt, pyramid_weight):
         """Fill ``loss_dict`` with the generator's losses on ``self.output`` (float32) against ``self.gt``."""
@@ -446,7 +512,11 @@ class GFPGANModel(BaseModel):
 
     def save(self, epoch, current_iter, extra=None):
         """net_g_<iter>.pth {params, params_ema}, net_d*_<iter>.pth {params}, training_states/<iter>.state (with
-        ``extra`` entries); iter -1 writes the *_latest.pth networks only."""
+        ``extra`` entries); iter -1 writes the *_latest.pth networks only. NaN or infinite weights in any network
+        (EMA included) raise NonFiniteWeightsError on every rank before anything is written."""
+        nets = {'net_g': self.net_g, 'net_g_ema': self.net_g_ema, 'net_d': self.net_d}
+        nets.update({f'net_d_{part}': net for part, net in self.net_d_components.items()})
+        self.check_finite_weights(nets, current_iter)
         self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
         self.save_network(self.net_d, 'net_d', current_iter)
         if self.use_facial_disc:

@@ -10,7 +10,7 @@ import torch.distributed as dist
 
 __all__ = [
     'LAUNCHERS', 'init_dist', 'slurm_env', 'get_dist_info', 'is_main_process', 'master_only', 'reduce_mean', 'any_rank',
-    'reduce_loss_dict', 'broadcast_object', 'barrier', 'destroy'
+    'any_rank_each', 'reduce_loss_dict', 'broadcast_object', 'all_gather_object', 'barrier', 'destroy'
 ]
 
 LAUNCHERS = ('pytorch', 'slurm')
@@ -146,6 +146,16 @@ def any_rank(flag):
     return bool(value.item())
 
 
+def any_rank_each(flags):
+    """[whether flag i is true on any rank for each of `flags`] (bools or a 1-D bool tensor on the model's device),
+    in one all_reduce and one device sync. Every rank must call it with as many flags."""
+    flags = torch.as_tensor(flags).reshape(-1)
+    if _distributed():
+        flags = flags.to(_comm_device(), torch.float32)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in flags.tolist()]
+
+
 def reduce_loss_dict(loss_dict):
     """{name: float} of the losses (tensors or numbers) averaged over all ranks, for logging; one all_reduce.
 
@@ -168,6 +178,16 @@ def broadcast_object(obj, src=0):
     box = [obj]
     dist.broadcast_object_list(box, src=src, device=_comm_device())
     return box[0]
+
+
+def all_gather_object(obj):
+    """[`obj` of rank 0, `obj` of rank 1, ...] on every rank (picklable objects); [`obj`] when not distributed.
+    Every rank must call."""
+    if not _distributed():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def barrier():
