@@ -13,11 +13,12 @@ from tqdm import tqdm
 
 from gfpgan.data import EnlargedSampler, build_dataloader, build_dataset, build_prefetcher
 from gfpgan.data.image_dataset import SkippedSampleCounter
-from gfpgan.models import NonFiniteLossError, build_model
-from gfpgan.models.base_model import set_rng_state
+from gfpgan.models import build_model
+from gfpgan.models.base_model import NonFiniteError, check_resume_world_size, rank_rng_state, set_rng_state
 from gfpgan.options import OptionsError, dict2str, log_file_path, make_exp_dirs, parse_options
 from gfpgan.utils.checkpoint import load_checkpoint_file
 from gfpgan.utils.dist import any_rank, barrier, get_dist_info
+from gfpgan.utils.fileio import remove_stale_temporaries
 from gfpgan.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
 
 
@@ -62,6 +63,20 @@ class StopRequest:
     def requested(self):
         """Whether any rank was asked to stop (every rank must call this at the same iteration)."""
         return any_rank(self.signal is not None)
+
+
+def remove_interrupted_writes(opt, logger):
+    """Remove the temporaries that checkpoint writes killed midway (kill -9, power loss) left in the experiment's
+    models/ and training_states/ folders (``.<name>.<8 hex>.tmp`` only), and log what was freed."""
+    files, size = 0, 0
+    for key in ('models', 'training_states'):
+        folder = opt['path'].get(key)
+        if folder:
+            removed = remove_stale_temporaries(folder)
+            files, size = files + removed[0], size + removed[1]
+    if files:
+        logger.info('Removed %d temporary file%s of interrupted checkpoint writes (%s bytes).', files,
+                    '' if files == 1 else 's', f'{size:,d}')
 
 
 def create_dataloaders(opt, logger):
@@ -119,6 +134,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
     resume_state = None
     if opt['path'].get('resume_state'):
         resume_state = load_checkpoint_file(opt['path']['resume_state'])
+        check_resume_world_size(resume_state, opt['path']['resume_state'], world_size)
         use_resumed_networks(opt, resume_state['iter'])
     make_exp_dirs(opt)
     barrier()
@@ -142,6 +158,8 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
         epoch_iter = resume_state.get('epoch_iter', 0)
         logger.info('Resuming from epoch %d, iteration %d (%s).', start_epoch, current_iter,
                     opt['path']['resume_state'])
+    if rank == 0:
+        remove_interrupted_writes(opt, logger)
 
     batch = opt['datasets']['train']['batch_size_per_gpu']
     stop = StopRequest()
@@ -174,7 +192,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
                 sampler.skip(epoch_iter * batch)  # the samples this epoch already trained on before the resume
             prefetcher.reset()
             if resume_state is not None:  # after the epoch's iterator drew its seeds, as in the uninterrupted run
-                set_rng_state(resume_state['rng'])
+                set_rng_state(rank_rng_state(resume_state, rank))  # this rank's own
                 resume_state = None
             data = prefetcher.next()
             while data is not None and current_iter < total_iters:
@@ -208,16 +226,23 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
                 skipped.report(epoch, current_iter, logger, tb_logger)
                 epoch, epoch_iter = epoch + 1, 0
         skipped.report(epoch, current_iter, logger, tb_logger)  # the last epoch, when it ended early
-    except NonFiniteLossError as err:
+    except NonFiniteError as err:  # too many NaN steps in a row, or NaN weights refused at a save
         logger.error('%s', err)
         return 1
     finally:
+        summary = model.skipped_steps_summary()
+        if summary:
+            logger.info('%s', summary)
         progress.close()
         prefetcher.close()
         if tb_logger is not None:
             tb_logger.close()
     logger.info('End of training at iteration %d: saving the latest models.', current_iter)
-    model.save(-1, -1)
+    try:
+        model.save(-1, -1)
+    except NonFiniteError as err:
+        logger.error('%s', err)
+        return 1
     if on_end is not None:
         on_end(model, opt)
     if val_loaders and val_freq:
