@@ -57,6 +57,9 @@ official training options: kernel 41, iso / aniso 0.5 / 0.5, blur sigma [0.1, 10
 the JSON must be in the input folder (others are ignored). Inputs are never modified; nothing is
 written into an existing non-empty output folder without --force; every file is written atomically,
 and {JSON_NAME} last (with --force, an old one is removed first), so a set that has it is complete.
+Before anything is read or written, the options, the input folder, --opt / --rebuild and the output
+folder are checked and every problem is reported at once (exit code 2); --debug or GFPGAN_DEBUG=1
+shows the traceback of an error.
 
 Examples:
   python scripts/make_test_set.py --input datasets/celeba_hq_test --output datasets/celeba_test --seed 0
@@ -179,6 +182,7 @@ def build_parser():
         default=None,
         help='threads degrading images (default: min(8, CPUs)); results do not depend on it')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return parser
 
 
@@ -242,17 +246,26 @@ def _inside(path, folder):
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def output_problem(input_folder, output, force):
+    """None when ``output`` may receive the set, else why not (one sentence): it overlaps the input, is a file,
+    or (without ``force``) already holds something. Nothing is created."""
+    if _inside(output, input_folder) or _inside(input_folder, output):
+        return (f"The output folder '{output}' and the input folder '{input_folder}' overlap; choose an output "
+                'outside the input (inputs are never written to).')
+    if os.path.exists(output) and not os.path.isdir(output):
+        return f"The output '{output}' is a file, not a folder."
+    if os.path.isdir(output) and os.listdir(output) and not force:
+        return (f"The output folder '{output}' already exists and is not empty; pass --force to write into it, or "
+                'choose another folder.')
+    return None
+
+
 def prepare_output(input_folder, output, force):
     """Refuse an output that overlaps the input or (without ``force``) holds anything; remove an old JSON."""
-    if _inside(output, input_folder) or _inside(input_folder, output):
-        raise ValueError(f"The output folder '{output}' and the input folder '{input_folder}' overlap; choose an "
-                         'output outside the input (inputs are never written to).')
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise NotADirectoryError(f"The output '{output}' is a file, not a folder.")
+    problem = output_problem(input_folder, output, force)
+    if problem is not None:
+        raise ValueError(problem)
     if os.path.isdir(output) and os.listdir(output):
-        if not force:
-            raise FileExistsError(f"The output folder '{output}' already exists and is not empty; pass --force to "
-                                  'write into it, or choose another folder.')
         if os.path.isfile(os.path.join(output, JSON_NAME)):
             os.remove(os.path.join(output, JSON_NAME))  # the old record no longer describes the images
     for sub in ('lq', 'gt'):
@@ -390,39 +403,61 @@ def rebuild_test_set(json_path, input_folder, output, force=False, workers=1, pr
     return record
 
 
+def check_run(args):
+    """The preflight: the options, the input folder, the options file or the JSON to rebuild from, and the output
+    folder, all checked before anything is read or written; every problem is raised together (PreflightError)."""
+    from gfpgan.errors import GFPGANError
+    from gfpgan.preflight import Preflight
+    given = vars(args)
+    pf = Preflight()
+    pf.check(args.workers >= 1, f'--workers must be at least 1, got {args.workers}.')
+    if args.rebuild:
+        clash = [dest for dest in SET_OPTIONS if dest in given]
+        pf.check(not clash, f"--rebuild takes the seed, size and options from its JSON; drop "
+                 f"--{clash[0].replace('_', '-') if clash else ''}.")
+        if pf.file(args.rebuild, '--rebuild'):
+            try:
+                read_record(args.rebuild)
+            except (OSError, ValueError) as err:
+                pf.add(f'--rebuild: {err}')
+    else:
+        pf.check(given.get('seed', 0) >= 0, f"--seed must be a non-negative integer, got {given.get('seed')}.")
+        pf.check(given.get('size', 512) >= 1, f"--size must be a positive number of pixels, got {given.get('size')}.")
+        if pf.file(given.get('opt', DEFAULT_OPT), '--opt'):
+            try:
+                degradation_options(args)
+            except (GFPGANError, OSError, ValueError) as err:
+                pf.add(f'--opt: {err}')
+    for flag in ('noise', 'jpeg'):
+        pf.check(not (flag in given and f'no_{flag}' in given), f'--{flag} and --no-{flag} contradict each other; '
+                 'give one.')
+    if pf.images(args.input, '--input'):
+        problem = output_problem(args.input, args.output, args.force)
+        pf.check(problem is None, f'--output: {problem}')
+    pf.output_folder(args.output, '--output')
+    pf.raise_if_any()
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     given = vars(args)
     if args.workers is None:
         args.workers = min(8, os.cpu_count() or 1)
-    if args.workers < 1:
-        parser.error('--workers must be at least 1.')
+    check_run(args)
     if args.rebuild:
-        clash = [dest for dest in SET_OPTIONS if dest in given]
-        if clash:
-            parser.error(
-                f"--rebuild takes the seed, size and options from its JSON; drop --{clash[0].replace('_', '-')}.")
-    for flag in ('noise', 'jpeg'):
-        if flag in given and f'no_{flag}' in given:
-            parser.error(f'--{flag} and --no-{flag} contradict each other; give one.')
-
-    try:
-        if args.rebuild:
-            record = rebuild_test_set(
-                args.rebuild, args.input, args.output, args.force, args.workers, progress=not args.quiet)
-        else:
-            record = make_test_set(
-                args.input,
-                args.output,
-                degradation_options(args),
-                seed=given.get('seed', 0),
-                size=given.get('size', 512),
-                force=args.force,
-                workers=args.workers,
-                progress=not args.quiet)
-    except (OSError, ValueError) as err:  # missing folder, existing output, bad option, unreadable image ...
-        parser.error(str(err))
+        record = rebuild_test_set(args.rebuild, args.input, args.output, args.force, args.workers,
+                                  progress=not args.quiet)
+    else:
+        record = make_test_set(
+            args.input,
+            args.output,
+            degradation_options(args),
+            seed=given.get('seed', 0),
+            size=given.get('size', 512),
+            force=args.force,
+            workers=args.workers,
+            progress=not args.quiet)
     leftovers = _leftovers(args.output, record['images'])
     if leftovers:
         print(f"Note: {len(leftovers)} older image(s) in {os.path.join(args.output, 'lq')} / gt are not part of this "
@@ -434,4 +469,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

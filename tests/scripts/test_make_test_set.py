@@ -14,6 +14,7 @@ from scriptload import load_script
 from skimage import data as skdata
 
 from gfpgan.data.ffhq_degradation_dataset import FFHQDegradationDataset
+from gfpgan.errors import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'scripts', 'make_test_set.py')
@@ -37,7 +38,7 @@ def faces(tmp_path_factory):
 
 def make(input_folder, output, *args):
     argv = ['--input', input_folder, '--output', output, *args, '--quiet', '--workers', 2]
-    return load_script('make_test_set').main([str(a) for a in argv])
+    return run_cli(load_script('make_test_set').main, [str(a) for a in argv])
 
 
 def read_rgb(path):
@@ -125,9 +126,8 @@ def test_rebuild_from_the_json_is_bit_identical(faces, made, tmp_path, capsys):
     record = json.loads((made / 'degradations.json').read_text())
     del record['images']['a1']['noise']
     (tmp_path / 'bad.json').write_text(json.dumps(record))
-    with pytest.raises(SystemExit) as err:
-        make(faces, tmp_path / 'bad', '--rebuild', tmp_path / 'bad.json')
-    assert err.value.code == 2 and "lacks parameters of image 'a1' (noise)" in capsys.readouterr().err
+    assert make(faces, tmp_path / 'bad', '--rebuild', tmp_path / 'bad.json') == 2
+    assert "lacks parameters of image 'a1' (noise)" in capsys.readouterr().err
     assert not (tmp_path / 'bad').exists()
 
 
@@ -161,9 +161,7 @@ def test_refuses_to_write_into_a_non_empty_folder_without_force(faces, tmp_path,
     out = tmp_path / 'set'
     out.mkdir()
     (out / 'notes.txt').write_text('mine')
-    with pytest.raises(SystemExit) as err:
-        make(faces, out, '--size', 64)
-    assert err.value.code == 2
+    assert make(faces, out, '--size', 64) == 2
     assert 'already exists and is not empty; pass --force' in capsys.readouterr().err
     assert os.listdir(out) == ['notes.txt']
     assert make(faces, out, '--size', 64, '--force') == 0
@@ -171,20 +169,44 @@ def test_refuses_to_write_into_a_non_empty_folder_without_force(faces, tmp_path,
 
 
 @pytest.mark.parametrize('args, message', [
-    (['{tmp}/absent', '{tmp}/out'], "The image folder '{tmp}/absent' (given as '--input') does not exist."),
-    (['{tmp}/empty', '{tmp}/out'], "The image folder '{tmp}/empty' (given as '--input') holds no images"),
+    (['{tmp}/absent', '{tmp}/out'], "--input: The image folder '{tmp}/absent' does not exist."),
+    (['{tmp}/empty', '{tmp}/out'], "--input: The image folder '{tmp}/empty' holds no images"),
     (['{faces}', '{faces}/out'], 'overlap; choose an output outside the input'),
     (['{faces}', '{tmp}/out', '--blur-sigma', '5', '1'], "option 'blur_sigma' must be [low, high]"),
     (['{faces}', '{tmp}/out', '--gray-prob', '2'], "expected a probability in [0, 1] or 'none'"),
     (['{faces}', '{tmp}/out', '--rebuild', '{tmp}/x.json', '--seed', '1'], 'drop --seed.'),
-    (['{faces}', '{tmp}/out', '--rebuild', '{tmp}/absent.json'], "Cannot read '{tmp}/absent.json'"),
+    (['{faces}', '{tmp}/out', '--rebuild', '{tmp}/absent.json'], "--rebuild: '{tmp}/absent.json' does not exist."),
+    (['{faces}', '{tmp}/file/out'], "--output: cannot write to '{tmp}/file/out': '{tmp}/file' is a file"),
+    (['{faces}', '{tmp}/out', '--noise', '1', '2', '--no-noise'], '--noise and --no-noise contradict each other'),
+    (['{faces}', '{tmp}/out', '--opt', '{tmp}/absent.yml'], "--opt: '{tmp}/absent.yml' does not exist."),
 ])
 def test_user_mistakes_exit_2_with_one_sentence(faces, tmp_path, capsys, args, message):
     (tmp_path / 'empty').mkdir()
+    (tmp_path / 'file').write_text('x')
     before = sorted(os.listdir(faces))
-    with pytest.raises(SystemExit) as err:
-        make(*(a.format(tmp=tmp_path, faces=faces) for a in args))
-    assert err.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    try:
+        code = make(*(a.format(tmp=tmp_path, faces=faces) for a in args))
+    except SystemExit as err:  # argparse's own refusals
+        code = err.code
+    assert code == 2
+    error = capsys.readouterr().err
     assert message.format(tmp=tmp_path, faces=faces) in error and 'Traceback' not in error
+    assert 'error: ' in error.strip().splitlines()[-1] or error.startswith('error: ')
     assert sorted(os.listdir(faces)) == before and not (tmp_path / 'out').exists()
+
+
+def test_every_problem_is_reported_at_once_and_nothing_is_written(faces, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert make(tmp_path / 'absent', out, '--seed', -1, '--opt', tmp_path / 'absent.yml') == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines[0] == 'error: 3 problems; nothing was started:' and 'Traceback' not in err
+    for text in ('--seed must be a non-negative integer', "--opt: '", '--input: The image folder'):
+        assert sum(text in line for line in lines[1:]) == 1, (text, err)
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(faces, tmp_path, capsys):
+    assert make(tmp_path / 'absent', tmp_path / 'out', '--debug') == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' in err and err.strip().splitlines()[-1].startswith('error: ')
