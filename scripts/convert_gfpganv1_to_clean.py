@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 
 from gfpgan.archs.convert import infer_clean_kwargs, to_clean_state_dict  # noqa: E402
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
+from gfpgan.errors import add_debug_argument, os_error_at, run_cli  # noqa: E402
 from gfpgan.utils.checkpoint import CheckpointError, atomic_save, load_checkpoint_file  # noqa: E402
 
 DESCRIPTION = """\
@@ -47,18 +48,16 @@ def main(argv=None):
         default=0.01,
         help='style-MLP learning-rate multiplier of the input network (default: 0.01, as released)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing output file')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
 
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         parser.error('the output path must differ from the input path (the input is never overwritten).')
     if os.path.exists(args.output) and not args.force:
         parser.error(f"'{args.output}' exists; pass --force to overwrite it.")
-    try:
-        checkpoint = load_checkpoint_file(args.input)
-    except (FileNotFoundError, CheckpointError) as err:
-        parser.error(str(err))
+    checkpoint = load_checkpoint_file(args.input)  # a missing or damaged file: one sentence from run_cli
     if not isinstance(checkpoint, dict):
-        parser.error(f"'{args.input}' does not hold a state_dict.")
+        raise CheckpointError(f"'{args.input}' does not hold a state_dict.")
     keys = [k for k in ('params_ema', 'params') if isinstance(checkpoint.get(k), dict)]
     sources = {k: checkpoint[k] for k in keys} if keys else {'params_ema': checkpoint}
 
@@ -68,17 +67,20 @@ def main(argv=None):
         try:
             clean = to_clean_state_dict(state_dict, lr_mlp=args.lr_mlp)
         except KeyError as err:
-            parser.error(f"'{args.input}' [{key}]: {err.args[0]}")
+            raise CheckpointError(f"'{args.input}' [{key}]: {err.args[0]}") from None
         kwargs = infer_clean_kwargs(clean)
         with torch.device('meta'):
             template = GFPGANv1Clean(**kwargs)
         try:
             template.load_state_dict(clean, strict=True, assign=True)
         except RuntimeError as err:
-            parser.error(f"the converted '{key}' weights do not fit GFPGANv1Clean({kwargs}): {err}")
+            raise CheckpointError(f"The converted '{key}' weights do not fit GFPGANv1Clean({kwargs}): {err}") from None
         converted[key] = {k: clean[k] for k in template.state_dict()}  # the clean network's key order
 
-    atomic_save(converted, args.output)
+    try:
+        atomic_save(converted, args.output)
+    except OSError as err:  # a full disk, a folder that cannot be written: name the output
+        raise os_error_at(err, args.output) from err
     shown = ', '.join(f'{k}={v}' for k, v in kwargs.items()
                       if k not in ('decoder_load_path', 'fix_decoder', 'input_is_latent'))
     print(f"Wrote {args.output} ({', '.join(converted)}) for GFPGANv1Clean({shown}); input_is_latent is not stored "
@@ -89,4 +91,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

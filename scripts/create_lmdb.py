@@ -5,6 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
+from gfpgan.errors import add_debug_argument, run_cli  # noqa: E402 (light: no torch)
+
 DESCRIPTION = """\
 Pack a folder of images (png, jpg, jpeg, webp, bmp, tif, tiff; not its subfolders) into an LMDB
 database, the layout existing FFHQ LMDBs use, so that training reads one memory-mapped file instead
@@ -49,25 +51,24 @@ def main(argv=None):
         '--workers', type=int, default=None, help='threads decoding and encoding images (default: min(8, CPUs))')
     parser.add_argument('--force', action='store_true', help='replace an existing output database')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error('--workers must be at least 1.')
     from gfpgan.data.lmdb_util import create_lmdb  # here, so that --help answers without importing torch
 
-    try:
-        summary = create_lmdb(
-            args.input,
-            args.output,
-            compress_level=args.compress_level,
-            num_workers=args.workers,
-            overwrite=args.force,
-            progress=not args.quiet)
-    except (OSError, ValueError) as err:  # missing folder, existing output, unreadable image, bad name ...
-        parser.error(str(err))
+    # a missing folder, an existing output, an unreadable image, a bad name: one `error:` line from run_cli
+    summary = create_lmdb(
+        args.input,
+        args.output,
+        compress_level=args.compress_level,
+        num_workers=args.workers,
+        overwrite=args.force,
+        progress=not args.quiet)
     print(f"Wrote {summary['num_images']} images ({_size(summary['data_bytes'])} of PNG) to {summary['path']} in "
           f"{summary['seconds']:.1f} s.")
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

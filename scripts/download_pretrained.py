@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 
 from gfpgan.archs.presets import RELEASES  # noqa: E402
 from gfpgan.utils import pretrained  # noqa: E402
+from gfpgan.errors import add_debug_argument, run_cli  # noqa: E402
+from gfpgan.preflight import PreflightError, writable_folder_problem  # noqa: E402
 from gfpgan.utils.weights import PRETRAINED_DIR, download_file, sha256sum  # noqa: E402
 
 
@@ -53,6 +55,7 @@ def build_parser():
     p.add_argument('--force', action='store_true', help='replace files in --dest that do not match the release')
     p.add_argument('--list', action='store_true', help='print the catalogue and the state of --dest, fetch nothing')
     p.add_argument('--no_progress', action='store_true', help='no progress bars')
+    add_debug_argument(p)
     return p
 
 
@@ -122,6 +125,9 @@ def main(argv=None):
         names = selected_files(args)
     except ValueError as err:
         parser.error(str(err))
+    problem = writable_folder_problem(args.dest)
+    if problem is not None:  # found before the first download, not after it
+        raise PreflightError(f"--dest: cannot write to '{args.dest}': {problem}.")
     failed = []
     for name in names:
         ok, message = fetch(name, args.dest, args.force, not args.no_progress)
@@ -134,4 +140,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

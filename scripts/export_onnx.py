@@ -14,8 +14,9 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 from gfpgan.archs import stylegan2_base  # noqa: E402
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from gfpgan.archs.presets import release_network_options  # noqa: E402
-from gfpgan.utils.checkpoint import CheckpointError, load_network  # noqa: E402
-from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights  # noqa: E402
+from gfpgan.errors import add_debug_argument, os_error_at, run_cli  # noqa: E402
+from gfpgan.utils.checkpoint import load_network  # noqa: E402
+from gfpgan.utils.weights import resolve_weights  # noqa: E402
 
 DESCRIPTION = """\
 Export a GFPGANv1Clean generator to ONNX: input 'input' (B, 3, size, size) RGB in [-1, 1], output
@@ -136,6 +137,7 @@ def main(argv=None):
         action=argparse.BooleanOptionalAction,
         default=True,
         help='compare onnxruntime with PyTorch on a random batch of 2 (default: on)')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
 
     if args.size < 8 or args.size & (args.size - 1):
@@ -158,10 +160,7 @@ def main(argv=None):
         net = build_network(args)
     except (ValueError, KeyError, TypeError) as err:
         parser.error(f'cannot build GFPGANv1Clean with these options: {err}')
-    try:
-        load_network(net, resolve_weights(args.model), param_key='params_ema')
-    except (WeightsNotFoundError, FileNotFoundError, CheckpointError) as err:
-        parser.error(str(err))
+    load_network(net, resolve_weights(args.model), param_key='params_ema')  # missing / damaged: run_cli's sentence
     net.eval()
 
     fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(args.output)}.', suffix='.part', dir=out_dir)
@@ -171,6 +170,8 @@ def main(argv=None):
         if args.check:
             print(f'max |onnxruntime - pytorch| on a random batch of 2: {max_difference(net, tmp, args.size):.3g}')
         os.replace(tmp, args.output)
+    except OSError as err:  # a full disk: name the output, not the hidden temporary file
+        raise os_error_at(OSError(err.errno, err.strerror or str(err)), args.output) from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -179,4 +180,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -8,6 +8,8 @@ from gfpgan.archs import GFPGANBilinear, GFPGANv1, GFPGANv1Clean
 from gfpgan.archs.convert import infer_clean_kwargs, to_clean_state_dict
 from scriptload import load_script
 
+from gfpgan.errors import run_cli
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RTOL = 1e-5  # max|clean - bilinear| <= RTOL * max|bilinear|; observed ~2e-6 (float32 rounding)
 
@@ -98,6 +100,23 @@ def test_refuses_to_overwrite_and_rejects_clean_input(tmp_path, capsys):
     assert (tmp_path / 'exists.pth').read_bytes() == b'keep me'
     clean = tmp_path / 'clean_in.pth'
     torch.save({'params_ema': GFPGANv1Clean(**dict(CONFIGS[1])).state_dict()}, clean)
-    with pytest.raises(SystemExit):
-        script.main([str(clean), str(tmp_path / 'out.pth')])
-    assert 'need no conversion' in capsys.readouterr().err
+    assert run_cli(script.main, [str(clean), str(tmp_path / 'out.pth')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'need no conversion' in err and 'Traceback' not in err
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_a_damaged_input_and_an_unwritable_output_are_one_sentence(tmp_path, capsys):
+    script = load_script('convert_gfpganv1_to_clean')
+    (tmp_path / 'junk.pth').write_bytes(b'not a checkpoint')
+    assert run_cli(script.main, [str(tmp_path / 'junk.pth'), str(tmp_path / 'out.pth')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'junk.pth' in err and len(err.strip().splitlines()) == 1
+    path = _save(tmp_path, _random_net(GFPGANBilinear, **CONFIGS[1]))
+    (tmp_path / 'a_file').write_text('x')
+    target = tmp_path / 'a_file' / 'out.pth'
+    assert run_cli(script.main, [str(path), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'a_file' in err and 'Traceback' not in err
+    assert run_cli(script.main, [str(path), str(target), '--debug']) == 2
+    assert 'Traceback' in capsys.readouterr().err

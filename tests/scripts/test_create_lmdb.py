@@ -9,7 +9,17 @@ import pytest
 from skimage import data as skdata
 
 from gfpgan.data.storage import ImageSource
+from gfpgan.errors import run_cli
 from scriptload import load_script
+
+
+def run(argv):
+    """The exit code of the script's command line (argparse's refusals included)."""
+    try:
+        return run_cli(load_script('create_lmdb').main, argv)
+    except SystemExit as err:
+        return err.code
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'scripts', 'create_lmdb.py')
@@ -39,9 +49,7 @@ def test_creates_and_replaces_with_force(faces, tmp_path, capsys):
     assert (out / 'meta_info.txt').read_text().splitlines()[0] == '00000000.png (32,32,3) 3'
     assert len(ImageSource(out, {'type': 'lmdb'})) == 3
 
-    with pytest.raises(SystemExit) as err:
-        load_script('create_lmdb').main([str(faces), str(out), '--quiet'])
-    assert err.value.code == 2
+    assert run([str(faces), str(out), '--quiet']) == 2
     assert 'already exists; pass --force' in capsys.readouterr().err
     os.remove(faces / '00000002.png')
     assert load_script('create_lmdb').main([str(faces), str(out), '--quiet', '--force']) == 0
@@ -56,18 +64,15 @@ def test_creates_and_replaces_with_force(faces, tmp_path, capsys):
 ])
 def test_user_mistakes_exit_2_with_one_sentence(faces, tmp_path, capsys, args, message):
     args = [a.format(tmp=tmp_path, faces=faces) for a in args]
-    with pytest.raises(SystemExit) as err:
-        load_script('create_lmdb').main(args)
-    assert err.value.code == 2
+    assert run(args) == 2
     stderr = capsys.readouterr().err
     assert message.format(tmp=tmp_path) in stderr and 'Traceback' not in stderr
 
 
 def test_a_bad_image_is_named_without_a_traceback(faces, tmp_path, capsys):
     (faces / '00000009.png').write_bytes(b'')
-    with pytest.raises(SystemExit) as err:
-        load_script('create_lmdb').main([str(faces), str(tmp_path / 'x.lmdb'), '--quiet'])
-    assert err.value.code == 2
+    assert run([str(faces), str(tmp_path / 'x.lmdb'), '--quiet']) == 2
     stderr = capsys.readouterr().err
+    assert stderr.startswith('error: ')
     assert f"Cannot read image '{faces / '00000009.png'}': it is empty (0 bytes)." in stderr
     assert 'Traceback' not in stderr and not (tmp_path / 'x.lmdb').exists()
