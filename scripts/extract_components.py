@@ -352,15 +352,11 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UserError as err:
-        parser.error(str(err))
-    except OSError as err:
-        parser.error(str(err))
+    from gfpgan.errors import add_debug_argument
+    args = add_debug_argument(build_parser()).parse_args(argv)
+    return run(args)  # a UserError / OSError is run_cli's one `error:` line (exit code 2)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

@@ -12,6 +12,7 @@ from skimage import data as skimage_data
 from gfpgan.data.components import (COMPONENTS, FFHQ_TEMPLATE_5, MEAN_SHAPE_68, boxes_from_landmarks68,
                                     ffhq_template_boxes, load_component_boxes)
 from gfpgan.data.demo_faces import align_face, find_faces
+from gfpgan.errors import run_cli
 from scriptload import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -21,7 +22,7 @@ SCRIPT = os.path.join(ROOT, 'scripts', 'extract_components.py')
 def _run(argv, capsys):
     """(exit code, stdout, stderr) of the script's main."""
     try:
-        code = load_script('extract_components').main([str(a) for a in argv])
+        code = run_cli(load_script('extract_components').main, [str(a) for a in argv])
     except SystemExit as err:
         code = err.code
     out, err = capsys.readouterr()
