@@ -75,6 +75,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from gfpgan.archs.presets import release_network_options  # noqa: E402
 from gfpgan.data import build_dataloader, build_dataset  # noqa: E402
+from gfpgan.errors import add_debug_argument  # noqa: E402
+from gfpgan.preflight import Preflight  # noqa: E402
 from gfpgan.restoration import LandmarksDetector  # noqa: E402
 from gfpgan.utils.benchmark import (TARGETS, TimeBudget, evaluate_targets, json_safe, machine_info,  # noqa: E402
                                     markdown_table, psnr_db, time_callable)
@@ -1202,6 +1204,16 @@ def run_device_benchmark(args):
     return result
 
 
+def check_outputs(args):
+    """The files written at the end (--output, --markdown) can be written: found now, not after the benchmark."""
+    pf = Preflight()
+    for path, flag in ((args.output, '--output'), (args.markdown, '--markdown')):
+        if path:
+            pf.check(not os.path.isdir(path), f"{flag}: '{path}' is a folder; give a file name.")
+            pf.output_folder(os.path.dirname(os.path.abspath(path)), flag)
+    pf.raise_if_any()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -1270,7 +1282,9 @@ def main(argv=None):
         help='DataLoader worker counts to time (default: 1 and this machine\'s core count)')
     parser.add_argument('--output', default='benchmark_gfpgan.json', help='JSON file to write')
     parser.add_argument('--markdown', default=None, metavar='FILE', help='also write the printed tables to FILE')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
+    check_outputs(args)
     if min(args.runs, args.data_samples, args.restore_photos, *args.restore_batch_sizes) < 1 or args.warmup < 0:
         parser.error('--runs, --data-samples, --restore-photos and --restore-batch-sizes must be >= 1, --warmup >= 0.')
     if args.dataroot is not None and not os.path.isdir(args.dataroot):
@@ -1313,4 +1327,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

@@ -50,6 +50,7 @@ def main(argv=None):
     parser.add_argument('--recursive', action='store_true', help='include images in subfolders')
     parser.add_argument('--force', action='store_true', help='overwrite an existing output file')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
 
     if args.batch_size < 1:
@@ -60,6 +61,10 @@ def main(argv=None):
         parser.error(f"the output '{args.output}' is a folder; give a file name such as stats.pth.")
     if os.path.exists(args.output) and not args.force:
         parser.error(f"'{args.output}' exists; pass --force to overwrite it.")
+    from gfpgan.preflight import writable_folder_problem
+    unwritable = writable_folder_problem(os.path.dirname(os.path.abspath(args.output)))
+    if unwritable:  # found now, not after every image was read
+        parser.error(f"cannot write '{args.output}': {unwritable}.")
     device = _device(args.device, parser)
 
     from gfpgan.data.storage import scan_images
@@ -97,4 +102,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

@@ -126,6 +126,19 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
     return np.concatenate([enlarged, restored, original], axis=1), scale
 
 
+def check_run(args):
+    """The preflight: the numbers, and the folders the demo writes (the face set, experiments/, results/), checked
+    before six minutes of training rather than after; every problem is raised together."""
+    from gfpgan.preflight import Preflight
+    pf = Preflight()
+    pf.check(args.iters >= 1, f'--iters must be at least 1, got {args.iters}.')
+    pf.check(args.copies >= 1, f'--copies must be at least 1, got {args.copies}.')
+    if not os.path.isfile(os.path.join(args.faces, 'components.pth')):
+        pf.output_folder(args.faces, '--faces')
+    pf.output_folder(args.workdir, '--workdir')  # experiments/ and results/ go there
+    pf.raise_if_any()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -140,9 +153,9 @@ def main(argv=None):
     parser.add_argument('--copies', type=int, default=4, help='degraded copies of each held-out face (default 4)')
     parser.add_argument(
         '--workdir', default=ROOT, help='where experiments/ and results/ go (default: the repository, as train.py)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
-    if args.iters < 1 or args.copies < 1:
-        parser.error('--iters and --copies must be at least 1.')
+    check_run(args)
 
     import yaml
 
@@ -217,4 +230,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

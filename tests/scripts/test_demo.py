@@ -56,3 +56,15 @@ def test_restore_photo_shrinks_restores_and_pastes_back_the_whole_photo():
     assert np.abs(restored[face] - degraded[face]).mean() > 5  # the face was replaced by the restorer's output
     corner = (slice(420, side), slice(0, 100))
     assert np.abs(restored[corner] - degraded[corner]).max() <= 2  # the background is the same enlargement
+
+
+def test_bad_numbers_and_an_unwritable_workdir_are_found_before_training(tmp_path, capsys):
+    from gfpgan.errors import run_cli
+    (tmp_path / 'a_file').write_text('x')
+    argv = ['--iters', '0', '--faces', str(tmp_path / 'faces'), '--workdir', str(tmp_path / 'a_file')]
+    assert run_cli(load_script('demo').main, argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines[0] == 'error: 2 problems; nothing was started:' and 'Traceback' not in err
+    assert '--iters must be at least 1' in lines[1] and "--workdir: cannot write to '" in lines[2]
+    assert not (tmp_path / 'faces').exists()
