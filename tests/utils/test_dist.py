@@ -10,8 +10,8 @@ import torch
 import torch.multiprocessing as mp
 
 from gfpgan.utils import dist as dist_util
-from gfpgan.utils.dist import (barrier, broadcast_object, destroy, get_dist_info, init_dist, is_main_process,
-                               master_only, reduce_loss_dict, reduce_mean, slurm_env)
+from gfpgan.utils.dist import (all_gather_object, any_rank_each, barrier, broadcast_object, destroy, get_dist_info,
+                               init_dist, is_main_process, master_only, reduce_loss_dict, reduce_mean, slurm_env)
 
 SMALL_OPTIONS = """\
 name: dist_check
@@ -63,6 +63,8 @@ def _worker(rank, world_size, port, folder):
             'l_d': 3.0
         }),
         'broadcast': broadcast_object({'from': rank}),
+        'gathered': all_gather_object({'from': rank}),
+        'any_each': any_rank_each(torch.tensor([rank == 1, False, True])),
         'master_only': _rank_zero_value(),
         'opt': [opt['dist'], opt['rank'], opt['world_size'], opt['manual_seed']],
     }
@@ -82,6 +84,8 @@ def test_two_process_gloo_group(tmp_path):
         assert result['mean'] == [1.0, 10.0]
         assert result['losses'] == {'l_g_pix': 1.5, 'l_d': 3.0}
         assert result['broadcast'] == {'from': 0}
+        assert result['gathered'] == [{'from': 0}, {'from': 1}]
+        assert result['any_each'] == [True, False, True]  # a flag raised on rank 1 only is seen by both
         assert result['master_only'] == ('ran' if rank == 0 else None)
         assert result['opt'][:3] == [True, rank, 2]
         assert result['after'] == [0, 1]
@@ -156,6 +160,7 @@ def test_single_process_fallbacks():
     assert reduce_loss_dict({'l_a': torch.tensor(0.25), 'b': 2}) == {'l_a': 0.25, 'b': 2.0}
     assert reduce_loss_dict({}) == {}
     assert broadcast_object([1]) == [1] and _rank_zero_value() == 'ran'
+    assert all_gather_object({'a': 1}) == [{'a': 1}] and any_rank_each([True, False]) == [True, False]
     barrier()
     destroy()
 
