@@ -524,7 +524,7 @@ SCHEMA = Section({
     'force_yml': ListOf(Value('str')),
     # sections
     'datasets': _DATASETS,
-    'network_g': Component({'decoder_load_path': FilePath()}, required=True, registry='arch'),
+    'network_g': Component({'decoder_load_path': FilePath()}, required=True, nullable=False, registry='arch'),
     'network_*': Component({'decoder_load_path': FilePath()}, registry='arch'),
     'path': _PATH,
     'train': _TRAIN,
@@ -704,6 +704,7 @@ def _network_problems(opt, run):
     """Each network must build from its options: built on the meta device (no memory, no weight loading), so an
     impossible ``out_size`` or a bad argument is found before any folder exists; out sizes must agree."""
     known = registered_types('arch')
+    built = True
     for key, net_opt in opt.items():
         if not key.startswith('network_') or not isinstance(net_opt, dict) or net_opt.get('type') not in known:
             continue
@@ -718,7 +719,11 @@ def _network_problems(opt, run):
                 known[net_opt['type']](**kwargs)
         except Exception as err:  # noqa: BLE001 - any constructor error is a problem of these options
             message = str(err).strip().rstrip('.') or type(err).__name__
+            message = message.removeprefix(f"{net_opt['type']}: ")
             run.record(key, f"cannot build {net_opt['type']} with these options: {message}")
+            built = False
+    if not built:
+        return
     sizes = {'datasets.train.out_size': _section(opt, 'datasets', 'train').get('out_size')}
     sizes.update({f'{key}.out_size': _section(opt, key).get('out_size') for key in ('network_g', 'network_d')})
     given = {key: size for key, size in sizes.items() if isinstance(size, int)}

@@ -13,9 +13,11 @@ from tqdm import tqdm
 
 from gfpgan.data import EnlargedSampler, build_dataloader, build_dataset, build_prefetcher
 from gfpgan.data.image_dataset import SkippedSampleCounter
+from gfpgan.errors import GFPGANError, error_message, run_cli
 from gfpgan.models import build_model
 from gfpgan.models.base_model import NonFiniteError, check_resume_world_size, rank_rng_state, set_rng_state
 from gfpgan.options import OptionsError, dict2str, log_file_path, make_exp_dirs, parse_options
+from gfpgan.preflight import Preflight
 from gfpgan.utils.checkpoint import load_checkpoint_file
 from gfpgan.utils.dist import any_rank, barrier, get_dist_info
 from gfpgan.utils.fileio import remove_stale_temporaries
@@ -79,14 +81,38 @@ def remove_interrupted_writes(opt, logger):
                     '' if files == 1 else 's', f'{size:,d}')
 
 
-def create_dataloaders(opt, logger):
-    """(train sampler, train prefetcher, validation loaders) from opt['datasets']."""
+def build_datasets(opt):
+    """``{name: dataset}`` of opt['datasets'], built before the experiment folder exists: every dataset that
+    cannot be built (bad option values, unreadable files) is one line of a single OptionsError."""
+    datasets, problems = {}, Preflight(opt['opt_path'])
+    for name, dataset_opt in opt['datasets'].items():
+        try:
+            datasets[name] = build_dataset(dataset_opt)
+        except (GFPGANError, ValueError, OSError) as err:
+            problems.add(f"Dataset `datasets.{name}` of {opt['opt_path']}: {error_message(err)}")
+            continue
+        if dataset_opt['phase'] == 'train':
+            size = len(datasets[name]) * (dataset_opt.get('dataset_enlarge_ratio') or 1)
+            batch, world_size = dataset_opt['batch_size_per_gpu'], opt['world_size']
+            if math.ceil(size / world_size) < batch:  # incomplete batches are dropped: no iteration at all
+                problems.add(f"{opt['opt_path']}: datasets.{name} has {len(datasets[name])} images, fewer than one "
+                             f'batch of {batch} per GPU x {world_size} processes: lower batch_size_per_gpu.')
+    if not any(dataset_opt['phase'] == 'train' for dataset_opt in opt['datasets'].values()):
+        problems.add(f"{opt['opt_path']}: datasets has no 'train' entry; training needs one.")
+    if problems.problems:
+        raise OptionsError(problems.report() if len(problems.problems) > 1 else problems.problems[0],
+                           problems.problems)
+    return datasets
+
+
+def create_dataloaders(opt, logger, datasets):
+    """(train sampler, train prefetcher, validation loaders) from the datasets of opt['datasets']."""
     train = None
     val_loaders = []
     rank, world_size = opt['rank'], opt['world_size']
     for name, dataset_opt in opt['datasets'].items():
+        dataset = datasets[name]
         if dataset_opt['phase'] == 'train':
-            dataset = build_dataset(dataset_opt)
             ratio = dataset_opt.get('dataset_enlarge_ratio') or 1
             sampler = EnlargedSampler(
                 dataset,
@@ -99,9 +125,6 @@ def create_dataloaders(opt, logger):
             loader = build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], sampler, opt['manual_seed'])
             batch = dataset_opt['batch_size_per_gpu']
             iters_per_epoch = len(loader)  # incomplete last batches are dropped
-            if iters_per_epoch == 0:
-                raise OptionsError(f"{opt['opt_path']}: datasets.train has {len(dataset)} images, fewer than one batch "
-                                   f'of {batch} per GPU x {world_size} processes: lower batch_size_per_gpu.')
             total_iters = int(opt['train']['total_iter'])
             logger.info(
                 'Training data: %d images, enlarge ratio %d, batch %d per GPU x %d ranks, %d iterations per epoch; '
@@ -110,19 +133,16 @@ def create_dataloaders(opt, logger):
             device = torch.device('cuda') if opt['num_gpu'] and torch.cuda.is_available() else None
             train = (sampler, build_prefetcher(loader, dataset_opt, device=device))
         elif dataset_opt['phase'] == 'val':
-            dataset = build_dataset(dataset_opt)
             val_loaders.append(
                 build_dataloader(dataset, dataset_opt, opt['num_gpu'], opt['dist'], None, opt['manual_seed']))
             logger.info('Validation data %s: %d images.', dataset_opt.get('name', name), len(dataset))
-    if train is None:
-        raise OptionsError(f"{opt['opt_path']}: datasets has no 'train' entry; training needs one.")
     return train + (val_loaders, )
 
 
 def train_pipeline(root_path=None, argv=None, on_end=None):
     """Run a training from the command line ``argv`` (train.py's); returns the process exit code. ``on_end(model,
     opt)`` is called on every rank after the last iteration (tests use it to compare ranks)."""
-    opt, args = parse_options(argv, root_path, is_train=True)
+    opt, args = parse_options(argv, root_path, is_train=True)  # every option, file and pretrained network checked
     rank, world_size = get_dist_info()
     set_random_seed(opt['manual_seed'] + rank)
     if opt.get('deterministic'):
@@ -136,7 +156,8 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
         resume_state = load_checkpoint_file(opt['path']['resume_state'])
         check_resume_world_size(resume_state, opt['path']['resume_state'], world_size)
         use_resumed_networks(opt, resume_state['iter'])
-    make_exp_dirs(opt)
+    datasets = build_datasets(opt)
+    make_exp_dirs(opt)  # only once everything above passed: a failed start leaves no folder behind
     barrier()
     logger = get_root_logger(log_file=log_file_path(opt) if rank == 0 else None)
     logger.info(get_env_info())
@@ -148,7 +169,7 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
     if rank == 0 and (logger_opt.get('wandb') or {}).get('project') and 'debug' not in opt['name']:
         init_wandb_logger(opt)
 
-    sampler, prefetcher, val_loaders = create_dataloaders(opt, logger)
+    sampler, prefetcher, val_loaders = create_dataloaders(opt, logger, datasets)
     total_iters = int(opt['train']['total_iter'])
     model = build_model(opt)
     start_epoch, current_iter, epoch_iter = 0, 0, 0
@@ -252,9 +273,6 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
 
 
 def main(root_path=None, argv=None, on_end=None):
-    """train.py's entry: one-line errors for option mistakes instead of a traceback."""
-    try:
-        return train_pipeline(root_path, argv, on_end)
-    except (OptionsError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    """train.py's entry: a user-facing error is one ``error:`` line (a preflight lists every problem) and exit code
+    2; the traceback only with --debug or GFPGAN_DEBUG=1."""
+    return run_cli(lambda args: train_pipeline(root_path, args, on_end), argv)

@@ -227,8 +227,7 @@ def test_a_network_that_cannot_be_built_is_found_before_any_folder(workdir):
     lines = str(problems_of(write(workdir, opt))).splitlines()
     assert any('`network_g`' in line and 'out_size must be a power of two between 8 and 1024, got 60' in line
                for line in lines), lines
-    assert any('`datasets.train.out_size` 512, `network_g.out_size` 60, `network_d.out_size` 60' in line
-               for line in lines), lines
+    assert any('`network_d`' in line and 'StyleGAN2Discriminator' in line for line in lines), lines
     assert sorted(os.listdir(workdir)) == ['datasets', 'experiments', 'opts.yml']
     assert os.listdir(workdir / 'experiments') == ['pretrained_models']
 
