@@ -20,8 +20,10 @@ num_gpu: 0
 datasets:
   train:
     type: FFHQDegradationDataset
+    batch_size_per_gpu: 1
 network_g:
   type: GFPGANv1Clean
+  out_size: 512
 train:
   total_iter: 10
 logger:
