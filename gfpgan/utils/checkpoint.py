@@ -46,6 +46,9 @@ def load_checkpoint_file(path):
             "a plain state_dict / .safetensors from a trusted environment.") from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(f"Cannot read checkpoint '{path}' (truncated or not a PyTorch file?): {err}") from err
+    except (KeyError, IndexError, TypeError, AttributeError) as err:  # garbage bytes, as the unpickler stumbles on them
+        raise CheckpointError(f"Cannot read checkpoint '{path}': it is not a PyTorch file (or is damaged; "
+                              f'{type(err).__name__}: {err}).') from err
 
 
 def extract_state_dict(checkpoint, param_key='params_ema'):

@@ -308,3 +308,16 @@ def test_the_script_itself_reports_one_line(tmp_path):
     assert "'" + str(tmp_path / 'nothing') + "' is neither an image file nor a folder" in result.stderr
     assert '-w/--weight must lie in [0, 1]' in result.stderr and len(lines) >= 3
     assert not (tmp_path / 'out').exists()
+
+
+def test_a_damaged_model_file_is_one_sentence(tmp_path, small_restoreformer, capsys):
+    faces = _photo_folder(tmp_path)
+    junk = tmp_path / 'junk.pth'
+    junk.write_bytes(b'junk\n')  # torch's unpickler stumbles on it with a KeyError
+    out = tmp_path / 'out'
+    argv = ['-i', str(faces), '-o', str(out), '-v', 'RestoreFormer', '--model_path', str(junk), '--aligned',
+            '--device', 'cpu', '--no_progress']
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Cannot read checkpoint '{junk}'") and len(err.strip().splitlines()) == 1
+    assert not out.exists()
