@@ -1,6 +1,7 @@
 """train.py attacked with faults, on the CPU with 2 gloo processes: a NaN gradient with a finite loss on one rank is
 skipped by every rank and counted; SIGTERM to one rank + --auto_resume ends bit-identical to the uninterrupted run,
-the skip counts included; resuming with another number of processes is refused in one line."""
+the skip counts included, and the temporary file of an interrupted write removed; resuming with another number of
+processes is refused in one line."""
 import json
 import os
 import signal
@@ -72,10 +73,17 @@ def test_two_processes_skip_a_nan_gradient_and_resume_bit_identical_after_sigter
     assert len(state['rng_ranks']) == 2 and state['nonfinite_steps']['skipped'] == 1
     assert not torch.equal(state['rng_ranks'][0]['torch'], state['rng_ranks'][1]['torch'])  # each rank its own
 
+    resumed_exp = resumed / 'experiments' / 'train_gfpgan_tiny'
+    leftover = resumed_exp / 'models' / '.net_g_9.pth.0123abcd.tmp'  # as a kill -9 during a write leaves it
+    leftover.write_bytes(b'\0' * 1000)
+    os.utime(leftover, (time.time() - 60, time.time() - 60))
+    (resumed_exp / 'models' / 'notes.tmp').write_text('not ours')
     proc = run(launch(29583, ['--auto_resume', *args]), resumed, env=NAN_GRAD)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    resumed_exp = resumed / 'experiments' / 'train_gfpgan_tiny'
-    assert f'Resuming from epoch {state["epoch"]}, iteration {saved[-1]}' in log_text(resumed_exp)
+    log = log_text(resumed_exp)
+    assert f'Resuming from epoch {state["epoch"]}, iteration {saved[-1]}' in log
+    assert 'Removed 1 temporary file of interrupted checkpoint writes (1,000 bytes).' in log
+    assert not leftover.exists() and (resumed_exp / 'models' / 'notes.tmp').exists()
     resumed_weights = state_dicts(resumed_exp, 8)
     assert max_difference(weights, resumed_weights) == 0
     assert_identical(weights, resumed_weights)

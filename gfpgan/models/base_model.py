@@ -279,7 +279,7 @@ class BaseModel:
         or infinite. ``agree``: all ranks take the decision together (every rank must call)."""
         bad = self.nonfinite_weights(nets)
         if (dist_util.any_rank(bool(bad)) if agree else bad):
-            where = 'iteration end' if current_iter == -1 else f'iteration {current_iter}'
+            where = 'the end of training' if current_iter == -1 else f'iteration {current_iter}'
             shown = ', '.join(bad[:3]) + (f', ... ({len(bad)} tensors)' if len(bad) > 3 else '') if bad else \
                 'on another rank'
             summary = self.skipped_steps_summary()
