@@ -183,7 +183,7 @@ def check_run(args):
     if yunet is not None:  # a damaged ONNX file is one sentence now, not a traceback at the first photo
         problem = yunet_problem(yunet)
         pf.check(problem is None, f'--yunet_model: {problem}')
-    pf.fetch_missing(progress=not args.no_progress)
+    found.update(pf.fetch_missing(progress=not args.no_progress))
     pf.raise_if_any()
     return paths, found
 

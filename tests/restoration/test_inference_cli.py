@@ -321,3 +321,30 @@ def test_a_damaged_model_file_is_one_sentence(tmp_path, small_restoreformer, cap
     err = capsys.readouterr().err
     assert err.startswith(f"error: Cannot read checkpoint '{junk}'") and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_missing_release_files_are_downloaded_once_everything_else_is_fine(isolated_weights, monkeypatch, capsys):
+    """As the original, release files are fetched when missing (unless GFPGAN_NO_DOWNLOAD): after the other checks
+    passed and before anything is built; nothing is fetched for a run that cannot start."""
+    import os
+
+    from gfpgan.utils import weights
+    monkeypatch.delenv('GFPGAN_NO_DOWNLOAD')
+    fetched = []
+
+    def download(url, dst, sha256=None, progress=True, size=None):
+        fetched.append(os.path.basename(dst))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(dst, 'wb') as f:
+            f.write(b'stand-in')
+        return dst
+
+    monkeypatch.setattr(weights, 'download_file', download)
+    photos = _photo_folder(isolated_weights)
+    (isolated_weights / 'a_file').write_text('x')
+    assert cli.main(['-i', str(photos), '-o', str(isolated_weights / 'a_file' / 'out')]) == 2
+    assert fetched == [] and 'cannot write to' in capsys.readouterr().err
+    args = cli.build_parser().parse_args(['-i', str(photos), '-o', str(isolated_weights / 'out'), '--no_progress'])
+    paths, found = cli.check_run(args)
+    assert fetched == ['GFPGANv1.3.pth', 'detection_Resnet50_Final.pth', 'parsing_parsenet.pth']
+    assert all(os.path.isfile(path) for path in found.values()) and paths == [str(photos / 'a.png')]
