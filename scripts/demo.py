@@ -8,8 +8,10 @@
    with the EMA generator, and writes results/<name>/comparison.png (rows: degraded | restored | original) and
    results/<name>/metrics.json (PSNR and SSIM of degraded and restored against the originals);
 4. restores a whole held-out photo (matplotlib's Grace Hopper, shrunk to the model's 64-pixel face scale and
-   degraded) with GFPGANer, detection replaced by the landmarks the face-set builder found, pasted back at x8:
-   results/<name>/photo_comparison.png (degraded, enlarged | restored | original).
+   degraded) with GFPGANer, detection replaced by the landmarks the face-set builder found, pasted back at the
+   factor it was shrunk by (its eye distance over the template's at the model's size, rounded: x5 for that photo
+   with the landmarks found today; metrics.json records it): results/<name>/photo_comparison.png (degraded,
+   enlarged | restored | original).
 """
 import argparse
 import json
@@ -142,7 +144,7 @@ def check_run(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        '--iters', type=int, default=800, help='training iterations (default 800: about 6 minutes on 2 cores)')
+        '--iters', type=int, default=800, help='training iterations (default 800: about 8 minutes on 2 cores)')
     parser.add_argument('--name', default='demo_gfpgan_tiny', help='experiment name (default demo_gfpgan_tiny)')
     parser.add_argument(
         '--faces',
