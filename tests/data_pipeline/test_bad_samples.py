@@ -172,3 +172,22 @@ def test_the_skipped_count_reaches_the_training_log_and_tensorboard(tmp_path):
     assert 'Epoch 0: 1 samples skipped (unreadable files).' in log, log[-3000:]
     events = EventAccumulator(str(tmp_path / 'tb_logger' / 'train_gfpgan_tiny')).Reload()
     assert [(e.step, e.value) for e in events.Scalars('data/skipped_samples')][0] == (5, 1)
+
+
+def _report_on_rank(rank, world_size, init_file, out_dir):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
+    try:
+        counter = SkippedSampleCounter()
+        counter.add({'num_skipped': torch.tensor([rank + 1, 0])})  # rank 0 skipped 1 file, rank 1 two
+        counter.add({'num_skipped': torch.tensor([0, 0])})
+        with open(os.path.join(out_dir, f'rank{rank}.txt'), 'w') as f:
+            f.write(str(counter.report(0, 2)))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_epoch_count_is_summed_over_ranks(tmp_path):
+    import torch.multiprocessing as mp
+    mp.spawn(_report_on_rank, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2)
+    assert [(tmp_path / f'rank{r}.txt').read_text() for r in range(2)] == ['3', '3']
