@@ -36,7 +36,16 @@ def to_normalized_tensor(img, mean=None, std=None):
 
 
 class BadDataError(GFPGANError, RuntimeError):
-    """Too many training images could not be read: the data needs repairing before training goes on."""
+    """Too many training images could not be read: the data needs repairing before training goes on.
+
+    Raised in a DataLoader worker, it reaches the training loop rebuilt by the loader from a message that holds
+    the worker's traceback; the error keeps only its own sentence, the traceback's last line."""
+
+    def __init__(self, message=''):
+        marker = f'{type(self).__name__}: '
+        if '\nOriginal Traceback' in message and marker in message:
+            message = message.rstrip().rsplit(marker, 1)[1]
+        super().__init__(message)
 
 
 # A training set may hold up to max(max_bad_files, max_bad_fraction * its size) unreadable images.

@@ -191,3 +191,13 @@ def test_the_epoch_count_is_summed_over_ranks(tmp_path):
     import torch.multiprocessing as mp
     mp.spawn(_report_on_rank, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2)
     assert [(tmp_path / f'rank{r}.txt').read_text() for r in range(2)] == ['3', '3']
+
+
+def test_too_many_bad_files_in_a_worker_process_stay_one_sentence(tmp_path):
+    ds = build_dataset(options(image_folder(tmp_path / 'faces', 4, bad=4), max_bad_files=1))
+    opt = dict(phase='train', batch_size_per_gpu=8, num_worker_per_gpu=1, use_shuffle=False, persistent_workers=False)
+    with pytest.raises(BadDataError) as err:
+        next(iter(build_dataloader(ds, opt, seed=0)))
+    message = str(err.value)
+    assert 'Traceback' not in message and '\n' not in message
+    assert message.startswith('2 of 8 training images could not be read')
