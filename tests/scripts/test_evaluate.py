@@ -252,3 +252,23 @@ def test_evaluate_debug_shows_the_traceback(folders, monkeypatch, capsys):
     monkeypatch.setenv('GFPGAN_DEBUG', '1')
     assert run(*argv) == 2
     assert 'Traceback' in capsys.readouterr().err
+
+
+def test_a_full_disk_names_the_output_folder(folders, monkeypatch, capsys):
+    import contextlib
+    import errno
+
+    from gfpgan.utils import fileio
+
+    @contextlib.contextmanager
+    def full(path, auto_mkdir=True):
+        raise OSError(errno.ENOSPC, 'No space left on device')  # as a failed write of an open file: no name
+        yield
+
+    monkeypatch.setattr(fileio, 'atomic_write', full)
+    out = folders / 'e'
+    assert run('--restored', str(folders / 'restored'), '--gt', str(folders / 'gt'), '--suffix', '_00', '--metrics',
+               'psnr', '--out', str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (f"error: Cannot use '{out}': no space left on the device: free some "
+                                            'space or write somewhere else.')
