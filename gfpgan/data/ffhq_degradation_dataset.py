@@ -51,9 +51,10 @@ class FFHQDegradationDataset(ImageDataset):
     (``noise_range``, 0-255 units) -> JPEG (``jpeg_range``) -> bilinear upsample back, then optional colour
     jitter (RGB shift), grayscale (optionally of gt too) and brightness / contrast / saturation / hue jitter,
     rounded to 8 bits. Returns ``{'lq', 'gt': (3, out_size, out_size) float32 tensors normalised by mean / std,
-    'gt_path'}`` plus ``loc_left_eye``, ``loc_right_eye``, ``loc_mouth`` ((4,) [x1, y1, x2, y2] in pixels) when
-    ``crop_components``. Images not of ``out_size`` are resized to it. Options absent from ``opt`` take the
-    values of options/train_gfpgan_v1.yml (:data:`V1_DEFAULTS`).
+    'gt_path', 'num_skipped'}`` (unreadable files passed over for this sample, see ImageDataset) plus
+    ``loc_left_eye``, ``loc_right_eye``, ``loc_mouth`` ((4,) [x1, y1, x2, y2] in pixels) when ``crop_components``.
+    Images not of ``out_size`` are resized to it. Options absent from ``opt`` take the values of
+    options/train_gfpgan_v1.yml (:data:`V1_DEFAULTS`).
 
     ``degrade(img, rng)`` is ``apply_degradation(img, sample_degradation(rng))``: the drawn parameters can be
     recorded and re-applied exactly (scripts/make_test_set.py does so for test sets).
