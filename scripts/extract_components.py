@@ -24,8 +24,8 @@ DETECTOR_THRESHOLD = 0.97  # the confidence facexlib's FaceRestoreHelper keeps f
 ALIGNMENT_TOLERANCE = 0.1
 ALIGNMENT_SAMPLE = 16  # images searched for a face (OpenCV's Haar cascades) when the boxes come from the template
 ALIGNMENT_VIEW = 256  # pixels on a side at which those images are searched
-NOT_ALIGNED_HINT = ("not aligned like FFHQ; align them first (see README 'Fine-tune on your own faces'), or pass "
-                    '--skip-alignment-check if they are')
+NOT_ALIGNED_HINT = ("not aligned like FFHQ; align them first (see datasets/README.md, 'Your own faces'), or "
+                    'pass --skip-alignment-check if they are')
 
 DESCRIPTION = f"""\
 Write the eye / mouth boxes that GFPGAN's facial-component discriminators crop (option `component_path`),

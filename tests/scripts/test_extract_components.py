@@ -190,7 +190,7 @@ def test_refuses_to_overwrite_and_user_errors(tmp_path, capsys):
         assert code == 2 and message in stderr and 'Traceback' not in stderr
 
 
-NOT_ALIGNED = "are not aligned like FFHQ; align them first (see README 'Fine-tune on your own faces')"
+NOT_ALIGNED = "are not aligned like FFHQ; align them first (see datasets/README.md, 'Your own faces')"
 
 
 @pytest.mark.parametrize('case', ['photo', 'shifted'])
