@@ -11,6 +11,8 @@ only for its size and for being a loadable checkpoint of the right layout.
 import os
 from collections import namedtuple
 
+from .hashing import sha256sum
+
 __all__ = ['PretrainedFile', 'PRETRAINED', 'USES', 'pretrained_files', 'check_file']
 
 PretrainedFile = namedtuple('PretrainedFile', 'url sha256 size uses optional what')
@@ -152,7 +154,6 @@ def pretrained_files(use=None, include_optional=False):
 def check_file(path, name=None):
     """Whether the file at ``path`` is the catalogue's ``name`` (default: its file name): (ok, reason), reason
     naming the size or digest that differs, or saying that no digest is known."""
-    from .weights import sha256sum
     entry = PRETRAINED[name or os.path.basename(path)]
     size = os.path.getsize(path)
     if entry.size is not None and size != entry.size:

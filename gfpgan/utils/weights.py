@@ -2,7 +2,6 @@
 facexlib put their downloads (``gfpgan/weights/``, facexlib's ``weights/``), ``experiments/pretrained_models/``, the
 cache folders, then the file's URL (downloaded atomically, hash-checked). Offline, one sentence says which file to
 put where."""
-import hashlib
 import importlib.util
 import os
 import tempfile
@@ -10,6 +9,8 @@ import urllib.parse
 import urllib.request
 
 from gfpgan.errors import GFPGANError
+
+from .hashing import sha256sum
 
 __all__ = [
     'WeightsNotFoundError', 'PRETRAINED_DIR', 'LEGACY_WEIGHTS_DIR', 'cache_dir', 'default_search_dirs',
@@ -66,22 +67,6 @@ def default_search_dirs():
             seen.add(key)
             dirs.append(folder)
     return dirs
-
-
-_DIGESTS = {}  # (real path, size, modification time) -> digest: a file is hashed once per process
-
-
-def sha256sum(path, chunk=1 << 20):
-    """Hex SHA-256 of the file at ``path`` (remembered while the file's size and modification time stay)."""
-    stat = os.stat(path)
-    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(chunk), b''):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
 
 
 def _hash_ok(path, sha256):
