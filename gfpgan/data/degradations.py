@@ -9,6 +9,10 @@ of the image size, JPEG quality as OpenCV's integer quality.
 Random degradations come in two steps as well as in one: ``sample_*`` draws the parameters (plain numbers and
 lists, storable as JSON) and a pure applier uses them, so a degradation can be recorded and re-applied exactly;
 ``random_*`` draws the same values from ``rng`` in the same order.
+
+Long because it is the whole degradation model in one place (kernels, resizing, noise, JPEG, colour and gray
+jitter, each as a sampler, an applier and their composition): the training dataset, the test-set builder and the
+benchmark all draw from it, and its tests compare each step with its published definition.
 """
 import copy
 import math
