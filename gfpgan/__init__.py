@@ -4,7 +4,8 @@ from . import archs, data, models, utils
 from .archs import *  # noqa: F401,F403  (registers every network)
 from .data import *  # noqa: F401,F403  (registers the datasets)
 from .models import *  # noqa: F401,F403  (registers the models)
-from .registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY, build_network
+from .archs import build_network
+from .registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 from .restoration import GFPGANer
 from .utils import *  # noqa: F401,F403
 from .version import __version__

@@ -1,16 +1,23 @@
-"""Name -> class registries for networks, datasets, models, losses and metrics.
+"""Name -> class registries for networks, datasets, models, losses, metrics, optimizers and schedulers.
 
-Components register themselves with a decorator when their module is imported
-(``gfpgan.archs`` imports every arch module), and are built from option dicts::
-
-    net = build_network({'type': 'GFPGANv1Clean', 'out_size': 512, ...})
+Components register themselves with a decorator when their module is imported (``gfpgan.archs`` imports every arch
+module), and are built from option dicts by the package that owns them (``gfpgan.archs.build_network``). This module
+imports nothing of the package, so every layer can register into it.
 """
 import copy
 
 __all__ = [
-    'Registry', 'ARCH_REGISTRY', 'DATASET_REGISTRY', 'MODEL_REGISTRY', 'LOSS_REGISTRY', 'METRIC_REGISTRY',
-    'build_network'
+    'Registry', 'UnknownTypeError', 'ARCH_REGISTRY', 'DATASET_REGISTRY', 'MODEL_REGISTRY', 'LOSS_REGISTRY',
+    'METRIC_REGISTRY', 'OPTIMIZER_REGISTRY', 'SCHEDULER_REGISTRY'
 ]
+
+
+class UnknownTypeError(KeyError, ValueError):
+    """A name no registry entry has; a KeyError (lookup) and a ValueError (bad option value) alike, printed as its
+    one sentence listing the known names."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ''
 
 
 class Registry:
@@ -40,7 +47,7 @@ class Registry:
     def get(self, name):
         if name not in self._obj_map:
             known = ', '.join(sorted(self._obj_map)) or '(none)'
-            raise KeyError(f"No {self._name} named '{name}'; registered {self._name} types are: {known}.")
+            raise UnknownTypeError(f"No {self._name} named '{name}'; registered {self._name} types are: {known}.")
         return self._obj_map[name]
 
     def build(self, opt, **extra):
@@ -58,6 +65,9 @@ class Registry:
     def __iter__(self):
         return iter(sorted(self._obj_map.items()))
 
+    def __getitem__(self, name):
+        return self.get(name)
+
     def keys(self):
         return sorted(self._obj_map)
 
@@ -70,9 +80,5 @@ DATASET_REGISTRY = Registry('dataset')
 MODEL_REGISTRY = Registry('model')
 LOSS_REGISTRY = Registry('loss')
 METRIC_REGISTRY = Registry('metric')
-
-
-def build_network(opt):
-    """Build a registered network from ``{'type': ClassName, **kwargs}``."""
-    import gfpgan.archs  # noqa: F401  (registers every network)
-    return ARCH_REGISTRY.build(opt)
+OPTIMIZER_REGISTRY = Registry('optimizer')
+SCHEDULER_REGISTRY = Registry('scheduler')

@@ -2,7 +2,8 @@
 
 Importing this package registers each network in ``gfpgan.registry.ARCH_REGISTRY``.
 """
-from gfpgan.registry import build_network
+from gfpgan.registry import ARCH_REGISTRY
+
 from .arcface_arch import BasicBlock, Bottleneck, IRBlock, ResNetArcFace
 from .gfpgan_bilinear_arch import GFPGANBilinear, StyleGAN2GeneratorBilinearSFT
 from .gfpganv1_arch import FacialComponentDiscriminator, GFPGANv1, StyleGAN2GeneratorSFT
@@ -20,3 +21,8 @@ __all__ = [
     'RestoreFormer', 'RRDBNet', 'StyleGAN2Discriminator', 'StyleGAN2Generator', 'StyleGAN2GeneratorBilinear',
     'StyleGAN2GeneratorClean', 'VGGFeatureExtractor', 'build_network'
 ]
+
+
+def build_network(opt):
+    """Build a registered network from ``{'type': ClassName, **kwargs}`` (every network is registered by now)."""
+    return ARCH_REGISTRY.build(opt)

@@ -11,10 +11,13 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from gfpgan.errors import GFPGANError
+from gfpgan.config.spec import OptionsError
+from gfpgan.run import network_file_name, network_file_path, training_state_path
 from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
 from gfpgan.utils.img_util import imwrite, tensor2img
 from gfpgan.utils.logger import log_images
 from gfpgan.metrics import calculate_metric
+from gfpgan.registry import OPTIMIZER_REGISTRY
 from gfpgan.utils import dist as dist_util
 from gfpgan.utils.compile import CompiledForward
 from gfpgan.utils.device import set_tf32, to_memory_format
@@ -24,7 +27,10 @@ from .precision import MixedPrecision
 
 logger = logging.getLogger('gfpgan')
 
-OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW, 'SGD': torch.optim.SGD}
+for _optimizer in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
+    OPTIMIZER_REGISTRY.register(_optimizer)
+del _optimizer
+OPTIMIZERS = OPTIMIZER_REGISTRY  # the former {name: class} dict's name (read by the option schema)
 
 
 class NonFiniteError(GFPGANError, RuntimeError):
@@ -89,11 +95,10 @@ def check_resume_world_size(state, path, world_size):
     than saved it: each rank's random state and its share of every epoch's data belong to that number."""
     saved = saved_world_size(state)
     if saved is not None and saved != world_size:
-        from gfpgan.options import OptionsError  # here: gfpgan.options imports this package
         raise OptionsError(
             f"Training state '{path}' was saved by a run of {saved} process{'es' if saved > 1 else ''} and this run "
             f"has {world_size}: resume with {saved} (e.g. torchrun --nproc_per_node={saved}), or start a new run "
-            f"from its weights (path.pretrain_network_g: net_g_{state.get('iter')}.pth) without resuming.")
+            f"from its weights (path.pretrain_network_g: {network_file_name('net_g', state.get('iter'))}) without resuming.")
 
 
 def rank_rng_state(state, rank=0):
@@ -182,11 +187,10 @@ class BaseModel:
         return CompiledForward(net, name) if self.use_compile else net
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
-        if optim_type not in OPTIMIZERS:
-            raise ValueError(f"optimizer type must be one of {', '.join(OPTIMIZERS)}, got {optim_type!r}.")
+        optimizer = OPTIMIZER_REGISTRY.get(optim_type)
         if self.fused_optimizer and optim_type in ('Adam', 'AdamW'):
             kwargs.setdefault('fused', True)  # one kernel for the whole update instead of a few per tensor list
-        return OPTIMIZERS[optim_type](params, lr, **kwargs)
+        return optimizer(params, lr, **kwargs)
 
     def setup_grad_scalers(self):
         """One gradient scaler per optimizer (active in fp16 mixed precision only), in ``self.optimizers`` order."""
@@ -225,8 +229,7 @@ class BaseModel:
         net_g_ema), atomically, on rank 0 only."""
         if self.opt.get('rank', 0) != 0:
             return None
-        label = 'latest' if current_iter == -1 else current_iter
-        path = os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
+        path = network_file_path(self.opt, net_label, current_iter)
         nets = net if isinstance(net, (list, tuple)) else [net]
         keys = param_key if isinstance(param_key, (list, tuple)) else [param_key]
         # never a checkpoint of NaN weights (GFPGANModel.save checks all networks on all ranks first)
@@ -297,7 +300,7 @@ class BaseModel:
         rank_rngs = dist_util.all_gather_object(rng_state())
         if self.opt.get('rank', 0) != 0:
             return None
-        path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
+        path = training_state_path(self.opt, current_iter)
         atomic_save(self.training_state(epoch, current_iter, extra, rank_rngs), path)
         return path
 

@@ -5,7 +5,11 @@ from collections import Counter
 
 from torch.optim.lr_scheduler import LRScheduler
 
+from gfpgan.registry import SCHEDULER_REGISTRY
 
+
+@SCHEDULER_REGISTRY.register()
+@SCHEDULER_REGISTRY.register(name='MultiStepLR')
 class MultiStepRestartLR(LRScheduler):
     """Multiply the rate by ``gamma`` at each milestone; at a restart iteration reset it to ``initial_lr`` times
     that restart's weight. ``MultiStepLR`` in the YAML means this class."""
@@ -29,6 +33,7 @@ class MultiStepRestartLR(LRScheduler):
         return [group['lr'] * factor for group in groups]
 
 
+@SCHEDULER_REGISTRY.register()
 class CosineAnnealingRestartLR(LRScheduler):
     """Cosine annealing from the base rate (times the cycle's restart weight) to ``eta_min`` over each of the
     consecutive ``periods``."""
@@ -51,17 +56,10 @@ class CosineAnnealingRestartLR(LRScheduler):
         return [self.eta_min + weight * 0.5 * (base - self.eta_min) * (1 + progress) for base in self.base_lrs]
 
 
-SCHEDULERS = {
-    'MultiStepLR': MultiStepRestartLR,
-    'MultiStepRestartLR': MultiStepRestartLR,
-    'CosineAnnealingRestartLR': CosineAnnealingRestartLR,
-}
+SCHEDULERS = SCHEDULER_REGISTRY  # the former {name: class} dict's name (read by the option schema)
 
 
 def build_scheduler(optimizer, opt):
     """The scheduler of ``opt`` = ``{'type': name, **kwargs}`` (the ``train.scheduler`` option) for one optimizer."""
     kwargs = dict(opt)
-    kind = kwargs.pop('type', None)
-    if kind not in SCHEDULERS:
-        raise ValueError(f"train.scheduler type must be one of {', '.join(SCHEDULERS)}, got {kind!r}.")
-    return SCHEDULERS[kind](optimizer, **kwargs)
+    return SCHEDULER_REGISTRY.get(kwargs.pop('type', None))(optimizer, **kwargs)

@@ -7,7 +7,8 @@ import torch
 
 from gfpgan.archs import (GFPGANBilinear, GFPGANv1, GFPGANv1Clean, ResNetArcFace, RRDBNet, StyleGAN2Discriminator,
                           StyleGAN2Generator, StyleGAN2GeneratorBilinear, StyleGAN2GeneratorClean, VGGFeatureExtractor)
-from gfpgan.registry import ARCH_REGISTRY, build_network
+from gfpgan.archs import build_network
+from gfpgan.registry import ARCH_REGISTRY
 from gfpgan.utils.checkpoint import CheckpointError
 
 OFFICIAL_IMPORTS = {

@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from gfpgan.registry import build_network
+from gfpgan.archs import build_network
 from refdata import load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -9,7 +9,8 @@ import gfpgan
 from gfpgan.archs import RestoreFormer
 from gfpgan.archs.presets import RELEASES, release_network_options
 from gfpgan.archs.restoreformer_arch import MultiHeadAttnBlock
-from gfpgan.registry import ARCH_REGISTRY, build_network
+from gfpgan.archs import build_network
+from gfpgan.registry import ARCH_REGISTRY
 
 SMALL = dict(n_embed=16, embed_dim=8, ch=32, ch_mult=(1, 1, 2), attn_resolutions=(8, ), resolution=32, z_channels=16)
 

@@ -11,7 +11,7 @@ from skimage import data as skdata
 from cudautil import CUDA_TESTS, DEVICE, requires_real_cuda
 from gfpgan import GFPGANer
 from gfpgan.archs.presets import release_network_options
-from gfpgan.registry import build_network
+from gfpgan.archs import build_network
 from gfpgan.restoration import LandmarksDetector
 
 pytestmark = CUDA_TESTS
