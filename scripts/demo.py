@@ -83,7 +83,7 @@ def held_out_photo(faces_dir):
     landmarks as the face-set builder found them; None when none can be read without downloading."""
     import cv2
 
-    from gfpgan.data.demo_faces import INSTALLED_PHOTOS, PACKAGE_SOURCES, collect_photos
+    from gfpgan.demo import INSTALLED_PHOTOS, PACKAGE_SOURCES, collect_photos
     sources = os.path.join(faces_dir, 'sources.json')
     if not os.path.isfile(sources):
         return None
@@ -162,7 +162,7 @@ def main(argv=None):
     import yaml
 
     from gfpgan.archs import build_network
-    from gfpgan.data.demo_faces import build_demo_faces
+    from gfpgan.demo import build_demo_faces
     from gfpgan.train import main as train_main
     from gfpgan.utils.checkpoint import load_network
     from gfpgan.utils.fileio import atomic_write

