@@ -36,6 +36,7 @@ from torch.nn import functional as F
 from torchvision.ops import roi_align
 
 from gfpgan.archs import build_network
+from gfpgan.faces.components import COMPONENTS
 from gfpgan.losses import build_loss
 from gfpgan.losses.basic_loss import gram_matrix
 from gfpgan.losses.gan_loss import r1_penalty
@@ -49,7 +50,6 @@ __all__ = ['GFPGANModel', 'NonFiniteLossError', 'NonFiniteWeightsError', 'image_
 
 logger = logging.getLogger('gfpgan')
 
-COMPONENTS = ('left_eye', 'right_eye', 'mouth')
 EYE_SIZE_512, MOUTH_SIZE_512 = 80, 120  # crop sizes of the original at out_size 512
 
 

@@ -16,7 +16,8 @@ from gfpgan.errors import GFPGANError
 from .fileio import atomic_write
 
 __all__ = [
-    'ImageReadError', 'imdecode', 'decode_image', 'read_image', 'resize_square', 'img2tensor', 'tensor2img', 'imwrite'
+    'ImageReadError', 'imdecode', 'decode_image', 'read_image', 'resize_square', 'img2tensor', 'tensor2img', 'imwrite',
+    'bgr_to_tensor', 'tensor_to_bgr'
 ]
 
 # Decoded with EXIF orientation applied, 16-bit depth kept, gray expanded and alpha dropped by OpenCV,
@@ -168,6 +169,26 @@ def img2tensor(imgs, bgr2rgb=True, float32=True):
     if isinstance(imgs, list):
         return [to_tensor(img) for img in imgs]
     return to_tensor(imgs)
+
+
+def bgr_to_tensor(imgs, min_max=(0, 1)):
+    """(H, W, 3) or (B, H, W, 3) BGR uint8 image(s) (or a list of them) -> contiguous (B, 3, H, W) RGB float32 tensor
+    with 0..255 mapped linearly onto ``min_max``: the networks' input ((-1, 1) for GFPGAN, LPIPS, ArcFace, ParseNet).
+    """
+    batch = np.stack(imgs) if isinstance(imgs, (list, tuple)) else np.asarray(imgs)
+    batch = batch[None] if batch.ndim == 3 else batch
+    low, high = min_max
+    x = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).permute(0, 3, 1, 2).float().div_(255. / (high - low))
+    return (x.add_(low) if low else x).contiguous()
+
+
+def tensor_to_bgr(tensor, min_max=(0, 1)):
+    """(B, 3, H, W) RGB tensor in ``min_max`` -> (B, H, W, 3) BGR uint8 array (clamped, rounded): the inverse of
+    ``bgr_to_tensor`` for network outputs."""
+    low, high = min_max
+    x = tensor.detach().float().clamp(low, high)
+    x = ((x - low) if low else x).mul_(255. / (high - low)).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return np.ascontiguousarray(x[..., ::-1])
 
 
 def _make_grid(batch, nrow, padding=2):
