@@ -35,7 +35,7 @@ sys.path.insert(0, ROOT)
 
 def main(argv=None):
     from gfpgan.errors import add_debug_argument
-    from gfpgan.metrics.evaluation import add_metric_arguments, run_evaluation
+    from gfpgan.metrics.cli import add_metric_arguments, run_evaluation
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--restored', required=True, metavar='DIR', help='folder of restored faces')
     parser.add_argument('--gt', metavar='DIR', help='folder of ground-truth faces (full-reference metrics)')

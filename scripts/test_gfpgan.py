@@ -71,7 +71,7 @@ def check_run(args, restored):
     """The preflight: the checkpoint, the options file, the input and reference folders and their pairing, the
     output folder, and every metric's weights and package, all checked before the network is built or a face
     restored (a whole test set is not restored to find a metric's weights missing). Raises one PreflightError."""
-    from gfpgan.metrics.evaluation import check_evaluation
+    from gfpgan.metrics.cli import check_evaluation
     from gfpgan.preflight import Preflight
     pf = Preflight()
     pf.file(args.model, '--model')
@@ -88,7 +88,7 @@ def check_run(args, restored):
 def main(argv=None):
     from gfpgan.archs.presets import RELEASE_ARCHS
     from gfpgan.errors import add_debug_argument
-    from gfpgan.metrics.evaluation import add_metric_arguments, run_evaluation
+    from gfpgan.metrics.cli import add_metric_arguments, run_evaluation
     from gfpgan.utils.device import resolve_device
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--model', required=True, metavar='FILE', help='generator checkpoint (.pth / .safetensors)')

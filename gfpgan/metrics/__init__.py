@@ -1,20 +1,17 @@
-"""Image-quality metrics, registered by name for the ``val.metrics`` options (``calculate_metric``), and the folder
-evaluation behind scripts/evaluate.py. FID is a set metric (``gfpgan.metrics.fid``), not registered."""
-from gfpgan.registry import METRIC_REGISTRY
-
-from .identity_angle import calculate_identity_angle
-from .landmark_distance import calculate_lmd
-from .lpips_metric import calculate_lpips
-from .niqe import calculate_niqe
-from .psnr_ssim import calculate_psnr, calculate_ssim
+"""Image-quality metrics: one registry (``METRIC_REGISTRY``) of ``Metric`` classes by short name (psnr, ssim, lpips,
+deg, lmd, niqe, and the set-level fid) used by training validation (``val.metrics``, ``build_metric``) and by the
+evaluation command (``gfpgan.metrics.evaluation``, ``gfpgan.metrics.cli``) alike, with BasicSR's function names
+(``calculate_psnr``, ...) registered beside them for options files written for the original."""
+from .base import Metric, build_metric, calculate_metric, default_better, metric_class, metric_classes
+from .fid import FID
+from .identity_angle import IdentityAngle, calculate_identity_angle
+from .landmark_distance import LandmarkDistance, calculate_lmd
+from .lpips_metric import LPIPSMetric, calculate_lpips
+from .niqe import NIQE, calculate_niqe
+from .psnr_ssim import PSNR, SSIM, calculate_psnr, calculate_ssim
 
 __all__ = [
     'calculate_psnr', 'calculate_ssim', 'calculate_lpips', 'calculate_identity_angle', 'calculate_niqe',
-    'calculate_lmd', 'calculate_metric'
+    'calculate_lmd', 'calculate_metric', 'Metric', 'build_metric', 'default_better', 'metric_class', 'metric_classes',
+    'PSNR', 'SSIM', 'LPIPSMetric', 'IdentityAngle', 'LandmarkDistance', 'NIQE', 'FID'
 ]
-
-
-def calculate_metric(data, opt):
-    """``METRIC_REGISTRY[opt['type']](**data, **rest of opt)``, e.g. data = {'img': restored, 'img2': reference}."""
-    kwargs = dict(opt)
-    return METRIC_REGISTRY.get(kwargs.pop('type'))(**data, **kwargs)

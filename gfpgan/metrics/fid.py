@@ -7,10 +7,9 @@ download happens behind the project's back: the weights come from ``resolve_weig
 ``torch.load(weights_only=True)``. Statistics files are the community ``{'mean', 'cov'}`` torch files
 (BasicSR / GFPGAN's ``inception_FFHQ_512.pth``) and pytorch-fid's ``{'mu', 'sigma'}`` .npz.
 
-FID is deliberately not registered in ``METRIC_REGISTRY``: registered metrics score one restored image
-against its reference during validation, while FID is a property of a whole set (a mean and a 2048 x 2048
-covariance estimated from thousands of images) and is meaningless on a validation batch. Evaluation calls
-it on folders (``calculate_fid_folder``, ``scripts/evaluate.py``, ``scripts/calculate_fid_stats.py``).
+FID is registered as the set-level metric ``fid`` (``FID``, ``per_image = False``): it is a property of a whole
+set (a mean and a 2048 x 2048 covariance estimated from thousands of images), so it is no ``val.metrics`` entry;
+evaluation calls it on folders (``FID.of_set``, ``calculate_fid_folder``, ``scripts/calculate_fid_stats.py``).
 """
 import os
 import warnings
@@ -30,12 +29,13 @@ from gfpgan.utils.img_util import read_image
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
+from .base import Metric
 from .metric_util import resolve_device
 
 __all__ = [
     'FID_WEIGHTS_FILE', 'FIDInception', 'resolve_fid_weights', 'image_features', 'feature_statistics',
     'frechet_distance', 'folder_statistics', 'save_fid_statistics', 'load_fid_statistics', 'calculate_fid_folder',
-    'required_weights', 'REQUIRED_PACKAGE'
+    'required_weights', 'REQUIRED_PACKAGE', 'FID'
 ]
 
 FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'  # pytorch-fid's release (URL, SHA-256: the catalogue)
@@ -391,3 +391,27 @@ def calculate_fid_folder(folder,
         ref_stats = stats if same else feature_statistics(
             image_features(ref_paths, model, batch_size, device, progress, num_workers))
     return frechet_distance(*stats, *ref_stats)
+
+
+class FID(Metric):
+    """``fid``: the FID of a set of images against ``reference``, a statistics file ({'mean', 'cov'} torch file or
+    pytorch-fid .npz) or a folder of reference images."""
+    name, label, higher_is_better, needs_reference, per_image = 'fid', 'FID', False, False, False
+    required_package = (REQUIRED_PACKAGE, 'The FID metric')
+
+    @classmethod
+    def required_weights(cls, weights=None, **options):
+        return required_weights(weights)
+
+    def __init__(self, reference, weights=None, device=None):
+        self.reference, self.weights, self.device = reference, weights, device
+
+    def of_set(self, paths, progress=True):
+        """FID of the images ``paths`` (the Inception network is built here, when the set is ready)."""
+        model = FIDInception(weights=self.weights)
+        if os.path.isdir(self.reference):
+            mu_ref, sigma_ref = folder_statistics(self.reference, model, device=self.device, progress=progress)
+        else:
+            mu_ref, sigma_ref = load_fid_statistics(self.reference)
+        mu, sigma = feature_statistics(image_features(list(paths), model, device=self.device, progress=progress))
+        return frechet_distance(mu, sigma, mu_ref, sigma_ref)

@@ -27,6 +27,7 @@ from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.weights import resolve_weights
 
+from .base import Metric
 from .metric_util import check_bgr_uint8, resolve_device
 
 __all__ = ['IdentityAngle', 'ARCFACE_WEIGHTS', 'embedding_angle', 'calculate_identity_angle', 'required_weights']
@@ -51,7 +52,7 @@ def embedding_angle(emb, emb2):
     return float(np.degrees(np.arccos(cosine)))
 
 
-class IdentityAngle:
+class IdentityAngle(Metric):
     """ArcFace identity angle between faces (see the module docstring for the exact protocol).
 
     Args:
@@ -62,6 +63,12 @@ class IdentityAngle:
 
     ``embedding(img) -> (512,)`` float32 array; ``metric(img, img2) -> float`` degrees in [0, 180].
     """
+
+    name, label, higher_is_better = 'deg', 'Deg. (identity angle)', False
+
+    @classmethod
+    def required_weights(cls, weights=None, **options):
+        return required_weights(weights)
 
     def __init__(self, weights=None, device=None, pretrained=True):
         self.device = resolve_device(device)

@@ -20,6 +20,7 @@ from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
+from .base import Metric
 from .metric_util import check_bgr_uint8, resolve_device
 
 __all__ = [
@@ -99,21 +100,29 @@ class FANLandmarkDetector:
         return f'{type(self).__name__}(device={str(self.device)!r})'
 
 
-class LandmarkDistance:
+class LandmarkDistance(Metric):
     """Mean Euclidean distance in pixels between the landmarks of two faces.
 
     Args:
         detector (callable | None): (H, W, 3) BGR uint8 -> (K, 2) (x, y) points in pixels; None:
             ``FANLandmarkDetector(device=device)`` with the released weights.
         device (str | torch.device | None): device of the default detector (ignored with a custom one).
+        weights (str | None): weights of the default detector (None: the released ``alignment_WFLW_4HG.pth``).
 
     ``metric(img, img2) -> float`` for (H, W, 3) BGR uint8 images of one shape; both detections must have the
     same number of points, which correspond one to one.
     """
 
-    def __init__(self, detector=None, device=None):
+    name, label, higher_is_better = 'lmd', 'LMD (px)', False
+    required_package = (REQUIRED_PACKAGE, 'The landmark distance (LMD) metric')
+
+    @classmethod
+    def required_weights(cls, weights=None, detector=None, **options):
+        return required_weights(weights) if detector is None else []
+
+    def __init__(self, detector=None, device=None, weights=None):
         if detector is None:
-            detector = FANLandmarkDetector(device=device)
+            detector = FANLandmarkDetector(weights=weights, device=device)
         elif not callable(detector):
             raise ValueError(f'LandmarkDistance detector must be a callable image -> (K, 2) points, got a '
                              f'{type(detector).__name__}.')

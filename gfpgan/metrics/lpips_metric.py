@@ -19,6 +19,7 @@ from gfpgan.utils.checkpoint import CheckpointError, extract_state_dict, load_ch
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
+from .base import Metric
 from .metric_util import check_bgr_uint8, resolve_device
 
 __all__ = ['LPIPSMetric', 'BACKBONE_WEIGHTS', 'calculate_lpips', 'required_weights', 'REQUIRED_PACKAGE']
@@ -40,7 +41,7 @@ def required_weights(net='vgg', weights=None):
 _MIN_SIZE = {'vgg': 16, 'alex': 31}
 
 
-class LPIPSMetric:
+class LPIPSMetric(Metric):
     """LPIPS distance between images; frozen, in eval mode.
 
     Args:
@@ -54,6 +55,13 @@ class LPIPSMetric:
     ``metric(img, img2) -> float`` for (H, W, 3) BGR uint8 images of one shape;
     ``metric.distance(x, y) -> (B,)`` for (B, 3, H, W) RGB tensors in [-1, 1].
     """
+
+    name, label, higher_is_better = 'lpips', 'LPIPS', False
+    required_package = (REQUIRED_PACKAGE, 'The LPIPS metric')
+
+    @classmethod
+    def required_weights(cls, net='vgg', weights=None, **options):
+        return required_weights(net, weights)
 
     def __init__(self, net='vgg', weights=None, device=None, pretrained=True):
         if net not in BACKBONE_WEIGHTS:

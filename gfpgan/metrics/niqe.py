@@ -23,11 +23,12 @@ from scipy.special import gamma
 from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.weights import resolve_weights
+from .base import Metric
 from .matlab_resize import imresize
 
 __all__ = [
     'calculate_niqe', 'niqe', 'load_niqe_params', 'save_niqe_params', 'fit_niqe_params', 'niqe_block_features',
-    'matlab_gaussian_window', 'NIQE_PARAMS_FILE', 'required_weights'
+    'matlab_gaussian_window', 'NIQE_PARAMS_FILE', 'required_weights', 'NIQE'
 ]
 
 NIQE_PARAMS_FILE = 'niqe_pris_params.npz'
@@ -305,3 +306,19 @@ def calculate_niqe(img, crop_border=0, input_order='HWC', convert_to='y', params
     y = _to_niqe_image(img, crop_border, input_order, convert_to)
     model = _params_from(params)
     return niqe(y, model['mu_pris_param'], model['cov_pris_param'], model['gaussian_window'])
+
+
+class NIQE(Metric):
+    """``niqe``: calculate_niqe of the restored image alone, with the pristine model loaded once."""
+    name, label, higher_is_better, needs_reference = 'niqe', 'NIQE', False, False
+
+    @classmethod
+    def required_weights(cls, params=None, **options):
+        return required_weights(None if isinstance(params, Mapping) else params)
+
+    def __init__(self, crop_border=0, input_order='HWC', convert_to='y', params=None):
+        self.options = {'crop_border': crop_border, 'input_order': input_order, 'convert_to': convert_to}
+        self.params = params if isinstance(params, Mapping) else load_niqe_params(params)
+
+    def __call__(self, img, img2=None):
+        return calculate_niqe(img, params=self.params, **self.options)

@@ -1,9 +1,11 @@
-"""PSNR and SSIM on 8-bit images, with BasicSR's arguments (``val.metrics`` entries ``type: calculate_psnr`` /
-``calculate_ssim``)."""
+"""PSNR and SSIM on 8-bit images: the ``psnr`` / ``ssim`` metric classes, and BasicSR's functions (``val.metrics``
+entries ``type: calculate_psnr`` / ``calculate_ssim``) that they call."""
 import cv2
 import numpy as np
 
 from gfpgan.registry import METRIC_REGISTRY
+
+from .base import Metric
 
 # ITU-R BT.601 luma of BGR values in [0, 1], in [16, 235] (BasicSR's bgr2ycbcr with y_only)
 _Y_FROM_BGR = np.array([24.966, 128.553, 65.481])
@@ -64,3 +66,22 @@ def calculate_ssim(img, img2, crop_border=0, input_order='HWC', test_y_channel=F
     """SSIM (Wang et al. 2004) of two images in [0, 255], averaged over channels; arguments as calculate_psnr."""
     img, img2 = _prepare(img, img2, crop_border, input_order, test_y_channel, 'calculate_ssim')
     return float(np.mean([_ssim_channel(img[..., c], img2[..., c]) for c in range(img.shape[2])]))
+
+
+class PSNR(Metric):
+    """``psnr``: calculate_psnr with its options fixed at construction."""
+    name, label = 'psnr', 'PSNR (dB)'
+
+    def __init__(self, crop_border=0, input_order='HWC', test_y_channel=False):
+        self.options = {'crop_border': crop_border, 'input_order': input_order, 'test_y_channel': test_y_channel}
+
+    def __call__(self, img, img2=None):
+        return calculate_psnr(img, img2, **self.options)
+
+
+class SSIM(PSNR):
+    """``ssim``: calculate_ssim with its options fixed at construction."""
+    name, label = 'ssim', 'SSIM'
+
+    def __call__(self, img, img2=None):
+        return calculate_ssim(img, img2, **self.options)

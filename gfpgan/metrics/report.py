@@ -8,7 +8,8 @@ import numpy as np
 
 from gfpgan.utils.img_util import resize_square
 
-from .evaluation import METRICS, read_bgr_uint8
+from .base import metric_class
+from .folders import read_bgr_uint8
 
 __all__ = ['pick_examples', 'report_grid', 'report_html']
 
@@ -22,7 +23,7 @@ def pick_examples(rows, metric, count=3):
                          f"{', '.join(next(iter(rows.values()), {})) or 'the computed metrics'}.")
     values = {name: row[metric] for name, row in rows.items()}
     ordered = sorted(values, key=lambda n: (values[n], n))  # identical images (PSNR inf) rank best
-    if METRICS[metric].higher_is_better:
+    if metric_class(metric).higher_is_better:
         ordered.reverse()
     count = max(1, min(count, len(ordered) // 3 or 1))
     middle = max(0, len(ordered) // 2 - count // 2)
@@ -45,7 +46,7 @@ def report_grid(pairs, rows, picks, metric, tile=256):
     for group, names in picks.items():
         for name in names:
             caption = np.full((_LABEL_HEIGHT, width, 3), 255, np.uint8)
-            text = f'{group}: {name}  {METRICS[metric].label} {rows[name][metric]:.4f}'
+            text = f'{group}: {name}  {metric_class(metric).label} {rows[name][metric]:.4f}'
             cv2.putText(caption, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
             files = {'input': pairs.inputs, 'restored': pairs.restored, 'reference': pairs.reference}
             lines += [caption, np.concatenate([_tile(files[c][name], tile) for c in columns], axis=1)]
@@ -70,11 +71,11 @@ def report_html(path, summary_table, rows, picks, pairs, metric, grid_name=None)
         parts.append(f'<p><a href="{html.escape(grid_name)}">grid ({html.escape(grid_name)})</a></p>')
     metrics = list(next(iter(rows.values())))
     for group, names in picks.items():
-        parts.append(f'<h2>{group} by {html.escape(METRICS[metric].label)}</h2><table>')
+        parts.append(f'<h2>{group} by {html.escape(metric_class(metric).label)}</h2><table>')
         for name in names:
             images = ''.join(f'<td>{link(files[name])}</td>'
                              for files in (pairs.inputs, pairs.restored, pairs.reference) if files)
-            values = '<br>'.join(f'{html.escape(METRICS[m].label)}: {rows[name][m]:.4f}' for m in metrics)
+            values = '<br>'.join(f'{html.escape(metric_class(m).label)}: {rows[name][m]:.4f}' for m in metrics)
             parts.append(f'<tr><th>{html.escape(name)}</th>{images}<td>{values}</td></tr>')
         parts.append('</table>')
     return '\n'.join(parts) + '\n'

@@ -16,7 +16,7 @@ from gfpgan.run import network_file_name, network_file_path, training_state_path
 from gfpgan.utils.checkpoint import atomic_save, load_checkpoint_file, load_network, save_network
 from gfpgan.utils.img_util import imwrite, tensor2img
 from gfpgan.utils.logger import log_images
-from gfpgan.metrics import calculate_metric
+from gfpgan.metrics import build_metric, default_better
 from gfpgan.registry import OPTIMIZER_REGISTRY
 from gfpgan.utils import dist as dist_util
 from gfpgan.utils.compile import CompiledForward
@@ -353,6 +353,7 @@ class BaseModel:
         if metrics:
             self._initialize_best_metric_results(dataset_name)
         self.metric_results = {metric: 0. for metric in metrics}
+        built = {name: build_metric({k: v for k, v in opt.items() if k != 'better'}) for name, opt in metrics.items()}
         count = 0
         pbar = tqdm(total=len(dataloader), unit='image') if val_opt.get('pbar') else None
         for index, data in enumerate(dataloader):
@@ -371,10 +372,8 @@ class BaseModel:
                     imwrite(restored, self._visualization_path(dataset_name, img_name, current_iter))
                 if 'gt' in visuals and metrics:
                     reference = tensor2img(visuals['gt'][b], min_max=(-1, 1))
-                    for metric, metric_opt in metrics.items():
-                        metric_opt = {k: v for k, v in metric_opt.items() if k != 'better'}
-                        self.metric_results[metric] += calculate_metric({'img': restored, 'img2': reference},
-                                                                        metric_opt)
+                    for metric, compute in built.items():
+                        self.metric_results[metric] += compute(restored, reference)
                 count += 1
                 if pbar is not None:
                     pbar.set_description(f'Test {img_name}')
@@ -406,7 +405,7 @@ class BaseModel:
             return
         record = {}
         for metric, content in ((self.opt.get('val') or {}).get('metrics') or {}).items():
-            better = content.get('better', 'higher')
+            better = content.get('better') or default_better(content.get('type'))
             start = float('-inf') if better == 'higher' else float('inf')
             record[metric] = {'better': better, 'val': start, 'iter': -1}
         self.best_metric_results[dataset_name] = record
