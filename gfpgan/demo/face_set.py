@@ -11,31 +11,17 @@ import time
 import cv2
 import numpy as np
 
-from gfpgan.data.components import (BOX_FRAME, FFHQ_TEMPLATE_5, boxes_from_landmarks5, dataset_key,
-                                    save_component_boxes, similarity_transform)
+from gfpgan.data.components import dataset_key, save_component_boxes
 from gfpgan.demo.packages import DemoFacesError, collect_photos, load_haar_cascades
 from gfpgan.demo.photos import CASCADE_SOURCE, INSTALLED_PHOTOS, PACKAGE_SOURCES
+from gfpgan.faces.alignment import align_face, similarity_transform
+from gfpgan.faces.components import BOX_FRAME, boxes_from_landmarks5
 from gfpgan.faces.haar import HaarDetectorError, find_faces
+from gfpgan.faces.templates import FFHQ_TEMPLATE_5
 from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.img_util import imwrite
 
-__all__ = ['align_face', 'OUTPUTS', 'build_demo_faces']
-
-
-def align_face(img, landmarks5, size=512):
-    """``(face, matrix)``: ``img`` (H, W, C) warped so that ``landmarks5`` land on the FFHQ template scaled to
-    ``size`` (borders reflected), and the (2, 3) matrix taking image pixels to face pixels."""
-    points = np.asarray(landmarks5, np.float64).reshape(5, 2)
-    matrix = similarity_transform(points, FFHQ_TEMPLATE_5 * (size / BOX_FRAME))
-    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
-    if scale >= 1:
-        face = cv2.warpAffine(img, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
-    else:  # shrinking: warp at the photo's own resolution, then average pixels down (no aliasing)
-        work = min(int(math.ceil(size / scale)), 8 * size)
-        work_matrix = similarity_transform(points, FFHQ_TEMPLATE_5 * (work / BOX_FRAME))
-        face = cv2.warpAffine(img, work_matrix, (work, work), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
-    return face, matrix
+__all__ = ['OUTPUTS', 'build_demo_faces']
 
 
 def _name(package, member, index):

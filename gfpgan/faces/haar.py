@@ -8,8 +8,8 @@ from collections import namedtuple
 import cv2
 import numpy as np
 
-from gfpgan.data.components import FFHQ_TEMPLATE_5
 from gfpgan.errors import GFPGANError
+from gfpgan.faces.templates import FFHQ_TEMPLATE_5
 from gfpgan.utils.hashing import sha256sum
 
 __all__ = [
