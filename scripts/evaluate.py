@@ -25,35 +25,9 @@ from their release URL. Before any image is read, the folders, their pairing, th
 metric's weights and package are checked, and every problem is reported at once (exit code 2, with the one
 download command for missing release files); --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
 """
-import argparse
-import os
 import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
-sys.path.insert(0, ROOT)
-
-
-def main(argv=None):
-    from gfpgan.errors import add_debug_argument
-    from gfpgan.metrics.cli import add_metric_arguments, run_evaluation
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--restored', required=True, metavar='DIR', help='folder of restored faces')
-    parser.add_argument('--gt', metavar='DIR', help='folder of ground-truth faces (full-reference metrics)')
-    parser.add_argument('--lq', metavar='DIR', help='folder of degraded inputs (first column of the picture report)')
-    parser.add_argument('--suffix', default='', help="removed from restored file names before pairing (e.g. '_00')")
-    parser.add_argument(
-        '--out',
-        metavar='DIR',
-        help='where the tables and pictures go (default results/evaluate_<name '
-        'of the restored folder>)')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
-    add_metric_arguments(parser)
-    add_debug_argument(parser)
-    args = parser.parse_args(argv)
-    out = args.out or os.path.join('results', f'evaluate_{os.path.basename(os.path.normpath(args.restored))}')
-    run_evaluation(args, args.restored, out, args.gt, args.lq, args.suffix, progress=not args.no_progress)
-    return 0
-
+from gfpgan.metrics.cli import evaluate_main as main
 
 if __name__ == '__main__':
     from gfpgan.errors import run_cli

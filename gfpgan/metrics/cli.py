@@ -1,18 +1,73 @@
-"""The command line of the evaluation (scripts/evaluate.py, scripts/test_gfpgan.py): the metric options, the
-preflight whose messages name them, and the run that prints its table. The computing is ``gfpgan.metrics.evaluation``.
+"""The command lines of the evaluation: ``evaluate_main`` (scripts/evaluate.py, ``gfpgan-evaluate``) and
+``checkpoint_test_main`` (scripts/test_gfpgan.py): their options, the preflight whose messages name them, and the run
+that prints its table. The computing is ``gfpgan.metrics.evaluation`` and ``gfpgan.metrics.checkpoint_test``.
 """
+import argparse
 import os
 
-from gfpgan.errors import os_error_at
+from gfpgan.archs.presets import RELEASE_ARCHS
+from gfpgan.errors import add_debug_argument, os_error_at
 from gfpgan.preflight import Preflight, did_you_mean
 from gfpgan.utils.device import resolve_device
 
 from .base import metric_classes
+from .checkpoint_test import build_generator, restore_folder
 from .evaluation import (build_metrics, default_metrics, evaluate_pairs, markdown_table, pair_folders, required_files,
                          set_metric_values, summarize, write_reports)
 from .metric_util import package_problem
 
-__all__ = ['add_metric_arguments', 'metric_options', 'check_evaluation', 'run_evaluation', 'WEIGHT_FLAGS']
+__all__ = [
+    'add_metric_arguments', 'metric_options', 'check_evaluation', 'run_evaluation', 'WEIGHT_FLAGS', 'evaluate_main',
+    'check_checkpoint_test', 'checkpoint_test_main'
+]
+
+EVALUATE_DOC = """\
+Evaluate a folder of restored faces: the paper's metrics per image and over the set, a Markdown table, and a
+picture report.
+
+  python scripts/evaluate.py --restored results/celeba_test/restored --gt datasets/celeba_test/gt \
+      --lq datasets/celeba_test/lq --fid-ref experiments/pretrained_models/inception_FFHQ_512.pth
+
+Restored images are paired with references (and inputs) by file name without extension (--suffix strips e.g. '_00'
+from restored names); names found in one folder only are listed, not silently dropped. Writes to --out:
+per_image.csv, summary.json (means, std, options, unmatched names), report.png (input | restored | reference for the
+best, median and worst images by --sort-by) and report.html. Metrics:
+
+  psnr, ssim  8-bit RGB (or --test-y-channel: BT.601 Y), --crop-border; identical images (PSNR inf) are left out
+              of the mean and counted
+  lpips       the lpips package, VGG (or --lpips-net alex), inputs in [-1, 1]
+  deg         identity angle in degrees between ArcFace (arcface_resnet18.pth) embeddings of restored and reference
+              (gray, 128x128, as the training identity loss sees faces)
+  niqe        no-reference, Y channel, pristine model niqe_pris_params.npz
+  lmd         landmark distance in pixels (facexlib's AWing FAN, 98 points)
+  fid         pytorch-fid InceptionV3 pool features of the restored set against --fid-ref (a {'mean','cov'} torch
+              file such as inception_FFHQ_512.pth, a pytorch-fid .npz, or a folder; make one with
+              scripts/calculate_fid_stats.py)
+
+Weights are looked up as the given path, then experiments/pretrained_models/, then the caches, then downloaded
+from their release URL. Before any image is read, the folders, their pairing, the output folder and every chosen
+metric's weights and package are checked, and every problem is reported at once (exit code 2, with the one
+download command for missing release files); --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
+"""
+
+TEST_CHECKPOINT_DOC = """\
+Run a GFPGAN checkpoint over a test set of aligned faces and evaluate the results in one go: "reproduce Table 1"
+is build the test set (scripts/make_test_set.py), run this, read the table.
+
+  python scripts/test_gfpgan.py --model experiments/pretrained_models/GFPGANv1.4.pth \
+      --input datasets/celeba_test/lq --gt datasets/celeba_test/gt \
+      --fid-ref experiments/pretrained_models/inception_FFHQ_512.pth --output results/celeba_test_v1.4
+
+The network is a released architecture (--arch clean for v1.2-v1.4, bilinear, original for GFPGANv1.pth) or the
+network_g of a training options file (--opt, e.g. a model you trained). Each input face is resized to the network's
+size if needed, restored as the official inference does (return_rgb=False; the decoder's noise is random as there,
+but drawn from --seed so runs repeat) and written to <output>/restored/<name>.png; then the metrics of
+scripts/evaluate.py go to <output>/ (per_image.csv, summary.json, report.png, report.html).
+
+Before the network is built, the checkpoint, the folders, the output folder and every chosen metric's weights are
+checked and every problem is reported at once (exit code 2, with the one download command for missing release
+files); --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
+"""
 
 # {metric: (its weights option, the command-line flag that gives it)}: named in the preflight's messages
 WEIGHT_FLAGS = {
@@ -162,3 +217,71 @@ def run_evaluation(args, restored, out_dir, reference=None, inputs=None, suffix=
         (f'\npictures: {os.path.join(out_dir, "report.png")}, {os.path.join(out_dir, "report.html")}' if per_image
          else ''))
     return report
+
+
+def evaluate_main(argv=None):
+    """scripts/evaluate.py: evaluate a folder of restored faces."""
+    parser = argparse.ArgumentParser(description=EVALUATE_DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--restored', required=True, metavar='DIR', help='folder of restored faces')
+    parser.add_argument('--gt', metavar='DIR', help='folder of ground-truth faces (full-reference metrics)')
+    parser.add_argument('--lq', metavar='DIR', help='folder of degraded inputs (first column of the picture report)')
+    parser.add_argument('--suffix', default='', help="removed from restored file names before pairing (e.g. '_00')")
+    parser.add_argument(
+        '--out',
+        metavar='DIR',
+        help='where the tables and pictures go (default results/evaluate_<name '
+        'of the restored folder>)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    add_metric_arguments(parser)
+    add_debug_argument(parser)
+    args = parser.parse_args(argv)
+    out = args.out or os.path.join('results', f'evaluate_{os.path.basename(os.path.normpath(args.restored))}')
+    run_evaluation(args, args.restored, out, args.gt, args.lq, args.suffix, progress=not args.no_progress)
+    return 0
+
+
+def check_checkpoint_test(args, restored):
+    """The preflight: the checkpoint, the options file, the input and reference folders and their pairing, the
+    output folder, and every metric's weights and package, all checked before the network is built or a face
+    restored (a whole test set is not restored to find a metric's weights missing). Raises one PreflightError."""
+    pf = Preflight()
+    pf.file(args.model, '--model')
+    pf.file(args.opt, '--opt')
+    for folder, flag in ((args.input, '--input'), (args.gt, '--gt')):
+        pf.check(not folder or os.path.abspath(folder) not in (os.path.abspath(args.output), os.path.abspath(restored)),
+                 f"--output '{args.output}' would write into the {flag} folder '{folder}'.")
+    check_evaluation(args, restored, args.output, args.gt, args.input, preflight=pf, restored_later=True,
+                     out_flag='--output')
+    pf.fetch_missing(progress=not args.no_progress)
+    pf.raise_if_any()
+
+
+def checkpoint_test_main(argv=None):
+    """scripts/test_gfpgan.py: restore a test set with a checkpoint, then evaluate it."""
+    parser = argparse.ArgumentParser(description=TEST_CHECKPOINT_DOC,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', required=True, metavar='FILE', help='generator checkpoint (.pth / .safetensors)')
+    parser.add_argument('--input', required=True, metavar='DIR', help='degraded aligned faces (e.g. <test set>/lq)')
+    parser.add_argument('--gt', metavar='DIR', help='ground-truth faces, paired by file name (e.g. <test set>/gt)')
+    parser.add_argument('--output', required=True, metavar='DIR', help='results folder (restored/ and the metrics)')
+    parser.add_argument(
+        '--arch',
+        choices=tuple(RELEASE_ARCHS),
+        default='clean',
+        help='released architecture '
+        '(default clean: v1.2-v1.4)')
+    parser.add_argument('--channel-multiplier', type=int, help='override the architecture\'s channel multiplier')
+    parser.add_argument('--opt', metavar='YML', help='take the network from this training options file instead')
+    parser.add_argument('--param-key', default='params_ema', help='weights inside the checkpoint (default params_ema)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the decoder noise (default 0)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    add_metric_arguments(parser)
+    add_debug_argument(parser)
+    args = parser.parse_args(argv)
+    restored = os.path.join(args.output, 'restored')
+    check_checkpoint_test(args, restored)
+    net, size = build_generator(args.model, args.arch, args.channel_multiplier, args.opt, args.param_key)
+    device = resolve_device(args.device)
+    restore_folder(net, size, args.input, restored, device, args.seed, not args.no_progress)
+    run_evaluation(args, restored, args.output, args.gt, args.input, progress=not args.no_progress)
+    return 0

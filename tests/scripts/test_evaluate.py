@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from scriptload import load_script
 from skimage import data as skdata
 
 from gfpgan.archs import build_network
 from gfpgan.errors import run_cli
 from gfpgan.metrics import calculate_psnr, calculate_ssim
+from gfpgan.metrics.cli import evaluate_main, checkpoint_test_main
 from gfpgan.metrics.report import pick_examples
 from gfpgan.utils.checkpoint import save_network
 
@@ -41,11 +41,11 @@ def folders(tmp_path):
 
 
 def run(*args):
-    return run_cli(load_script('evaluate').main, [*args, '--no-progress'])
+    return run_cli(evaluate_main, [*args, '--no-progress'])
 
 
 def run_test_gfpgan(argv):
-    return run_cli(load_script('test_gfpgan').main, argv)
+    return run_cli(checkpoint_test_main, argv)
 
 
 def test_evaluate_writes_tables_and_pictures(folders, capsys):
@@ -217,22 +217,23 @@ def test_evaluate_fid_against_a_folder_and_a_statistics_file(folders, monkeypatc
     assert '| FID |' in capsys.readouterr().out
 
 
-def test_every_missing_metric_file_is_listed_before_anything_is_restored(isolated_weights, folders, capsys):
+def test_every_missing_metric_file_is_listed_before_anything_is_restored(isolated_weights, folders, capsys,
+                                                                         monkeypatch):
     """test_gfpgan.py on a fresh machine: the five metric files in one list with one download command, the
     unwritable output folder too, before the network is built (today's cost: a whole test set restored first)."""
-    script = load_script('test_gfpgan')
+    from gfpgan.metrics import cli
 
-    def never(args):
+    def never(*args):
         raise AssertionError('the network must not be built before the preflight passed')
 
-    script.build_generator = never
+    monkeypatch.setattr(cli, 'build_generator', never)
     (folders / 'model.pth').write_bytes(b'found, never loaded')
     (folders / 'stats.pth').write_bytes(b'found, never loaded')
     (folders / 'a_file').write_text('x')
     argv = ['--model', str(folders / 'model.pth'), '--input', str(folders / 'lq'), '--gt', str(folders / 'gt'),
             '--output', str(folders / 'a_file' / 'results'), '--metrics', 'psnr,lpips,deg,niqe,lmd,fid', '--fid-ref',
             str(folders / 'stats.pth'), '--no-progress']
-    assert run_cli(script.main, argv) == 2
+    assert run_cli(cli.checkpoint_test_main, argv) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert lines[0] == 'error: 2 problems; nothing was started:' and len(lines) == 3 and 'Traceback' not in err

@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from scriptload import load_script
 from skimage import data as skdata
 
+from gfpgan.data import test_set_cli
 from gfpgan.data.ffhq_degradation_dataset import FFHQDegradationDataset
+from gfpgan.data.test_set import image_rng as set_image_rng
 from gfpgan.errors import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,7 +39,7 @@ def faces(tmp_path_factory):
 
 def make(input_folder, output, *args):
     argv = ['--input', input_folder, '--output', output, *args, '--quiet', '--workers', 2]
-    return run_cli(load_script('make_test_set').main, [str(a) for a in argv])
+    return run_cli(test_set_cli.main, [str(a) for a in argv])
 
 
 def read_rgb(path):
@@ -81,7 +82,7 @@ def test_writes_lq_gt_and_the_parameters_of_the_official_options(faces, made):
         },
         'out_size': 64
     })
-    image_rng = load_script('make_test_set').image_rng
+    image_rng = set_image_rng
     for name in NAMES:
         params = record['images'][name]
         assert params['kernel']['kernel_type'] in ('iso', 'aniso') and 0.1 <= params['kernel']['sigma_x'] <= 10
