@@ -1,7 +1,6 @@
-"""The training loop behind ``train.py``: options, process group, data, model, then iterations with logging,
-validation, atomic checkpoints, exact resuming and a clean stop on SIGTERM / SIGINT."""
+"""The training loop behind ``train.py`` and ``gfpgan-train``: options, process group, data, model, then
+iterations with logging, validation, atomic checkpoints, exact resuming and a clean stop on SIGTERM / SIGINT."""
 import math
-import os
 import random
 import signal
 import sys
@@ -16,12 +15,18 @@ from gfpgan.data.image_dataset import SkippedSampleCounter
 from gfpgan.errors import GFPGANError, error_message, run_cli
 from gfpgan.models import build_model
 from gfpgan.models.base_model import NonFiniteError, check_resume_world_size, rank_rng_state, set_rng_state
-from gfpgan.options import OptionsError, dict2str, log_file_path, make_exp_dirs, parse_options
+from gfpgan.config.cli import parse_options
+from gfpgan.config.printing import dict2str
+from gfpgan.config.spec import OptionsError
+from gfpgan.config.validation import record_dist_state
 from gfpgan.preflight import Preflight
+from gfpgan.run import log_file_path, make_exp_dirs, network_label, use_resumed_networks
 from gfpgan.utils.checkpoint import load_checkpoint_file
-from gfpgan.utils.dist import any_rank, barrier, get_dist_info
+from gfpgan.utils.dist import any_rank, barrier, get_dist_info, init_dist
 from gfpgan.utils.fileio import remove_stale_temporaries
 from gfpgan.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
+
+__all__ = ['main', 'train_pipeline', 'join_process_group', 'network_label', 'use_resumed_networks']
 
 
 def set_random_seed(seed):
@@ -31,22 +36,16 @@ def set_random_seed(seed):
     torch.cuda.manual_seed_all(seed)
 
 
-def network_label(key):
-    """The checkpoint file prefix of an options section: network_g -> net_g, network_d_mouth -> net_d_mouth."""
-    return 'net_' + key[len('network_'):]
-
-
-def use_resumed_networks(opt, resume_iter):
-    """Point path.pretrain_network_* at the checkpoints of ``resume_iter`` (BasicSR's check_resume), except the
-    networks listed in path.ignore_resume_networks (the frozen identity network by default)."""
-    ignored = opt['path'].get('ignore_resume_networks') or []
-    for key in opt:
-        if key.startswith('network_') and key not in ignored:
-            opt['path'][f'pretrain_{key}'] = os.path.join(opt['path']['models'],
-                                                          f'{network_label(key)}_{resume_iter}.pth')
-            if key == 'network_g':
-                opt['path']['param_key_g'] = 'params'
-                opt['path']['strict_load_g'] = True
+def join_process_group(opt, args):
+    """Join the process group of the launcher named on the command line (`args.launcher`, not 'none'), with
+    ``dist_params`` of the options, then record rank / world size in `opt` (rank 0's seed becomes everyone's)."""
+    dist_params = opt.get('dist_params') or {}
+    init_dist(
+        args.launcher,
+        backend=dist_params.get('backend'),
+        port=dist_params.get('port'),
+        local_rank=args.local_rank if args.launcher == 'pytorch' else None)
+    record_dist_state(opt)
 
 
 class StopRequest:
@@ -143,6 +142,8 @@ def train_pipeline(root_path=None, argv=None, on_end=None):
     """Run a training from the command line ``argv`` (train.py's); returns the process exit code. ``on_end(model,
     opt)`` is called on every rank after the last iteration (tests use it to compare ranks)."""
     opt, args = parse_options(argv, root_path, is_train=True)  # every option, file and pretrained network checked
+    if args.launcher != 'none':
+        join_process_group(opt, args)
     rank, world_size = get_dist_info()
     set_random_seed(opt['manual_seed'] + rank)
     if opt.get('deterministic'):

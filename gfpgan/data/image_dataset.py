@@ -13,14 +13,13 @@ from gfpgan.utils.dist import get_dist_info, reduce_loss_dict
 from gfpgan.utils.img_util import ImageReadError
 from gfpgan.utils.validation import is_int
 
+from .loader import LOADER_OPTIONS
+
 logger = logging.getLogger('gfpgan')
 
-# Keys a `datasets.<phase>` block may hold for the data loader and the options parser rather than the dataset.
-LOADER_KEYS = frozenset({
-    'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
-    'dataset_enlarge_ratio', 'prefetch_mode', 'num_prefetch_queue', 'pin_memory', 'persistent_workers',
-    'prefetch_factor'
-})
+# Keys a `datasets.<phase>` block may hold for the data loader (its declared LOADER_OPTIONS) and the options parser
+# rather than the dataset.
+LOADER_KEYS = frozenset(LOADER_OPTIONS) | {'name', 'type', 'phase', 'scale'}
 
 
 def to_normalized_tensor(img, mean=None, std=None):

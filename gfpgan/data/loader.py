@@ -5,6 +5,7 @@ import torch
 import torch.distributed
 import torch.utils.data
 
+from gfpgan.config.spec import Value
 from gfpgan.utils.validation import is_int
 
 from .prefetch import check_prefetch_options
@@ -12,9 +13,24 @@ from .worker_seed import worker_init_fn
 
 PHASES = ('train', 'val', 'test')
 
+#: The data loader's options in a `datasets.<phase>` block, declared once: the options schema checks them at
+#: start-up (gfpgan.config.schema) and build_dataloader takes its bounds from here for callers that skip it.
+LOADER_OPTIONS = {
+    'batch_size_per_gpu': Value('int', minimum=1),
+    'num_worker_per_gpu': Value('int', minimum=0),
+    'dataset_enlarge_ratio': Value('int', minimum=1),
+    'use_shuffle': Value('bool'),
+    'prefetch_mode': Value('str', choices=('cpu', 'cuda')),
+    'num_prefetch_queue': Value('int', minimum=1),
+    'pin_memory': Value('bool'),
+    'persistent_workers': Value('bool'),
+    'prefetch_factor': Value('int', minimum=1),
+}
 
-def _int_option(opt, key, default, minimum):
-    """Read integer option `key` (`default` when absent or ~) and check it is >= `minimum`."""
+
+def _int_option(opt, key, default):
+    """Read integer option `key` (`default` when absent or ~) and check it against its LOADER_OPTIONS minimum."""
+    minimum = LOADER_OPTIONS[key].minimum
     value = opt.get(key)
     value = default if value is None else value
     if not is_int(value) or value < minimum:
@@ -67,19 +83,19 @@ def build_dataloader(dataset, dataset_opt, num_gpu=1, dist=False, sampler=None, 
         if dataset_opt.get('batch_size_per_gpu') is None:
             raise ValueError('Dataset option batch_size_per_gpu is required for a train dataset.')
         multiplier = 1 if dist else max(num_gpu, 1)
-        batch_size = _int_option(dataset_opt, 'batch_size_per_gpu', None, 1) * multiplier
-        num_workers = _int_option(dataset_opt, 'num_worker_per_gpu', 0, 0) * multiplier
+        batch_size = _int_option(dataset_opt, 'batch_size_per_gpu', None) * multiplier
+        num_workers = _int_option(dataset_opt, 'num_worker_per_gpu', 0) * multiplier
         use_shuffle = _bool_option(dataset_opt, 'use_shuffle', True)
         args = dict(batch_size=batch_size, shuffle=use_shuffle and sampler is None, drop_last=True)
     else:
-        num_workers = _int_option(dataset_opt, 'num_worker_per_gpu', 0, 0)
+        num_workers = _int_option(dataset_opt, 'num_worker_per_gpu', 0)
         args = dict(batch_size=1, shuffle=False, drop_last=False)
 
     pin_memory = _bool_option(dataset_opt, 'pin_memory', prefetch_mode == 'cuda')
     if prefetch_mode == 'cuda' and not pin_memory:
         raise ValueError("Dataset option pin_memory must be true with prefetch_mode 'cuda' (or leave it out).")
     persistent_workers = _bool_option(dataset_opt, 'persistent_workers', True)
-    prefetch_factor = _int_option(dataset_opt, 'prefetch_factor', 2, 1)  # 2 is the DataLoader's default
+    prefetch_factor = _int_option(dataset_opt, 'prefetch_factor', 2)  # 2 is the DataLoader's default
     args.update(dataset=dataset, sampler=sampler, num_workers=num_workers, pin_memory=pin_memory)
     if num_workers > 0:
         args['persistent_workers'] = persistent_workers

@@ -98,7 +98,8 @@ def check_resume_world_size(state, path, world_size):
         raise OptionsError(
             f"Training state '{path}' was saved by a run of {saved} process{'es' if saved > 1 else ''} and this run "
             f"has {world_size}: resume with {saved} (e.g. torchrun --nproc_per_node={saved}), or start a new run "
-            f"from its weights (path.pretrain_network_g: {network_file_name('net_g', state.get('iter'))}) without resuming.")
+            f"from its weights (path.pretrain_network_g: {network_file_name('net_g', state.get('iter'))}) without "
+            'resuming.')
 
 
 def rank_rng_state(state, rank=0):
