@@ -16,6 +16,8 @@ from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.device import conv_memory_format, resolve_device
 from gfpgan.utils.weights import resolve_weights
 
+from .image_mode import merge_image, split_image
+
 __all__ = ['RELEASE_UPSAMPLERS', 'RealESRGANUpsampler', 'tiled_forward', 'size_multiple', 'required_weights']
 
 # scale -> file name (in the pretrained catalogue) of the released Real-ESRGAN generators (RRDBNet, 64 features,
@@ -162,29 +164,16 @@ class RealESRGANUpsampler:
             raise ValueError(f'The background upsampler takes (H, W), (H, W, 3) or (H, W, 4) images, got {img.shape}.')
         max_range = 65535.0 if img.dtype == np.uint16 else 255.0
         h, w = img.shape[:2]
-        image = img.astype(np.float32) / max_range
-        alpha = None
-        if image.ndim == 2:
-            img_mode = 'L'
-            rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-        elif image.shape[2] == 4:
-            img_mode = 'RGBA'
-            alpha = image[:, :, 3]
-            rgb = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-        else:
-            img_mode = 'RGB'
-            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-        output = cv2.cvtColor(self._upsample(rgb), cv2.COLOR_RGB2BGR)
-        if img_mode == 'L':
-            output = cv2.cvtColor(output, cv2.COLOR_BGR2GRAY)
-        elif img_mode == 'RGBA':
+        color, alpha, img_mode = split_image(img)
+        output = cv2.cvtColor(self._upsample(cv2.cvtColor(color.astype(np.float32) / max_range, cv2.COLOR_BGR2RGB)),
+                              cv2.COLOR_RGB2BGR)
+        if img_mode == 'RGBA':
+            alpha = alpha.astype(np.float32) / max_range
             if alpha.min() == alpha.max():
-                alpha_up = cv2.resize(alpha, (w * self.scale, h * self.scale), interpolation=cv2.INTER_LINEAR)
+                alpha = cv2.resize(alpha, (w * self.scale, h * self.scale), interpolation=cv2.INTER_LINEAR)
             else:
-                alpha_up = self._upsample(cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGB))
-                alpha_up = cv2.cvtColor(alpha_up, cv2.COLOR_RGB2GRAY)
-            output = np.concatenate([output, alpha_up[:, :, None]], axis=2)
+                alpha = cv2.cvtColor(self._upsample(cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGB)), cv2.COLOR_RGB2GRAY)
+        output = merge_image(output, alpha, img_mode)
 
         output = np.clip(output * max_range, 0, max_range).round().astype(img.dtype)
         if outscale is not None and float(outscale) != float(self.scale):

@@ -1,6 +1,7 @@
 """GFPGANer: restore the faces of a photo with a GFPGAN generator — detect, align to the FFHQ template, restore
 (in batches), blend with the input by the strength ``weight``, paste back onto the (optionally Real-ESRGAN
 upsampled) photo. The original class's constructor and ``enhance`` signature, so existing code runs."""
+import dataclasses
 import os
 
 import cv2
@@ -9,11 +10,15 @@ import torch
 
 from gfpgan.archs import build_network
 from gfpgan.archs.presets import release_network_options
-from gfpgan.utils.device import conv_memory_format, resolve_device, to_memory_format
 from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.device import conv_memory_format, resolve_device, to_memory_format
 from gfpgan.utils.weights import resolve_weights
 
-__all__ = ['GFPGANer', 'blend_strength', 'split_alpha', 'restore_mode', 'load_photo', 'required_weights']
+from .core import (Face, align_faces, as_bgr_uint8, blend_strength, detect_faces, inverse_affines, pad_faces,
+                   paste_faces, restore_batch)
+from .image_mode import restore_mode, split_alpha
+
+__all__ = ['GFPGANer', 'Photo', 'blend_strength', 'split_alpha', 'restore_mode', 'load_photo', 'required_weights']
 
 
 def load_photo(img):
@@ -50,55 +55,23 @@ def required_weights(model_path, det_model='retinaface_resnet50', use_parse=True
     return files
 
 
-def blend_strength(face, restored, weight):
-    """The strength knob: ``weight * restored + (1 - weight) * face`` on the aligned 8-bit faces, rounded.
-    0 gives the input face, 1 the full restoration; every pixel moves monotonically in between."""
-    if not 0 <= weight <= 1:
-        raise ValueError(f'The restoration strength weight must lie in [0, 1], got {weight}.')
-    if weight == 1:
-        return restored
-    mixed = weight * restored.astype(np.float32) + (1 - weight) * face.astype(np.float32)
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+@dataclasses.dataclass
+class Photo:
+    """One photo between detection and paste-back: ``bgr`` (H, W, 3) uint8 and ``mode`` from ``split_alpha``,
+    ``input_img`` the contiguous BGR uint8 the faces were found in, ``faces`` core ``Face`` records with crops."""
+    bgr: np.ndarray
+    mode: dict
+    input_img: np.ndarray
+    faces: list
 
-
-def split_alpha(img):
-    """Any photo cv2 reads -> ((H, W, 3) BGR uint8, mode) with mode = {'gray', 'alpha', 'bits16'}; ``restore_mode``
-    puts the result back into the input's form."""
-    mode = {
-        'gray': img.ndim == 2 or img.shape[2] == 1,
-        'alpha': img.ndim == 3 and img.shape[2] == 4,
-        'bits16': img.dtype == np.uint16,
-        'alpha_channel': None
-    }
-    if mode['bits16']:
-        img = np.rint(img / 257.).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise ValueError(f'Images must be 8- or 16-bit, got {img.dtype}.')
-    if mode['gray']:
-        img = cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
-    elif mode['alpha']:
-        mode['alpha_channel'] = img[:, :, 3]
-        img = np.ascontiguousarray(img[:, :, :3])
-    return img, mode
-
-
-def restore_mode(img, mode):
-    """The inverse of ``split_alpha`` for a restored (H', W', 3) BGR uint8 image: gray stays gray, the alpha channel
-    is resized to the new size (bilinear) and re-attached, 16-bit comes back as 16-bit."""
-    if mode['gray']:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    elif mode['alpha']:
-        alpha = mode['alpha_channel']
-        if alpha.shape[:2] != img.shape[:2]:
-            alpha = cv2.resize(alpha, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
-        img = np.dstack([img, alpha])
-    if mode['bits16']:
-        img = img.astype(np.uint16) * 257
-    return img
+    @property
+    def crops(self):
+        """The aligned faces, in order."""
+        return [face.crop for face in self.faces]
 
 
 class GFPGANer:
-    """Restore faces in photos.
+    """Restore faces in photos (an adapter over ``gfpgan.restoration.core``: each photo is a ``Photo`` record).
 
     Args (the original's first six):
         model_path: checkpoint path, release file name or URL (resolved: path, experiments/pretrained_models/,
@@ -169,64 +142,45 @@ class GFPGANer:
             detector=detector,
             parser=parser)
 
-    @torch.no_grad()
     def restore_faces(self, faces, weight=1.0):
         """Aligned (S, S, 3) BGR uint8 faces -> restored faces of the same form, ``batch_size`` at a time.
         A face whose forward pass fails (e.g. out of memory) is returned unchanged, as the original does."""
         restored = []
         for start in range(0, len(faces), self.batch_size):
-            chunk = faces[start:start + self.batch_size]
-            x = torch.from_numpy(np.stack(chunk)[..., ::-1].copy()).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
-            x = x.to(self.device, dtype=torch.float16 if self.dtype is torch.float16 else torch.float32)
-            x = x.contiguous(memory_format=self.memory_format)
-            try:
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.dtype is torch.bfloat16):
-                    out = self.gfpgan(x, return_rgb=False)[0]
-                out = ((out.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-                outs = [np.ascontiguousarray(o[..., ::-1]) for o in out]
-            except RuntimeError as err:
-                print(f'\tFailed inference for GFPGAN: {err}.')
-                outs = list(chunk)
-            restored.extend(blend_strength(face, out, weight) for face, out in zip(chunk, outs))
+            restored += restore_batch(self.gfpgan, faces[start:start + self.batch_size], self.device, self.dtype,
+                                      self.memory_format, weight)
         return restored
 
     def _prepare(self, img, has_aligned, only_center_face):
-        """Detect and align the faces of one photo: its own state, so several photos can wait for one batch."""
-        helper = self.face_helper
-        helper.clean_all()
+        """Detect and align the faces of one photo: a ``Photo`` record, so several photos can wait for one batch."""
         bgr, mode = split_alpha(load_photo(img))
         if has_aligned:
-            face = cv2.resize(bgr, (self.face_size, self.face_size), interpolation=cv2.INTER_LINEAR)
-            helper.cropped_faces = [face]
-        else:
-            helper.read_image(bgr)
-            helper.get_face_landmarks_5(only_center_face=only_center_face, eye_dist_threshold=5)
-            helper.align_warp_face()
-        return dict(
-            bgr=bgr,
-            mode=mode,
-            input_img=helper.input_img,
-            det_faces=helper.det_faces,
-            landmarks=helper.all_landmarks_5,
-            affine=helper.affine_matrices,
-            cropped=helper.cropped_faces)
+            crop = cv2.resize(bgr, (self.face_size, self.face_size), interpolation=cv2.INTER_LINEAR)
+            return Photo(bgr, mode, bgr, [Face(None, None, None, crop=crop)])
+        helper = self.face_helper
+        input_img = as_bgr_uint8(bgr)
+        faces = detect_faces(input_img, helper.face_det, eye_dist_threshold=5, three_points=helper.template_3points,
+                             select='center' if only_center_face else None)
+        if helper.pad_blur:
+            faces = pad_faces(input_img, faces)
+        faces = align_faces(input_img, faces, helper.face_template, helper.face_size)
+        return Photo(bgr, mode, input_img, faces)
 
     def _finish(self, photo, restored, has_aligned, paste_back):
         """Paste one photo's restored faces back (the helper is left holding this photo, as after ``enhance``)."""
         helper = self.face_helper
-        helper.clean_all()
-        helper.input_img, helper.det_faces = photo['input_img'], photo['det_faces']
-        helper.all_landmarks_5, helper.affine_matrices = photo['landmarks'], photo['affine']
-        helper.cropped_faces = photo['cropped']
-        for face in restored:
-            helper.add_restored_face(face)
+        cropped = photo.crops
+        helper.hold(photo.input_img, [] if has_aligned else photo.faces, restored)
+        if has_aligned:
+            helper.cropped_faces = cropped
         if has_aligned or not paste_back:
             return helper.cropped_faces, helper.restored_faces, None
-        bgr = photo['bgr']
-        background = self.bg_upsampler.enhance(bgr, outscale=self.upscale)[0] if self.bg_upsampler else None
-        helper.get_inverse_affine(None)
-        restored_img = helper.paste_faces_to_input_image(upsample_img=background)
-        return helper.cropped_faces, helper.restored_faces, restore_mode(restored_img, photo['mode'])
+        background = self.bg_upsampler.enhance(photo.bgr, outscale=self.upscale)[0] if self.bg_upsampler else None
+        helper.inverse_affine_matrices = inverse_affines(photo.faces, helper.upscale_factor)
+        face_mask = helper._parse_mask if helper.use_parse else None
+        restored_img = paste_faces(photo.input_img, helper.restored_faces, helper.inverse_affine_matrices,
+                                   helper.upscale_factor, background, face_mask)
+        return helper.cropped_faces, helper.restored_faces, restore_mode(restored_img, photo.mode)
 
     def enhance_iter(self, items, has_aligned=False, only_center_face=False, paste_back=True, weight=1.0):
         """Restore many photos with faces batched across them: ``items`` yields (key, img) pairs; yields
@@ -236,13 +190,13 @@ class GFPGANer:
         pending, faces = [], 0
 
         def flush():
-            ready = [photo for _, photo in pending if isinstance(photo, dict)]
-            restored = self.restore_faces([face for photo in ready for face in photo['cropped']], weight)
+            ready = [photo for _, photo in pending if isinstance(photo, Photo)]
+            restored = self.restore_faces([face for photo in ready for face in photo.crops], weight)
             for key, photo in pending:
-                if not isinstance(photo, dict):
+                if not isinstance(photo, Photo):
                     yield key, photo
                     continue
-                mine, restored = restored[:len(photo['cropped'])], restored[len(photo['cropped']):]
+                mine, restored = restored[:len(photo.crops)], restored[len(photo.crops):]
                 try:
                     yield key, self._finish(photo, mine, has_aligned, paste_back)
                 except (ValueError, cv2.error) as err:
@@ -251,7 +205,7 @@ class GFPGANer:
         for key, img in items:
             try:
                 photo = self._prepare(img, has_aligned, only_center_face)
-                faces += len(photo['cropped'])
+                faces += len(photo.crops)
             except (ValueError, cv2.error) as err:
                 photo = err
             pending.append((key, photo))
@@ -270,4 +224,4 @@ class GFPGANer:
         without ``paste_back``). The original accepted ``weight`` and ignored it (always full restoration, which
         is weight 1 here, the default). ``enhance_iter`` batches faces across several photos."""
         photo = self._prepare(img, has_aligned, only_center_face)
-        return self._finish(photo, self.restore_faces(photo['cropped'], weight), has_aligned, paste_back)
+        return self._finish(photo, self.restore_faces(photo.crops, weight), has_aligned, paste_back)
