@@ -70,8 +70,6 @@ import numpy as np
 import torch
 import yaml
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from gfpgan.archs.presets import release_network_options  # noqa: E402
 from gfpgan.data import build_dataloader, build_dataset  # noqa: E402

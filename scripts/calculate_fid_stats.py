@@ -17,8 +17,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
 
 def _device(name, parser):
     """'auto' -> cuda when available, else cpu; an unknown or unavailable device is a usage error."""

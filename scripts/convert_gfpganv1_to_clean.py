@@ -5,8 +5,6 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
 from gfpgan.archs.convert import infer_clean_kwargs, to_clean_state_dict  # noqa: E402
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from gfpgan.errors import add_debug_argument, os_error_at, run_cli  # noqa: E402

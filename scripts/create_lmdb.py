@@ -1,9 +1,6 @@
 """Pack a folder of training images into an LMDB database (BasicSR's layout) for `io_backend: {type: lmdb}`."""
 import argparse
-import os
 import sys
-
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
 from gfpgan.errors import add_debug_argument, run_cli  # noqa: E402 (light: no torch)
 

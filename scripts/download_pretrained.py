@@ -22,8 +22,6 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
 from gfpgan.archs.presets import RELEASES  # noqa: E402
 from gfpgan.utils import pretrained  # noqa: E402
 from gfpgan.errors import add_debug_argument, run_cli  # noqa: E402

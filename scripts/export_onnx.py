@@ -9,8 +9,6 @@ import warnings
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
 from gfpgan.archs import stylegan2_base  # noqa: E402
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from gfpgan.archs.presets import release_network_options  # noqa: E402

@@ -10,8 +10,6 @@ import warnings
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
 import gfpgan.data.components as components  # noqa: E402
 from gfpgan.data.storage import IMAGE_EXTENSIONS, scan_images  # noqa: E402
 from gfpgan.errors import GFPGANError  # noqa: E402

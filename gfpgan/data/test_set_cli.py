@@ -3,10 +3,12 @@ preflight and the lines printed; the building is ``gfpgan.data.test_set``."""
 import argparse
 import os
 
+from gfpgan.errors import run_cli
+
 from .test_set import (DEFAULT_OPT, JSON_NAME, OVERRIDES, SEEDING, degradation_options, leftover_images,
                        make_test_set, output_problem, read_record, rebuild_test_set)
 
-__all__ = ['DESCRIPTION', 'build_parser', 'check_run', 'main']
+__all__ = ['DESCRIPTION', 'build_parser', 'check_run', 'main', 'command']
 
 DESCRIPTION = f"""\
 Degrade a folder of high-quality aligned faces (e.g. the CelebA-HQ test images) with the degradation
@@ -233,3 +235,8 @@ def main(argv=None):
           f"{os.path.join(args.output, 'lq')}, their ground truth to {os.path.join(args.output, 'gt')} and the "
           f'parameters to {os.path.join(args.output, JSON_NAME)}.')
     return 0
+
+
+def command():
+    """The ``gfpgan-make-test-set`` console command: main with one-sentence errors and exit codes."""
+    return run_cli(main)

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from gfpgan.archs.presets import RELEASE_ARCHS
-from gfpgan.errors import add_debug_argument, os_error_at
+from gfpgan.errors import add_debug_argument, os_error_at, run_cli
 from gfpgan.preflight import Preflight, did_you_mean
 from gfpgan.utils.device import resolve_device
 
@@ -18,7 +18,7 @@ from .metric_util import package_problem
 
 __all__ = [
     'add_metric_arguments', 'metric_options', 'check_evaluation', 'run_evaluation', 'WEIGHT_FLAGS', 'evaluate_main',
-    'check_checkpoint_test', 'checkpoint_test_main'
+    'check_checkpoint_test', 'checkpoint_test_main', 'evaluate_command'
 ]
 
 EVALUATE_DOC = """\
@@ -285,3 +285,8 @@ def checkpoint_test_main(argv=None):
     restore_folder(net, size, args.input, restored, device, args.seed, not args.no_progress)
     run_evaluation(args, restored, args.output, args.gt, args.input, progress=not args.no_progress)
     return 0
+
+
+def evaluate_command():
+    """The ``gfpgan-evaluate`` console command: evaluate_main with one-sentence errors and exit codes."""
+    return run_cli(evaluate_main)
