@@ -25,6 +25,7 @@ from gfpgan.archs.arcface_arch import ResNetArcFace
 from gfpgan.losses.identity_loss import gray_resize_for_identity
 from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.img_util import bgr_to_tensor
 from gfpgan.utils.weights import resolve_weights
 
 from .base import Metric
@@ -90,8 +91,7 @@ class IdentityAngle(Metric):
     @staticmethod
     def _to_tensor(imgs):
         """(N, H, W, 3) BGR uint8 -> (N, 3, H, W) RGB float in [-1, 1]."""
-        rgb = np.ascontiguousarray(imgs[..., ::-1].transpose(0, 3, 1, 2))
-        return (torch.from_numpy(rgb).float().div_(255.) - 0.5) / 0.5
+        return bgr_to_tensor(imgs, (-1, 1))
 
     def embedding(self, img):
         """The (512,) float32 ArcFace embedding of one (H, W, 3) BGR uint8 face."""

@@ -17,6 +17,7 @@ import torch
 
 from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.checkpoint import load_network
+from gfpgan.utils.img_util import bgr_to_tensor
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
@@ -90,8 +91,7 @@ class FANLandmarkDetector:
         check_bgr_uint8(img, 'FANLandmarkDetector')
         h, w = img.shape[:2]
         face = cv2.resize(img, (_FAN_INPUT, _FAN_INPUT), interpolation=cv2.INTER_LINEAR)
-        x = torch.from_numpy(np.ascontiguousarray(face[..., ::-1].transpose(2, 0, 1))).float().div_(255.)
-        outputs, _ = self.model(x[None].to(self.device))
+        outputs, _ = self.model(bgr_to_tensor(face).to(self.device))
         heatmaps = outputs[-1][0, :-1].float().cpu().numpy()  # the last channel is the boundary map
         points = landmarks_from_heatmaps(heatmaps)
         return points * np.array([w / heatmaps.shape[2], h / heatmaps.shape[1]])

@@ -11,11 +11,11 @@ import functools
 import os
 import warnings
 
-import numpy as np
 import torch
 
 from gfpgan.registry import METRIC_REGISTRY
 from gfpgan.utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from gfpgan.utils.img_util import bgr_to_tensor
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
@@ -153,8 +153,7 @@ class LPIPSMetric(Metric):
         check_bgr_uint8(img2, 'LPIPSMetric')
         if img.shape != img2.shape:
             raise ValueError(f'LPIPSMetric needs images of one shape, got {img.shape} and {img2.shape}.')
-        pair = np.stack([img, img2])[..., ::-1].transpose(0, 3, 1, 2)  # (2, 3, H, W) RGB
-        pair = torch.from_numpy(np.ascontiguousarray(pair)).float().div_(127.5).sub_(1.)
+        pair = bgr_to_tensor([img, img2], (-1, 1))  # (2, 3, H, W) RGB
         return float(self.distance(pair[:1], pair[1:])[0])
 
     def __repr__(self):
