@@ -104,7 +104,7 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
     import cv2
 
     from gfpgan import GFPGANer
-    from gfpgan.data.components import FFHQ_TEMPLATE_5
+    from gfpgan.faces.templates import FFHQ_TEMPLATE_5
     from gfpgan.restoration import LandmarksDetector
     template_eyes = np.linalg.norm(FFHQ_TEMPLATE_5[1] - FFHQ_TEMPLATE_5[0]) * face_size / 512
     scale = max(1, int(round(np.linalg.norm(landmarks[1] - landmarks[0]) / template_eyes)))

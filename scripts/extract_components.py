@@ -111,7 +111,7 @@ def boxes_from_points(points, image_size, where):
 
 def load_detector(weights, device, allow_download):
     """facexlib's RetinaFace (ResNet-50) with weights resolved locally (or downloaded if allowed), loaded safely."""
-    from gfpgan.restoration.face_helper import RetinaFaceDetector
+    from gfpgan.faces.detectors import RetinaFaceDetector
     from gfpgan.utils.checkpoint import CheckpointError
     try:
         with warnings.catch_warnings():
