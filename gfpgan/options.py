@@ -1,8 +1,8 @@
 """The former home of the options, kept so that ``from gfpgan.options import ...`` goes on working: every name is
 re-exported from where it now lives (gfpgan.config: spec vocabulary, schema, loading, validation, command line;
-gfpgan.run: experiment folders, checkpoint names, resuming)."""
-from gfpgan.config.cli import parse_args
-from gfpgan.config.cli import parse_options as _parse_options
+gfpgan.run: experiment folders, checkpoint names, resuming). `parse_options` no longer joins the process group of
+a launcher: the training entry point does (gfpgan.train.join_process_group)."""
+from gfpgan.config.cli import parse_args, parse_options
 from gfpgan.config.loading import apply_overrides, read_yaml
 from gfpgan.config.printing import dict2str
 from gfpgan.config.registered import registered_types
@@ -18,13 +18,3 @@ __all__ = [
     'log_file_path', 'latest_training_state', 'dict2str', 'TypeName', 'registered_types', 'keyword_names',
     'DEBUG_SETTINGS'
 ]
-
-
-def parse_options(argv=None, root_path=None, is_train=True):
-    """The former behaviour: the command line and the options, and with a launcher the process group joined
-    (gfpgan.config.cli.parse_options leaves that to the training entry point)."""
-    opt, args = _parse_options(argv, root_path, is_train)
-    if args.launcher != 'none':
-        from gfpgan.train import join_process_group
-        join_process_group(opt, args)
-    return opt, args

@@ -12,7 +12,7 @@ from gfpgan.archs import ResNetArcFace, StyleGAN2Generator
 from gfpgan.data import build_dataset
 from gfpgan.data.components import save_component_boxes
 from gfpgan.models import build_model
-from gfpgan.options import load_options
+from gfpgan.config.validation import load_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = os.path.join(ROOT, 'options')

@@ -7,9 +7,14 @@ import pytest
 import torch
 import yaml
 
-from gfpgan import options as options_module
-from gfpgan.options import (OptionsError, Value, apply_overrides, dict2str, extend_schema, latest_training_state,
-                            load_options, make_exp_dirs, parse_args, parse_options, read_yaml, validate_options)
+from gfpgan.config import schema as schema_module
+from gfpgan.config.cli import parse_args, parse_options
+from gfpgan.config.loading import apply_overrides, read_yaml
+from gfpgan.config.printing import dict2str
+from gfpgan.config.schema import extend_schema
+from gfpgan.config.spec import OptionsError, Value
+from gfpgan.config.validation import load_options, validate_options
+from gfpgan.run import latest_training_state, make_exp_dirs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFICIAL = os.path.join(ROOT, 'options', 'train_gfpgan_v1.yml')
@@ -485,7 +490,7 @@ def test_schema_can_be_extended(workdir):
         assert load_options(path)['train']['use_amp'] is True
         assert '`train.use_amp`' in error_of(write(workdir, official(**{'train.use_amp': 'on'})))
     finally:
-        del options_module.SCHEMA.fields['train'].fields['use_amp']
+        del schema_module.SCHEMA.fields['train'].fields['use_amp']
     with pytest.raises(KeyError):
         extend_schema('nosuchsection.key', Value('bool'))
 

@@ -13,7 +13,7 @@ import yaml
 from skimage import data as skdata
 
 from gfpgan.data.components import save_component_boxes
-from gfpgan.options import apply_overrides, read_yaml
+from gfpgan.config.loading import apply_overrides, read_yaml
 from gfpgan.train import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

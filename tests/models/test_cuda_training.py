@@ -98,7 +98,7 @@ def test_ddp_training_step_on_nccl(tmp_path):
 
 
 def _mixed_precision_known():
-    from gfpgan.options import SCHEMA
+    from gfpgan.config.schema import SCHEMA
     return 'mixed_precision' in SCHEMA.fields['train'].fields
 
 

@@ -12,7 +12,7 @@ import yaml
 from gfpgan.models.base_model import (NonFiniteWeightsError, bare, check_resume_world_size, rank_rng_state, rng_state,
                                       set_rng_state)
 from gfpgan.models.gfpgan_model import GFPGANModel, NonFiniteLossError
-from gfpgan.options import OptionsError
+from gfpgan.config.spec import OptionsError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -45,7 +45,7 @@ def _rank_zero_value():
 
 def _worker(rank, world_size, port, folder):
     """One process of the group: joins through env:// as torchrun would set it up, records what it sees."""
-    from gfpgan.options import load_options
+    from gfpgan.config.validation import load_options
     os.environ.update(
         RANK=str(rank),
         WORLD_SIZE=str(world_size),
