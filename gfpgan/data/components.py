@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gfpgan.faces.alignment import similarity_transform
-from gfpgan.faces.components import (BOX_COLOURS, BOX_FRAME, COMPONENTS, MIN_HALF_LEN, as_points,
+from gfpgan.faces.components import (BOX_COLOURS, BOX_FRAME, COMPONENTS, MIN_HALF_LEN, boxes_from_ffhq_entry,
                                      boxes_from_landmarks5, boxes_from_landmarks68, component_locations,
                                      draw_component_boxes, ffhq_template_boxes, landmarks68_from_landmarks5)
 from gfpgan.faces.templates import FFHQ_TEMPLATE_5, LANDMARK_RANGES, MEAN_SHAPE_68
@@ -30,17 +30,6 @@ RELEASE_URL = PRETRAINED['FFHQ_eye_mouth_landmarks_512.pth'].url
 def dataset_key(index):
     """The file's key for dataset index ``index``: 8 digits, e.g. '00000042'."""
     return f'{int(index):08d}'
-
-
-def boxes_from_ffhq_entry(entry):
-    """Boxes of one ffhq-dataset-v2.json entry, from ``entry['image']['face_landmarks']`` (68 points in the pixels
-    of the 1024x1024 image, or of ``pixel_size``) scaled to BOX_FRAME: the release file's numbers."""
-    try:
-        points = entry['image']['face_landmarks']
-        size = entry['image'].get('pixel_size', [1024, 1024])[0]
-    except (KeyError, TypeError, IndexError, AttributeError):
-        raise ValueError("no 'image': {'face_landmarks': [[x, y], ...]} in the entry.") from None
-    return boxes_from_landmarks68(as_points(points, 68, 'face_landmarks') * (BOX_FRAME / size))
 
 
 def _entry_problem(entry):

@@ -8,6 +8,7 @@ from .templates import FFHQ_TEMPLATE_5, LANDMARK_RANGES, MEAN_SHAPE_68, five_poi
 
 __all__ = [
     'COMPONENTS', 'BOX_FRAME', 'MIN_HALF_LEN', 'as_points', 'boxes_from_landmarks68', 'boxes_from_landmarks5',
+    'boxes_from_ffhq_entry',
     'landmarks68_from_landmarks5', 'ffhq_template_boxes', 'component_locations', 'draw_component_boxes'
 ]
 
@@ -50,6 +51,17 @@ def boxes_from_landmarks5(points):
     """Boxes from (5, 2) landmarks in BOX_FRAME pixels (left eye, right eye, nose tip, left and right mouth corners,
     image left/right, as RetinaFace gives them), through the fitted mean 68-point shape."""
     return boxes_from_landmarks68(landmarks68_from_landmarks5(points))
+
+
+def boxes_from_ffhq_entry(entry):
+    """Boxes of one ffhq-dataset-v2.json entry, from ``entry['image']['face_landmarks']`` (68 points in the pixels
+    of the 1024x1024 image, or of ``pixel_size``) scaled to BOX_FRAME: the release file's numbers."""
+    try:
+        points = entry['image']['face_landmarks']
+        size = entry['image'].get('pixel_size', [1024, 1024])[0]
+    except (KeyError, TypeError, IndexError, AttributeError):
+        raise ValueError("no 'image': {'face_landmarks': [[x, y], ...]} in the entry.") from None
+    return boxes_from_landmarks68(as_points(points, 68, 'face_landmarks') * (BOX_FRAME / size))
 
 
 def ffhq_template_boxes():
