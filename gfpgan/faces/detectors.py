@@ -1,6 +1,7 @@
 """Face detectors behind one interface, ``detect(img) -> [dict(box, score, landmarks)]`` for a (H, W, 3) BGR uint8
 photo (box x1 y1 x2 y2, 5 landmarks: eyes, nose tip, mouth corners, image left first): facexlib's RetinaFace
-(ResNet-50 / MobileNet-0.25), OpenCV's YuNet and known landmarks, built by name from ``DETECTOR_REGISTRY``."""
+(ResNet-50 / MobileNet-0.25), OpenCV's YuNet, the offline Haar cascades and known landmarks, built by name from
+``DETECTOR_REGISTRY``."""
 import os
 
 import cv2
@@ -17,7 +18,7 @@ from gfpgan.utils.weights import resolve_weights
 __all__ = [
     'DETECTOR_REGISTRY', 'RETINAFACE_MODELS', 'YUNET_FILE', 'face_record', 'rows_to_faces', 'faces_to_rows',
     'RetinaFaceDetector', 'LandmarksDetector', 'YuNetDetector', 'yunet_problem', 'build_detector', 'DetectorModule',
-    'as_detector_module', 'FollowsDevice'
+    'as_detector_module', 'FollowsDevice', 'HaarDetector'
 ]
 
 DETECTOR_REGISTRY = Registry('face detector')
@@ -163,6 +164,20 @@ class YuNetDetector:
         return sorted(faces, key=lambda face: -face['score'])
 
 
+@DETECTOR_REGISTRY.register(name='haar')
+class HaarDetector:
+    """The offline Haar / LBP cascade detector of ``gfpgan.faces.haar`` (no network, no weights) behind ``detect``:
+    frontal faces, largest first, score = the cascade's neighbour count, landmarks placed from the two eyes."""
+
+    def __init__(self, cascades='auto', max_side=1024, min_face=40):
+        self.cascades, self.max_side, self.min_face = cascades, max_side, min_face
+
+    def detect(self, img):
+        from .haar import find_faces
+        faces = find_faces(img, self.cascades, max_side=self.max_side, min_face=self.min_face)
+        return [face_record(np.concatenate([f.box[:2], f.box[:2] + f.box[2:]]), f.score, f.landmarks) for f in faces]
+
+
 for _name in RETINAFACE_MODELS:  # one entry per RetinaFace backbone, built by the same class
 
     def _retinaface(_model=_name, **kwargs):
@@ -192,7 +207,8 @@ def yunet_problem(model_path):
 
 def build_detector(name, **kwargs):
     """The detector registered as ``name`` ('retinaface_resnet50' | 'retinaface_mobile0.25': RetinaFaceDetector
-    kwargs; 'yunet': YuNetDetector kwargs; 'landmarks': LandmarksDetector kwargs); an unknown name lists the known."""
+    kwargs; 'yunet': YuNetDetector kwargs; 'haar': HaarDetector kwargs; 'landmarks': LandmarksDetector kwargs); an
+    unknown name lists the known ones."""
     return DETECTOR_REGISTRY.get(name)(**kwargs)
 
 

@@ -29,3 +29,12 @@ def test_facexlib_rows_and_face_records_convert_both_ways():
     assert np.allclose(back['landmarks'], FFHQ_TEMPLATE_5, atol=1e-4) and back['score'] == 1.0
     module = DetectorModule(LandmarksDetector(FFHQ_TEMPLATE_5))  # facexlib's detect_faces on a detect-only object
     assert module.detect_faces(None, 0.5).shape == (1, 15) and module.detect_faces(None, 1.0).shape == (0, 15)
+
+
+def test_haar_detector_reports_boxes_corners_and_landmarks():
+    from skimage import data as skdata
+    photo = np.ascontiguousarray(skdata.astronaut()[:, :, ::-1])
+    faces = build_detector('haar', cascades=None).detect(photo)  # scikit-image's LBP cascade: nothing to fetch
+    assert faces and faces[0]['landmarks'].shape == (5, 2)
+    x1, y1, x2, y2 = faces[0]['box']
+    assert x1 < faces[0]['landmarks'][:, 0].min() and faces[0]['landmarks'][:, 0].max() < x2 and y1 < y2
