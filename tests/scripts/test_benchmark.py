@@ -243,8 +243,7 @@ def test_psnr_and_strict_json_helpers():
 
 
 def test_train_set_options_are_checked_against_the_schema():
-    from scriptload import load_script
-    bench = load_script('benchmark')
+    from gfpgan.benchmark import cli as bench
     assert bench.schema_knows('train.net_d_reg_every') and bench.schema_knows('train.mixed_precision')
     assert bench.schema_knows('train.pixel_opt')  # a glob key ('*_opt')
     assert not bench.schema_knows('train.no_such_option') and not bench.schema_knows('nosection.x')
@@ -255,13 +254,12 @@ def test_train_set_options_are_checked_against_the_schema():
 def test_end_to_end_names_the_missing_package(monkeypatch):
     import importlib.util
 
-    from scriptload import load_script
-    bench = load_script('benchmark')
+    from gfpgan.benchmark.device_config import end_to_end_unavailable
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name == 'facexlib' else real(name, *a))
-    assert bench.end_to_end_unavailable().startswith('facexlib not installed')
+    assert end_to_end_unavailable().startswith('facexlib not installed')
     monkeypatch.setattr(importlib.util, 'find_spec', real)
-    assert bench.end_to_end_unavailable() is None
+    assert end_to_end_unavailable() is None
 
 
 class FakeTrainingModel:
@@ -297,8 +295,7 @@ def device_suite(bench, budget=None, **sizes):
 
 
 def test_training_step_time_mixes_plain_and_lazy_r1_iterations():
-    from scriptload import load_script
-    bench = load_script('benchmark')
+    from gfpgan.benchmark import cli as bench
     suite = device_suite(bench, train_warmup=1, r1_warmup=1, r1_runs=2)
     model = FakeTrainingModel(reg_every=4)
     row = suite.time_steps(model, 3, runs=3)
@@ -314,8 +311,7 @@ def test_largest_batch_search_stops_at_out_of_memory_or_a_predicted_overflow(mon
 
     import torch
 
-    from scriptload import load_script
-    bench = load_script('benchmark')
+    from gfpgan.benchmark import cli as bench
     mib, resident = 2**20, 1000
     state = {'model': None}
 
@@ -350,16 +346,15 @@ def test_largest_batch_search_stops_at_out_of_memory_or_a_predicted_overflow(mon
     assert batch == 3 and tried[-1] == {'batch': 6, 'fits': False, 'reason': 'time budget'}
 
 
-def test_an_unwritable_output_is_found_before_benchmarking(tmp_path, capsys):
-    from scriptload import load_script
+def test_an_unwritable_output_is_found_before_benchmarking(tmp_path, capsys, monkeypatch):
 
     from gfpgan.errors import run_cli
-    bench = load_script('benchmark')
+    from gfpgan.benchmark import cli as bench
 
     def never(args):
         raise AssertionError('nothing may be timed when the results cannot be written')
 
-    bench.run_device_benchmark = never
+    monkeypatch.setattr(bench, 'run_device_benchmark', never)
     (tmp_path / 'a_file').write_text('x')
     argv = ['--suite', 'device', '--device', 'cpu', '--quick', '--output', str(tmp_path / 'a_file' / 'b.json')]
     assert run_cli(bench.main, argv) == 2
