@@ -16,15 +16,26 @@ import shlex
 import sys
 import time
 
+from gfpgan.config.spec import FilePath, ListOf, Value
 from gfpgan.utils.dist import master_only
 from gfpgan.utils.fileio import atomic_write
 
 __all__ = [
-    'experiment_paths', 'network_label', 'network_file_name', 'network_file_path', 'training_state_path',
-    'latest_training_state', 'replaced_on_resume', 'use_resumed_networks', 'make_exp_dirs', 'log_file_path'
+    'RUN_PATH_OPTIONS', 'experiment_paths', 'output_folders', 'checkpoint_folders', 'network_label',
+    'network_file_name', 'network_file_path', 'training_state_path', 'latest_training_state',
+    'resume_from_newest_state', 'replaced_on_resume', 'use_resumed_networks', 'make_exp_dirs', 'log_file_path'
 ]
 
 _STATE_NAME = re.compile(r'\d+\.state')
+_LAYOUT_KEYS = ('experiments_root', 'results_root', 'models', 'training_states', 'log', 'visualization', 'tb_logger')
+
+#: The `path` options of resuming and of the experiment folders (filled by `experiment_paths`), declared here and
+#: composed into the options schema.
+RUN_PATH_OPTIONS = {
+    'resume_state': FilePath(),
+    'ignore_resume_networks': ListOf(Value('str')),
+    **{key: Value('str') for key in _LAYOUT_KEYS},
+}
 
 
 # ---------------------------------------------------------------------------------------------- layout
@@ -46,6 +57,17 @@ def experiment_paths(opt, root_path):
     else:
         root = os.path.join(root_path, 'results', name)
         path_opt.update(results_root=root, log=root, visualization=os.path.join(root, 'visualization'))
+
+
+def output_folders(opt):
+    """The folders a training creates at the top (experiments/<name>, tb_logger/<name>), those the options name."""
+    path_opt = opt.get('path') if isinstance(opt.get('path'), dict) else {}
+    return [path_opt[key] for key in ('experiments_root', 'tb_logger') if path_opt.get(key)]
+
+
+def checkpoint_folders(opt):
+    """The folders a training writes checkpoints into (models/, training_states/), those the options name."""
+    return [opt['path'][key] for key in ('models', 'training_states') if opt['path'].get(key)]
 
 
 # ---------------------------------------------------------------------------------------------- checkpoint names
@@ -78,6 +100,13 @@ def latest_training_state(folder):
 
 
 # ---------------------------------------------------------------------------------------------- resuming
+def resume_from_newest_state(opt):
+    """``--auto_resume``: set path.resume_state to the run's newest training state, when there is one."""
+    state = latest_training_state(opt['path']['training_states'])
+    if state is not None:
+        opt['path']['resume_state'] = state
+
+
 def _resumed(network_key, opt):
     """Whether network `network_key` (network_g, ...) loads from the run's own checkpoints when resuming."""
     return network_key not in (opt['path'].get('ignore_resume_networks') or [])

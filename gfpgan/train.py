@@ -20,7 +20,7 @@ from gfpgan.config.printing import dict2str
 from gfpgan.config.spec import OptionsError
 from gfpgan.config.validation import record_dist_state
 from gfpgan.preflight import Preflight
-from gfpgan.run import log_file_path, make_exp_dirs, network_label, use_resumed_networks
+from gfpgan.run import checkpoint_folders, log_file_path, make_exp_dirs, network_label, use_resumed_networks
 from gfpgan.utils.checkpoint import load_checkpoint_file
 from gfpgan.utils.dist import any_rank, barrier, get_dist_info, init_dist
 from gfpgan.utils.fileio import remove_stale_temporaries
@@ -70,11 +70,9 @@ def remove_interrupted_writes(opt, logger):
     """Remove the temporaries that checkpoint writes killed midway (kill -9, power loss) left in the experiment's
     models/ and training_states/ folders (``.<name>.<8 hex>.tmp`` only), and log what was freed."""
     files, size = 0, 0
-    for key in ('models', 'training_states'):
-        folder = opt['path'].get(key)
-        if folder:
-            removed = remove_stale_temporaries(folder)
-            files, size = files + removed[0], size + removed[1]
+    for folder in checkpoint_folders(opt):
+        removed = remove_stale_temporaries(folder)
+        files, size = files + removed[0], size + removed[1]
     if files:
         logger.info('Removed %d temporary file%s of interrupted checkpoint writes (%s bytes).', files,
                     '' if files == 1 else 's', f'{size:,d}')

@@ -1,5 +1,6 @@
 """The options schema: BasicSR's YAML options as GFPGAN uses them, composed from the specs that components declare
-themselves (the data loader's `LOADER_OPTIONS`) and the sections of a run (path, train, val, logger, dist_params).
+themselves (the data loader's `LOADER_OPTIONS`, the experiment folder's `RUN_PATH_OPTIONS`) and the sections of a
+run (path, train, val, logger, dist_params).
 
 `extend_schema` declares one more option at run time (a plug-in's, a test's).
 """
@@ -7,6 +8,7 @@ import copy
 
 from gfpgan.data.loader import LOADER_OPTIONS
 from gfpgan.models.precision import MIXED_PRECISION
+from gfpgan.run import RUN_PATH_OPTIONS
 
 from .spec import Component, FilePath, ListOf, OneOf, Section, TypeName, Value
 
@@ -68,16 +70,7 @@ _PATH = Section({
     'allow_random_network_*': Value('bool'),  # a frozen network (identity) may be untrained: tests only
     'param_key_*': Value('str'),
     'strict_load_*': Value('bool'),
-    'resume_state': FilePath(),
-    'ignore_resume_networks': ListOf(Value('str')),
-    # filled by the parser
-    'experiments_root': Value('str'),
-    'results_root': Value('str'),
-    'models': Value('str'),
-    'training_states': Value('str'),
-    'log': Value('str'),
-    'visualization': Value('str'),
-    'tb_logger': Value('str'),
+    **RUN_PATH_OPTIONS,  # resuming, and the experiment folders (filled by the parser)
 })
 _TRAIN = Section(
     required='train',

@@ -3,6 +3,8 @@ device), the out sizes agree, the frozen networks (identity, perceptual) have th
 experiment folder can be written. Problems are recorded in the `CheckRun`, reported with the others."""
 import torch
 
+from gfpgan.run import output_folders
+
 from .spec import keyword_names
 
 __all__ = ['check_training', 'section']
@@ -80,7 +82,5 @@ def check_training(opt, run):
     experiment folder."""
     _network_problems(opt, run)
     _frozen_networks_problems(opt, run)
-    path_opt = section(opt, 'path')
-    for key in ('experiments_root', 'tb_logger'):
-        if path_opt.get(key):
-            run.problems.output_folder(path_opt[key], f'The experiment folder of {run.source}')
+    for folder in output_folders(opt):
+        run.problems.output_folder(folder, f'The experiment folder of {run.source}')

@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from gfpgan.run import experiment_paths, latest_training_state, replaced_on_resume
+from gfpgan.run import experiment_paths, replaced_on_resume, resume_from_newest_state
 from gfpgan.utils.dist import broadcast_object, get_dist_info
 
 from .loading import apply_overrides, read_yaml
@@ -117,9 +117,7 @@ def load_options(path, overrides=(), is_train=True, debug=False, root_path=None,
     experiment_paths(opt, opt['root_path'])
     if is_train:
         if auto_resume:
-            state = latest_training_state(opt['path']['training_states'])
-            if state is not None:
-                opt['path']['resume_state'] = state
+            resume_from_newest_state(opt)
         if opt['name'].startswith('debug'):
             _apply_debug(opt)
     _check_paths(opt, run)
