@@ -14,7 +14,7 @@ import yaml
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
 from gfpgan.archs.presets import release_network_options
 from gfpgan.data import build_dataloader, build_dataset
-from gfpgan.restoration import LandmarksDetector
+from gfpgan.faces.detectors import LandmarksDetector
 from gfpgan.utils.benchmark import machine_info, markdown_table, time_callable
 from gfpgan.utils.checkpoint import load_network
 
@@ -172,7 +172,7 @@ def v1_model_options(out_size=512, name='train_gfpgan_v1.yml', device='cpu'):
 
 def face_batch(batch, size, device):
     """A (lq, gt) batch with the boxes of FFHQ-aligned faces (the 5-point template's), as the dataset gives."""
-    from gfpgan.data.components import component_locations, ffhq_template_boxes
+    from gfpgan.faces.components import component_locations, ffhq_template_boxes
     torch.manual_seed(0)
     gt = torch.rand(batch, 3, size, size, device=device) * 2 - 1
     data = {'gt': gt, 'lq': (gt + 0.2 * torch.randn_like(gt)).clamp(-1, 1)}
@@ -330,7 +330,9 @@ def random_weight_files(folder):
 
 def build_photo_restorer(paths, device, dtype, with_background):
     """GFPGANer with the benchmark's networks, and a Real-ESRGAN x2 upsampler to set as its background (or None)."""
-    from gfpgan.restoration import GFPGANer, ParseNetParser, RetinaFaceDetector
+    from gfpgan.faces.detectors import RetinaFaceDetector
+    from gfpgan.faces.parsing import ParseNetParser
+    from gfpgan.restoration import GFPGANer
     from gfpgan.restoration.background import RealESRGANUpsampler
     half, bf16 = dtype == torch.float16, dtype == torch.bfloat16
     restorer = GFPGANer(
