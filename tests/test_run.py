@@ -69,3 +69,13 @@ def test_loader_options_are_declared_once(workdir):  # noqa: F811
 def test_the_former_options_module_keeps_its_names(name):
     import gfpgan.options
     assert getattr(gfpgan.options, name) is not None
+
+
+def test_gfpgan_train_reads_the_command_line(tmp_path, monkeypatch, capsys):
+    from gfpgan.train import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr('sys.argv', ['gfpgan-train', '-opt', 'missing.yml'])
+    assert main() == 2
+    assert "Options file 'missing.yml' does not exist." in capsys.readouterr().err
+    pyproject = open(os.path.join(os.path.dirname(OFFICIAL), '..', 'pyproject.toml')).read()
+    assert 'gfpgan-train = "gfpgan.train:main"' in pyproject
