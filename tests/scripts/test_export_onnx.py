@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
+from gfpgan.archs.onnx_export import max_difference, modulated_conv2d_input_scaled
 from gfpgan.utils.checkpoint import save_network
 from scriptload import load_script
 
@@ -60,7 +61,7 @@ def test_export_matches_pytorch_with_a_dynamic_batch(script, small_net, exported
     assert [f for f in os.listdir(os.path.dirname(output)) if f.endswith('.part')] == []
     for batch in (1, 3):
         # measured: 1.2e-6 at batch 1 and 3 (float32 rounding; outputs of magnitude ~1)
-        assert script.max_difference(small_net, output, SIZE, batch=batch, seed=batch) < 1e-4
+        assert max_difference(small_net, output, SIZE, batch=batch, seed=batch) < 1e-4
     session = onnxruntime.InferenceSession(output, providers=['CPUExecutionProvider'])
     assert session.get_inputs()[0].shape[0] == 'batch'
     assert session.get_inputs()[0].shape[1:] == [3, SIZE, SIZE]
@@ -82,7 +83,7 @@ def test_input_scaled_modulated_conv_equals_the_grouped_one(script):
                 3, 5, generator=gen)
     for demodulate in (True, False):
         ref = modulated_conv2d(x, weight, style, demodulate, 1e-8, 1)
-        torch.testing.assert_close(script.modulated_conv2d_input_scaled(x, weight, style, demodulate, 1e-8, 1), ref)
+        torch.testing.assert_close(modulated_conv2d_input_scaled(x, weight, style, demodulate, 1e-8, 1), ref)
 
 
 def run_error(script, argv, capsys):
