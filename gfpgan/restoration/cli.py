@@ -142,7 +142,7 @@ def required_files(args):
     background upsampler excluded): the restorer's, the detector's and the parser's, from the modules loading them."""
     from gfpgan.archs.presets import RELEASES
     from .background import required_weights as background_weights
-    from .face_helper import YUNET_FILE
+    from gfpgan.faces.detectors import YUNET_FILE
     from .gfpganer import required_weights
     det_model = None if args.det_model == 'yunet' else args.det_model
     model = args.model_path or RELEASES[args.version]['file']
@@ -161,7 +161,7 @@ def check_run(args):
     anything is built or restored; all problems are raised together (PreflightError). Missing release files are
     downloaded once everything else is fine (unless GFPGAN_NO_DOWNLOAD). Returns (photo paths, {file: local path})."""
     from gfpgan.utils.device import resolve_device
-    from .face_helper import YUNET_FILE, yunet_problem
+    from gfpgan.faces.detectors import YUNET_FILE, yunet_problem
     pf = Preflight()
     pf.check(0 <= args.weight <= 1, f'-w/--weight must lie in [0, 1], got {args.weight}.')
     pf.check(args.upscale >= 1, f'-s/--upscale must be at least 1, got {args.upscale}.')
@@ -206,7 +206,7 @@ def build_restorer(args, found=None):
     first photo); ``found`` maps file names to the paths check_run resolved."""
     from gfpgan.archs.presets import RELEASES
     from .background import RealESRGANUpsampler, required_weights as background_weights
-    from .face_helper import YUNET_FILE, YuNetDetector
+    from gfpgan.faces.detectors import YUNET_FILE, YuNetDetector
     from .gfpganer import GFPGANer
     found = found or {}
     release = RELEASES[args.version]
