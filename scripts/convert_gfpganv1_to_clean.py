@@ -5,10 +5,10 @@ import sys
 
 import torch
 
-from gfpgan.archs.convert import infer_clean_kwargs, to_clean_state_dict  # noqa: E402
-from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
-from gfpgan.errors import add_debug_argument, os_error_at, run_cli  # noqa: E402
-from gfpgan.utils.checkpoint import CheckpointError, atomic_save, load_checkpoint_file  # noqa: E402
+from gfpgan.archs.convert import infer_clean_kwargs, to_clean_state_dict
+from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
+from gfpgan.errors import add_debug_argument, os_error_at, run_cli
+from gfpgan.utils.checkpoint import CheckpointError, atomic_save, load_checkpoint_file
 
 DESCRIPTION = """\
 Convert a GFPGANBilinear or GFPGANv1 checkpoint to the clean architecture (GFPGANv1Clean),

@@ -22,11 +22,11 @@ import argparse
 import os
 import sys
 
-from gfpgan.archs.presets import RELEASES  # noqa: E402
-from gfpgan.utils import pretrained  # noqa: E402
-from gfpgan.errors import add_debug_argument, run_cli  # noqa: E402
-from gfpgan.preflight import PreflightError, writable_folder_problem  # noqa: E402
-from gfpgan.utils.weights import PRETRAINED_DIR, download_file, sha256sum  # noqa: E402
+from gfpgan.archs.presets import RELEASES
+from gfpgan.utils import pretrained
+from gfpgan.errors import add_debug_argument, run_cli
+from gfpgan.preflight import PreflightError, writable_folder_problem
+from gfpgan.utils.weights import PRETRAINED_DIR, download_file, sha256sum
 
 
 def build_parser():

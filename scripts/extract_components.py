@@ -10,10 +10,10 @@ import warnings
 import cv2
 import numpy as np
 
-import gfpgan.data.components as components  # noqa: E402
-from gfpgan.data.storage import IMAGE_EXTENSIONS, scan_images  # noqa: E402
-from gfpgan.errors import GFPGANError  # noqa: E402
-from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights  # noqa: E402
+import gfpgan.data.components as components
+from gfpgan.data.storage import IMAGE_EXTENSIONS, scan_images
+from gfpgan.errors import GFPGANError
+from gfpgan.utils.weights import WeightsNotFoundError, resolve_weights
 
 DETECTOR_FILE = 'detection_Resnet50_Final.pth'
 DETECTOR_THRESHOLD = 0.97  # the confidence facexlib's FaceRestoreHelper keeps faces at
