@@ -9,9 +9,7 @@ The loop lives in gfpgan/train.py; run ``python train.py -h`` for the flags.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from gfpgan.train import main  # noqa: E402
+from gfpgan.train import main  # the repository root is sys.path[0] when this file runs, installed or not
 
 if __name__ == '__main__':
     sys.exit(main(root_path=os.path.dirname(os.path.abspath(__file__))))
