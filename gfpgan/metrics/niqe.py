@@ -25,6 +25,7 @@ from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.weights import resolve_weights
 from .base import Metric
 from .matlab_resize import imresize
+from .psnr_ssim import Y_FROM_BGR
 
 __all__ = [
     'calculate_niqe', 'niqe', 'load_niqe_params', 'save_niqe_params', 'fit_niqe_params', 'niqe_block_features',
@@ -34,9 +35,6 @@ __all__ = [
 NIQE_PARAMS_FILE = 'niqe_pris_params.npz'
 NIQE_FEATURES = 36  # 18 per scale, two scales
 _PARAM_KEYS = ('mu_pris_param', 'cov_pris_param', 'gaussian_window')
-
-# BT.601 luma of BGR values in [0, 1], giving [16, 235] (BasicSR's bgr2ycbcr with y_only)
-_Y_FROM_BGR = np.array([24.966, 128.553, 65.481])
 
 # The AGGD shape is found by table look-up: the ratio E[|x|]^2 / E[x^2] of a generalised Gaussian with
 # shape a is gamma(2/a)^2 / (gamma(1/a) gamma(3/a)); shapes 0.2..10 in steps of 0.001 (as the MATLAB code).
@@ -193,7 +191,7 @@ def _to_niqe_image(img, crop_border, input_order, convert_to):
             raise ValueError(f'NIQE needs a gray or BGR image, (H, W), (H, W, 1) or (H, W, 3) with '
                              f"input_order='HWC' ((C, H, W) with 'CHW'), got shape {img.shape}.")
         if img.shape[2] == 3 and convert_to == 'y':
-            y = (np.dot(img / 255., _Y_FROM_BGR) + 16.0) / 255.
+            y = (np.dot(img / 255., Y_FROM_BGR) + 16.0) / 255.
             img = y.astype(np.float32) * 255.
         elif img.shape[2] == 3:
             img = cv2.cvtColor(img / 255., cv2.COLOR_BGR2GRAY) * 255.

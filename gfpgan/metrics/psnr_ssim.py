@@ -8,14 +8,14 @@ from gfpgan.registry import METRIC_REGISTRY
 from .base import Metric
 
 # ITU-R BT.601 luma of BGR values in [0, 1], in [16, 235] (BasicSR's bgr2ycbcr with y_only)
-_Y_FROM_BGR = np.array([24.966, 128.553, 65.481])
+Y_FROM_BGR = np.array([24.966, 128.553, 65.481])
 
 
 def to_y_channel(img):
     """(H, W, 3) BGR in [0, 255] -> (H, W, 1) float Y in [0, 255] (BT.601, not rounded)."""
     img = img.astype(np.float32) / 255.
     if img.ndim == 3 and img.shape[2] == 3:
-        img = (np.dot(img, _Y_FROM_BGR) + 16.0)[..., None] / 255.
+        img = (np.dot(img, Y_FROM_BGR) + 16.0)[..., None] / 255.
     return img * 255.
 
 
