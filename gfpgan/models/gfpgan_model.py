@@ -26,6 +26,10 @@ Speed options (``train`` section, all off by default so a run computes the origi
 and global discriminator forward passes; the lazy-R1 forward, which needs a double backward, stays eager),
 ``channels_last`` (NHWC networks and batches, for tensor cores on CUDA), ``fused_optimizer`` (fused Adam) and
 ``tf32``.
+
+Long because the official training step is one procedure read top to bottom (generator losses, the three
+discriminators, R1, identity) through the original's method names, which subclasses override; splitting it would
+scatter the step that ``tests/models/test_official_train_step.py`` compares loss by loss with the original.
 """
 import logging
 import math
