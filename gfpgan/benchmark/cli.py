@@ -178,7 +178,7 @@ def main(argv=None):
         if not sep or not key:
             parser.error(f'--train-set takes KEY=VALUE items, got {item!r}.')
         if not schema_knows(f'train.{key}'):
-            parser.error(f'--train-set {key}: the train section has no option {key!r} (see gfpgan/options.py).')
+            parser.error(f'--train-set {key}: the train section has no option {key!r} (see gfpgan/config/schema.py).')
         train_set[key] = yaml.safe_load(value)
     args.train_set = train_set
     if args.threads:
