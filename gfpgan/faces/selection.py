@@ -1,7 +1,7 @@
 """Face selection: which of several detected faces to keep (the largest, or the one nearest the photo's centre)."""
 import numpy as np
 
-__all__ = ['SELECTIONS', 'center_index', 'largest_index', 'select_index']
+__all__ = ['SELECTIONS', 'center_index', 'largest_index', 'largest_unclipped_index', 'select_index']
 
 
 def center_index(boxes, h, w):
@@ -18,6 +18,14 @@ def largest_index(boxes, h, w):
     x1, x2 = np.clip(boxes[:, 0], 0, w), np.clip(boxes[:, 2], 0, w)
     y1, y2 = np.clip(boxes[:, 1], 0, h), np.clip(boxes[:, 3], 0, h)
     return int(np.argmax((x2 - x1) * (y2 - y1)))
+
+
+def largest_unclipped_index(boxes):
+    """Index of the box (rows x1 y1 x2 y2 ...) of largest area as detected, parts outside the photo included: the
+    rule the eye/mouth box extraction has always used, kept so that its box files stay the same (``largest_index``
+    may choose another face when a box reaches past the photo's edge)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
 
 
 SELECTIONS = {'largest': largest_index, 'center': center_index}

@@ -1,4 +1,5 @@
-"""scripts/extract_components.py: FFHQ metadata, landmark files, template and detector modes, drawing, safety."""
+"""scripts/extract_components.py and gfpgan.data.component_extraction(_cli): FFHQ metadata, landmark files, template
+and detector modes, drawing, safety."""
 import json
 import os
 import subprocess
@@ -11,9 +12,11 @@ from skimage import data as skimage_data
 
 from gfpgan.data.components import (COMPONENTS, FFHQ_TEMPLATE_5, MEAN_SHAPE_68, boxes_from_landmarks68,
                                     ffhq_template_boxes, load_component_boxes)
-from gfpgan.data.demo_faces import align_face, find_faces
+from gfpgan.data import component_extraction, component_extraction_cli
 from gfpgan.errors import run_cli
-from scriptload import load_script
+from gfpgan.faces.alignment import align_face
+from gfpgan.faces.haar import find_faces
+from gfpgan.faces.selection import largest_index
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'scripts', 'extract_components.py')
@@ -22,7 +25,7 @@ SCRIPT = os.path.join(ROOT, 'scripts', 'extract_components.py')
 def _run(argv, capsys):
     """(exit code, stdout, stderr) of the script's main."""
     try:
-        code = run_cli(load_script('extract_components').main, [str(a) for a in argv])
+        code = run_cli(component_extraction_cli.main, [str(a) for a in argv])
     except SystemExit as err:
         code = err.code
     out, err = capsys.readouterr()
@@ -155,10 +158,10 @@ class _FakeRetinaFace:
 
 def test_detector_mode_takes_the_largest_face_and_falls_back(tmp_path, capsys, monkeypatch):
     images = _make_images(tmp_path / 'faces')
-    script = load_script('extract_components')
-    monkeypatch.setattr(script, 'load_detector', lambda weights, device, allow_download: _FakeRetinaFace())
+    monkeypatch.setattr(component_extraction_cli, 'load_detector',
+                        lambda weights, device, allow_download: _FakeRetinaFace())
     out = tmp_path / 'boxes.pth'
-    code = script.main(['--images', str(images), '--detector', 'retinaface', '-o', str(out)])
+    code = component_extraction_cli.main(['--images', str(images), '--detector', 'retinaface', '-o', str(out)])
     stdout, stderr = capsys.readouterr()
     assert code == 0 and '1 fell back' in stdout and "no face found in 'b.png'" in stderr
     boxes, template = load_component_boxes(out), ffhq_template_boxes()
@@ -223,3 +226,18 @@ def test_help_runs_as_a_program():
     assert result.returncode == 0
     for flag in ('--ffhq-json', '--images', '--landmarks', '--detector', '--template', '--draw', '--force'):
         assert flag in result.stdout
+
+
+def test_the_largest_face_is_chosen_by_its_box_as_detected():
+    """A box reaching past the photo's edge counts whole (largest_unclipped_index), as the script always did."""
+
+    class Detector:
+
+        def detect_faces(self, img, conf_threshold):
+            past_edge = np.concatenate([[-400, -400, 60, 60, 0.99], np.full(10, 1.0)])
+            inside = np.concatenate([[10, 10, 120, 120, 0.98], np.full(10, 2.0)])
+            return np.stack([inside, past_edge])
+
+    points = component_extraction.detect_landmarks5(Detector(), np.zeros((128, 128, 3), np.uint8))
+    assert (points == 1.0).all()
+    assert largest_index(Detector().detect_faces(None, 0)[:, :4], 128, 128) == 0  # clipped, the other one wins
