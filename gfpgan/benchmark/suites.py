@@ -172,12 +172,12 @@ def v1_model_options(out_size=512, name='train_gfpgan_v1.yml', device='cpu'):
 
 def face_batch(batch, size, device):
     """A (lq, gt) batch with the boxes of FFHQ-aligned faces (the 5-point template's), as the dataset gives."""
-    from gfpgan.faces.components import component_locations, ffhq_template_boxes
+    from gfpgan.faces.components import COMPONENTS, component_locations, ffhq_template_boxes
     torch.manual_seed(0)
     gt = torch.rand(batch, 3, size, size, device=device) * 2 - 1
     data = {'gt': gt, 'lq': (gt + 0.2 * torch.randn_like(gt)).clamp(-1, 1)}
     locations = component_locations(ffhq_template_boxes(), size, eye_enlarge_ratio=1.4)
-    for part, loc in zip(('left_eye', 'right_eye', 'mouth'), locations):
+    for part, loc in zip(COMPONENTS, locations):
         data[f'loc_{part}'] = loc.expand(batch, 4).clone()
     return data
 
