@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
-sys.path.insert(0, ROOT)
 
 TINY = os.path.join(ROOT, 'options', 'train_gfpgan_tiny.yml')
 

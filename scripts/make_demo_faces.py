@@ -4,9 +4,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
-
-from gfpgan import demo  # noqa: E402
+from gfpgan import demo
 
 DESCRIPTION = """\
 Build a small set of real, FFHQ-aligned faces for the demo:
