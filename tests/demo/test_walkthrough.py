@@ -1,12 +1,13 @@
-"""scripts/demo.py end to end at a few iterations on a face set made here (the real one needs downloads)."""
+"""The demo (scripts/demo.py, gfpgan.demo.walkthrough) end to end at a few iterations on a face set made here (the
+real one needs downloads)."""
 import json
 
 import cv2
 import numpy as np
-from scriptload import load_script
 from skimage import data as skdata
 
 from gfpgan.data.components import ffhq_template_boxes, save_component_boxes
+from gfpgan.demo import walkthrough
 
 
 def test_demo_trains_restores_and_reports(tmp_path):
@@ -19,7 +20,7 @@ def test_demo_trains_restores_and_reports(tmp_path):
                 str(faces / split / f'{split}{i}.png'), np.roll(face, 5 * i + (50 if split == 'test' else 0), 1))
     save_component_boxes({f'{i:08d}': ffhq_template_boxes() for i in range(8)}, faces / 'components.pth')
 
-    code = load_script('demo').main(
+    code = walkthrough.main(
         ['--iters', '2', '--copies', '2', '--faces',
          str(faces), '--workdir', str(tmp_path)])
     assert code == 0
@@ -39,7 +40,7 @@ def test_restore_photo_shrinks_restores_and_pastes_back_the_whole_photo():
     import yaml
 
     from gfpgan.archs import build_network
-    demo = load_script('demo')
+    demo = walkthrough
     with open(demo.TINY) as f:
         options = yaml.safe_load(f)
     torch.manual_seed(0)
@@ -62,7 +63,7 @@ def test_bad_numbers_and_an_unwritable_workdir_are_found_before_training(tmp_pat
     from gfpgan.errors import run_cli
     (tmp_path / 'a_file').write_text('x')
     argv = ['--iters', '0', '--faces', str(tmp_path / 'faces'), '--workdir', str(tmp_path / 'a_file')]
-    assert run_cli(load_script('demo').main, argv) == 2
+    assert run_cli(walkthrough.main, argv) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert lines[0] == 'error: 2 problems; nothing was started:' and 'Traceback' not in err
