@@ -210,3 +210,32 @@ def test_validation_saves_images_and_averages_metrics(model, tmp_path):
     assert sorted(os.listdir(tmp_path / 'visualization')) == ['face0', 'face1']
     assert os.listdir(tmp_path / 'visualization' / 'face0') == ['face0_7.png']
     assert 0 < model.metric_results['psnr'] < 60
+
+
+class RecordingOptions(dict):
+    """Options that remember which top-level sections were read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def test_the_model_reads_only_the_option_sections_it_uses(tmp_path):
+    """The model takes the original's whole options dict (drop-in) but reads only its sections: the networks,
+    train, path and val, and the process fields; never datasets, logger or dist_params."""
+    opt = RecordingOptions(tiny_options(tmp_path), datasets={}, logger={}, dist_params={})
+    model = GFPGANModel(opt)
+    model.feed_data(batch())
+    model.optimize_parameters(current_iter=1)
+    model.save(0, 1)
+    process = {'num_gpu', 'is_train', 'dist', 'rank', 'world_size', 'name'}
+    sections = {key for key in opt.read if not key.startswith('network_')} - process
+    assert sections <= {'train', 'path', 'val'} and 'train' in sections, opt.read
