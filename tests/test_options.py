@@ -501,3 +501,43 @@ def test_validate_options_checks_a_dict(workdir):
     assert checked['logger']['print_freq'] == 100 and opt['logger']['print_freq'] == 1e2  # a checked copy
     with pytest.raises(OptionsError, match=r'^Option `train.bogus` in my options is not a known option'):
         validate_options(official(**{'train.bogus': 1}), source='my options')
+
+
+def test_dataset_options_are_checked_with_every_other_problem(workdir):
+    opt = official(**{'datasets.train.blur_sigma': [10, 0.1], 'datasets.train.gray_prob': 2,
+                      'datasets.train.blur_sigm': [0.1, 10], 'datasets.val.use_flip': True,
+                      'datasets.train.num_prefetch_queue': 0, 'logger.print_freq': 'often'})
+    path = write(workdir, opt)
+    lines = str(problems_of(path)).splitlines()[1:]
+    expected = [
+        f"Dataset `datasets.train` of {path}: FFHQDegradationDataset option 'blur_sigma' must be [low, high] with "
+        '1e-06 <= low <= high <= inf, got [10, 0.1].',
+        f"Dataset `datasets.train` of {path}: FFHQDegradationDataset option 'gray_prob' must be a probability in "
+        '[0, 1] or ~, got 2.',
+        f'Option `datasets.train.blur_sigm` in {path} is not a known option (did you mean '
+        '`datasets.train.blur_sigma`?).',
+        f'Option `datasets.train.num_prefetch_queue` in {path} must be an integer >= 1, got 0.',
+        f'Option `datasets.val.use_flip` in {path} is not a known option (did you mean `datasets.val.use_hflip`?).',
+        f"Option `logger.print_freq` in {path} must be an integer >= 1, got 'often'.",
+    ]
+    assert sorted(line[4:] for line in lines) == sorted(expected), lines
+
+
+def test_a_dataset_option_set_by_force_yml_says_so(workdir):
+    message = error_of(OFFICIAL, overrides=['datasets:train:jpeg_range=[60, 120]'])
+    assert message == (f"Dataset `datasets.train` of {OFFICIAL}: FFHQDegradationDataset option 'jpeg_range' must be "
+                       '[low, high] with 0 <= low <= high <= 100, got [60, 120] (`datasets.train.jpeg_range` set by '
+                       '--force_yml).')
+
+
+def test_dataset_blocks_compose_the_declared_specs():
+    from gfpgan.data import FFHQDegradationDataset, PairedImageDataset, SingleImageDataset
+    from gfpgan.data.image_dataset import BAD_FILE_OPTIONS, PARSER_OPTIONS
+    from gfpgan.data.loader import LOADER_OPTIONS
+    from gfpgan.data.prefetch import PREFETCH_OPTIONS
+    for phase in ('train', 'val', 'test_1'):
+        block = schema_module.SCHEMA.fields['datasets'].fields[phase if phase != 'test_1' else 'test_*']
+        assert {**LOADER_OPTIONS, **PREFETCH_OPTIONS, **PARSER_OPTIONS}.keys() == block.fields.keys()
+    for dataset in (FFHQDegradationDataset, PairedImageDataset, SingleImageDataset):
+        assert dataset.OPTIONS == frozenset(dataset.OPTION_SPEC)
+        assert dataset.option_spec() == {**BAD_FILE_OPTIONS, **dataset.OPTION_SPEC}

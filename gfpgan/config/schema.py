@@ -1,16 +1,19 @@
 """The options schema: BasicSR's YAML options as GFPGAN uses them, composed from the specs that components declare
-themselves (the data loader's `LOADER_OPTIONS`, the experiment folder's `RUN_PATH_OPTIONS`) and the sections of a
-run (path, train, val, logger, dist_params).
+themselves (each dataset class's `option_spec()`, the data loader's `LOADER_OPTIONS`, the prefetcher's
+`PREFETCH_OPTIONS`, the experiment folder's `RUN_PATH_OPTIONS`) and the sections of a run (path, train, val, logger,
+dist_params).
 
 `extend_schema` declares one more option at run time (a plug-in's, a test's).
 """
 import copy
 
+from gfpgan.data.image_dataset import PARSER_OPTIONS, checked_by_dataset
 from gfpgan.data.loader import LOADER_OPTIONS
+from gfpgan.data.prefetch import PREFETCH_OPTIONS
 from gfpgan.models.precision import MIXED_PRECISION
 from gfpgan.run import RUN_PATH_OPTIONS
 
-from .spec import Component, FilePath, ListOf, OneOf, Section, TypeName, Value
+from .spec import Component, FilePath, ListOf, OneOf, Section, TypeName, Value, check_or_record
 
 __all__ = ['SCHEMA', 'extend_schema', 'dataset_spec']
 
@@ -32,19 +35,60 @@ def _loader_options(train_required):
     return fields
 
 
+class DatasetBlock(Component):
+    """A `datasets.<phase>` block: the options of the data loader, the prefetcher and the parser (`fields`), and
+    those its dataset class declares (`option_spec()`, looked up by `type`); any other key is an error. The
+    dataset's value problems read as the dataset would raise them, naming the block and the file; the options it
+    declares required are left to its constructor (a block may name them only where it is built). A registered
+    class declaring nothing gets today's generic checks (`generic`: the paths it may name), its keys left to it."""
+
+    def __init__(self, fields, generic, required=False):
+        super().__init__(fields, required=required, registry='dataset')
+        self.generic = dict(generic)
+
+    def check_value(self, value, key, run, parent):
+        dataset = run.registered_types('dataset').get(value.get('type')) if isinstance(value, dict) else None
+        declared = getattr(dataset, 'option_spec', None)
+        if declared is None:
+            plain = Component({**self.fields, **self.generic}, registry=self.registry)
+            return plain.check_value(value, key, run, parent)
+        declared = declared()
+        known = Section({'type': None, **self.fields, **declared})
+        out = {}
+        for name, item in value.items():
+            spec = known.fields.get(name) if isinstance(name, str) else None
+            sub = f'{key}.{name}'
+            if name == 'type':
+                out[name] = item
+            elif spec is None:
+                run.problems.add(str(known.unknown(sub, run, str(name))))
+                out[name] = item
+            elif name in declared and checked_by_dataset(spec):
+                out[name], problem = dataset.option_problem(name, item)
+                if problem is not None:
+                    origin = f' (`{sub}` set by --force_yml)' if sub in run.overridden else ''
+                    run.problems.add(f"Dataset `{key}` of {run.source}: {problem.rstrip('.')}{origin}.")
+            else:
+                out[name] = check_or_record(spec, item, sub, run, value)
+        self.check_required(value, key, run)  # the dataset's own required options: its constructor, at build time
+        return out
+
+
 def dataset_spec(required=False):
-    """A `datasets.<phase>` block: the dataset class checks its own keywords; here its type, the paths (which must
-    exist) and the data loader's options (as gfpgan.data.loader declares them)."""
-    return Component(
-        required=required,
-        registry='dataset',
+    """A `datasets.<phase>` block (:class:`DatasetBlock`), the loader's batch size required of a train dataset."""
+    return DatasetBlock(
         fields={
+            **_loader_options(bool(required)),
+            **PREFETCH_OPTIONS,
+            **PARSER_OPTIONS,
+        },
+        generic={
             'dataroot_*': FilePath(many=True),
             'meta_info_file': FilePath(),
             'component_path': FilePath(when='crop_components'),
             'io_backend': Component(registry='io_backend'),
-            **_loader_options(bool(required)),
-        })
+        },
+        required=required)
 
 
 _FOLDER_NAME = Value('str', pattern=(r'(?!\.\.?$)[^/\\]+', 'a folder name (no / or \\)'), required=True, nullable=False)

@@ -10,6 +10,7 @@ import difflib
 import fnmatch
 import inspect
 import math
+import numbers
 import os
 import re
 
@@ -17,7 +18,8 @@ from gfpgan.preflight import Preflight, PreflightError, did_you_mean
 
 __all__ = [
     'OptionsError', 'CheckRun', 'Spec', 'Value', 'ListOf', 'OneOf', 'FilePath', 'TypeName', 'Section', 'Component',
-    'keyword_names', 'check_spec', 'check_or_record', 'LOOKS_NUMERIC'
+    'keyword_names', 'check_spec', 'check_or_record', 'LOOKS_NUMERIC', 'Range', 'Probability', 'Fraction',
+    'PositiveInt', 'problem_of'
 ]
 
 
@@ -155,6 +157,73 @@ class Value(Spec):
                                                                        and converted > self.maximum):
             raise _Invalid(f'must be {self.describe()}, got {value!r}')
         return converted
+
+
+class Range(Spec):
+    """A ``[low, high]`` pair of numbers with `minimum` <= low <= high <= `maximum`, returned as two floats."""
+
+    def __init__(self, minimum=-math.inf, maximum=math.inf, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def describe(self):
+        return f'[low, high] with {self.minimum:g} <= low <= high <= {self.maximum:g}'
+
+    def check_value(self, value, key, run, parent):
+        try:
+            low, high = (float(v) for v in value)
+        except (TypeError, ValueError):
+            low = high = math.nan
+        if not self.minimum <= low <= high <= self.maximum:
+            raise _Invalid(f'must be {self.describe()}, got {value!r}')
+        return [low, high]
+
+
+class Probability(Value):
+    """A number in [0, 1] (NaN refused); ``~`` (the step it drives never happens) unless not `nullable`."""
+
+    def __init__(self, **kwargs):
+        super().__init__('number', minimum=0, maximum=1, **kwargs)
+
+    def describe(self):
+        return 'a probability in [0, 1] or ~'
+
+    def check_value(self, value, key, run, parent):
+        converted = super().check_value(value, key, run, parent)
+        if not 0 <= converted <= 1:
+            raise _Invalid(f'must be {self.describe()}, got {value!r}')
+        return converted
+
+
+class Fraction(Value):
+    """A number in [0, 1), a share of something that must leave some of it (NaN refused)."""
+
+    def __init__(self, **kwargs):
+        super().__init__('number', minimum=0, maximum=1, **kwargs)
+
+    def describe(self):
+        return 'a number in [0, 1)'
+
+    def check_value(self, value, key, run, parent):
+        converted = super().check_value(value, key, run, parent)
+        if not 0 <= converted < 1:
+            raise _Invalid(f'must be {self.describe()}, got {value!r}')
+        return converted
+
+
+class PositiveInt(Value):
+    """An integer >= 1 (numpy integers and integral floats accepted), a size or a count."""
+
+    def __init__(self, **kwargs):
+        super().__init__('int', minimum=1, **kwargs)
+
+    def describe(self):
+        return 'a positive integer'
+
+    def _converted(self, value):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        return super()._converted(value)
 
 
 class ListOf(Spec):
@@ -353,3 +422,14 @@ def check_or_record(spec, value, key, run, parent):
     except OptionsError as err:
         run.problems.add(str(err))
         return value
+
+
+def problem_of(spec, value, key=''):
+    """(value checked by `spec` alone, None) or (`value`, why it fails: 'must be ..., got ...'), for a component
+    that checks its own options outside a validation (no file, no registries, paths not looked up)."""
+    try:
+        return spec.check(value, key, CheckRun('', is_train=True), None), None
+    except _Invalid as err:
+        return value, str(err)
+    except OptionsError:  # an item of a list: the reason is said of the whole value
+        return value, f'must be {spec.describe()}, got {value!r}'

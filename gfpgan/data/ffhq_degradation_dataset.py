@@ -7,13 +7,13 @@ import numpy as np
 import torch
 from torchvision.transforms import functional as TF
 
+from gfpgan.config.spec import Component, FilePath, ListOf, PositiveInt, Probability, Range, Value
 from gfpgan.registry import DATASET_REGISTRY
 from gfpgan.utils.img_util import resize_square
-from gfpgan.utils.validation import is_int
 
 from . import degradations as deg
 from .components import COMPONENTS, component_locations, dataset_key, load_component_boxes
-from .image_dataset import ImageDataset, to_normalized_tensor
+from .image_dataset import NORMALIZATION, ImageDataset, to_normalized_tensor
 from .storage import ImageSource
 
 logger = logging.getLogger('gfpgan')
@@ -59,16 +59,39 @@ class FFHQDegradationDataset(ImageDataset):
     ``degrade(img, rng)`` is ``apply_degradation(img, sample_degradation(rng))``: the drawn parameters can be
     recorded and re-applied exactly (scripts/make_test_set.py does so for test sets).
     """
-    OPTIONS = frozenset(V1_DEFAULTS) | {'dataroot_gt', 'io_backend', 'mean', 'std', 'out_size'}
+    OPTION_SPEC = {
+        'dataroot_gt': FilePath(many=True, required=True),
+        'io_backend': Component(registry='io_backend', required=True),
+        'out_size': PositiveInt(required=True),
+        'mean': NORMALIZATION,
+        'std': NORMALIZATION,
+        'use_hflip': Value('bool'),
+        'blur_kernel_size': Value('int'),
+        'kernel_list': ListOf(Value('str')),
+        'kernel_prob': ListOf(Value('number')),
+        'blur_sigma': Range(1e-6),
+        'downsample_range': Range(1e-6),
+        'noise_range': Range(0),
+        'jpeg_range': Range(0, 100),
+        'color_jitter_prob': Probability(),
+        'color_jitter_shift': Value('number'),
+        'color_jitter_pt_prob': Probability(),
+        'brightness': Range(0),
+        'contrast': Range(0),
+        'saturation': Range(0),
+        'hue': Range(-0.5, 0.5),
+        'gray_prob': Probability(),
+        'gt_gray': Value('bool'),
+        'crop_components': Value('bool'),
+        'component_path': FilePath(when='crop_components'),
+        'eye_enlarge_ratio': Value('number'),
+    }
+    OPTIONS = frozenset(OPTION_SPEC)
 
     def __init__(self, opt):
         super().__init__(opt, skip_bad_files=True)
-        self.require(opt, 'dataroot_gt', 'io_backend', 'out_size', owner='FFHQDegradationDataset')
         o = {**V1_DEFAULTS, **opt}
-        if not is_int(o['out_size']) or o['out_size'] < 1:
-            raise ValueError(
-                f"FFHQDegradationDataset option 'out_size' must be a positive integer, got {o['out_size']!r}.")
-        self.out_size = int(o['out_size'])
+        self.out_size = self.option_value('out_size', o['out_size'])
         self.mean, self.std = o.get('mean'), o.get('std')
         self.gt_folder = o['dataroot_gt']
         self.source = ImageSource(o['dataroot_gt'], o['io_backend'], option='dataroot_gt')
@@ -82,18 +105,16 @@ class FFHQDegradationDataset(ImageDataset):
 
         self.blur_kernel_size = int(o['blur_kernel_size'])
         self.kernel_list, self.kernel_prob = list(o['kernel_list']), list(o['kernel_prob'])
-        self.blur_sigma = self.check_range('blur_sigma', o['blur_sigma'], low=1e-6)
-        self.downsample_range = self.check_range('downsample_range', o['downsample_range'], low=1e-6)
-        self.noise_range = self.check_range('noise_range', o['noise_range'], low=0)
-        self.jpeg_range = self.check_range('jpeg_range', o['jpeg_range'], low=0, high=100)
-        self.color_jitter_prob = self.check_probability('color_jitter_prob', o['color_jitter_prob'])
+        self.blur_sigma = self.option_value('blur_sigma', o['blur_sigma'])
+        self.downsample_range = self.option_value('downsample_range', o['downsample_range'])
+        self.noise_range = self.option_value('noise_range', o['noise_range'])
+        self.jpeg_range = self.option_value('jpeg_range', o['jpeg_range'])
+        self.color_jitter_prob = self.option_value('color_jitter_prob', o['color_jitter_prob'])
         self.color_jitter_shift = float(o['color_jitter_shift']) / 255.
-        self.color_jitter_pt_prob = self.check_probability('color_jitter_pt_prob', o['color_jitter_pt_prob'])
+        self.color_jitter_pt_prob = self.option_value('color_jitter_pt_prob', o['color_jitter_pt_prob'])
         self.jitter_ranges = tuple(
-            self.check_range(key, o[key], low=low, high=high)
-            for key, low, high in (('brightness', 0, math.inf), ('contrast', 0, math.inf), ('saturation', 0, math.inf),
-                                   ('hue', -0.5, 0.5)))
-        self.gray_prob = self.check_probability('gray_prob', o['gray_prob'])
+            self.option_value(key, o[key]) for key in ('brightness', 'contrast', 'saturation', 'hue'))
+        self.gray_prob = self.option_value('gray_prob', o['gray_prob'])
         self.gt_gray = bool(o['gt_gray'])
         # Make one kernel now: a bad kernel option fails here, not in a worker hours later.
         deg.mixed_kernel(**self.sample_kernel(np.random.default_rng(0)))

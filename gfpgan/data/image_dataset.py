@@ -8,18 +8,29 @@ import numpy as np
 import torch
 from torch.utils import data
 
+from gfpgan.config.spec import Component, FilePath, Fraction, ListOf, OneOf, Probability, Range, Value, problem_of
 from gfpgan.errors import GFPGANError
 from gfpgan.utils.dist import get_dist_info, reduce_loss_dict
 from gfpgan.utils.img_util import ImageReadError
-from gfpgan.utils.validation import is_int
 
 from .loader import LOADER_OPTIONS
+from .prefetch import PREFETCH_OPTIONS
 
 logger = logging.getLogger('gfpgan')
 
-# Keys a `datasets.<phase>` block may hold for the data loader (its declared LOADER_OPTIONS) and the options parser
-# rather than the dataset.
-LOADER_KEYS = frozenset(LOADER_OPTIONS) | {'name', 'type', 'phase', 'scale'}
+#: Options of a `datasets.<phase>` block that the options parser reads or fills (``type`` names the class).
+PARSER_OPTIONS = {'name': Value('str'), 'phase': Value('str'), 'scale': Value('int', minimum=1)}
+# Keys a `datasets.<phase>` block may hold for the data loader, the prefetcher (their declared LOADER_OPTIONS and
+# PREFETCH_OPTIONS) and the options parser rather than the dataset.
+LOADER_KEYS = frozenset(LOADER_OPTIONS) | frozenset(PREFETCH_OPTIONS) | frozenset(PARSER_OPTIONS) | {'type'}
+#: `mean` / `std` of the normalisation: one number or one per channel.
+NORMALIZATION = OneOf(Value('number'), ListOf(Value('number')))
+
+
+def checked_by_dataset(spec):
+    """Whether a dataset checks the option of `spec` itself (values); paths and the io_backend are looked up by
+    the options preflight and by the storage that opens them."""
+    return not isinstance(spec, (FilePath, Component))
 
 
 def to_normalized_tensor(img, mean=None, std=None):
@@ -50,21 +61,31 @@ class BadDataError(GFPGANError, RuntimeError):
 # A training set may hold up to max(max_bad_files, max_bad_fraction * its size) unreadable images.
 DEFAULT_MAX_BAD_FILES = 5
 DEFAULT_MAX_BAD_FRACTION = 0.01
-BAD_FILE_KEYS = frozenset({'max_bad_files', 'max_bad_fraction'})
+#: The options of every image dataset, declared once.
+BAD_FILE_OPTIONS = {
+    'max_bad_files': Value('int', minimum=0, nullable=False),
+    'max_bad_fraction': Fraction(nullable=False),
+}
+BAD_FILE_KEYS = frozenset(BAD_FILE_OPTIONS)
 
 
 class ImageDataset(data.Dataset):
     """Base of the image datasets.
 
-    Subclasses list their option names in ``OPTIONS`` and implement ``load(index)``. While ``skip_bad_files`` is
-    set (training), a file that cannot be read (ImageReadError, including a missing LMDB key, or OSError) is logged
-    once with its path, another sample is returned in its place, and the sample dict carries ``num_skipped``: how
-    many unreadable files were passed over to produce it (the data loader collates it to a (B,) int64 tensor, so
-    the count reaches the training loop from the worker processes). The run stops with a BadDataError once more
-    files than ``max(max_bad_files, max_bad_fraction * len(dataset))`` (defaults 5 and 0.01), or all of them, are
-    found unreadable: a small set survives a few bad files, a large one a fraction. Counts are per process (each
-    DataLoader worker keeps its own).
+    Subclasses declare their options once in ``OPTION_SPEC`` (name -> spec of :mod:`gfpgan.config.spec`;
+    ``OPTIONS`` are its names) and implement ``load(index)``. The options schema composes :meth:`option_spec` into
+    the `datasets.<phase>` blocks naming the class, so that bad options are reported at start-up; the constructor
+    checks the same specs for direct callers, with the same sentences (:meth:`option_problem`).
+
+    While ``skip_bad_files`` is set (training), a file that cannot be read (ImageReadError, including a missing LMDB
+    key, or OSError) is logged once with its path, another sample is returned in its place, and the sample dict
+    carries ``num_skipped``: how many unreadable files were passed over to produce it (the data loader collates it
+    to a (B,) int64 tensor, so the count reaches the training loop from the worker processes). The run stops with a
+    BadDataError once more files than ``max(max_bad_files, max_bad_fraction * len(dataset))`` (defaults 5 and
+    0.01), or all of them, are found unreadable: a small set survives a few bad files, a large one a fraction.
+    Counts are per process (each DataLoader worker keeps its own).
     """
+    OPTION_SPEC = {}
     OPTIONS = frozenset()
     MAX_ATTEMPTS = 20
 
@@ -73,14 +94,15 @@ class ImageDataset(data.Dataset):
         if unknown:
             raise ValueError(f'{type(self).__name__} has no option {unknown[0]!r}; '
                              f'its options are: {", ".join(sorted(self.OPTIONS))}.')
+        specs = self.option_spec()
+        self.require(opt, *(key for key, spec in specs.items() if spec.required is True), owner=type(self).__name__)
+        for key, spec in specs.items():
+            if key in opt and checked_by_dataset(spec):
+                self.option_value(key, opt[key])
         self.opt = opt
         self.skip_bad_files = skip_bad_files
-        fraction = opt.get('max_bad_fraction', DEFAULT_MAX_BAD_FRACTION)
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-            raise ValueError(f'Dataset option max_bad_fraction must be a number in [0, 1), got {fraction!r}.')
-        count = opt.get('max_bad_files', DEFAULT_MAX_BAD_FILES)
-        if not is_int(count) or count < 0:
-            raise ValueError(f'Dataset option max_bad_files must be an integer >= 0, got {count!r}.')
+        fraction = self.option_value('max_bad_fraction', opt.get('max_bad_fraction', DEFAULT_MAX_BAD_FRACTION))
+        count = self.option_value('max_bad_files', opt.get('max_bad_files', DEFAULT_MAX_BAD_FILES))
         self.max_bad_fraction = float(fraction)
         self.max_bad_files = int(count)
         self.bad_files = {}  # index -> reason, samples found unreadable by this process
@@ -93,6 +115,30 @@ class ImageDataset(data.Dataset):
         """How many unreadable files this dataset tolerates: max(max_bad_files, floor(max_bad_fraction * size))."""
         return max(self.max_bad_files, math.floor(self.max_bad_fraction * len(self)))
 
+    @classmethod
+    def option_spec(cls):
+        """Every option a block of this dataset may hold for the dataset itself: its own and the bad-file ones."""
+        return {**BAD_FILE_OPTIONS, **cls.OPTION_SPEC}
+
+    @classmethod
+    def option_problem(cls, key, value):
+        """(`value` checked by the declared spec of option `key`, None), or (`value`, the sentence saying why it is
+        refused), the one wording of the constructor's errors and of the options preflight."""
+        checked, reason = problem_of(cls.option_spec()[key], value, key)
+        if reason is None:
+            return checked, None
+        if key in BAD_FILE_OPTIONS:
+            return value, f'Dataset option {key} {reason}.'
+        return value, f'{cls.__name__} option {key!r} {reason}.'
+
+    def option_value(self, key, value):
+        """`value` of option `key` checked by its declared spec (normalised, e.g. a range as two floats); a
+        ValueError with :meth:`option_problem`'s sentence when it is refused."""
+        checked, problem = self.option_problem(key, value)
+        if problem is not None:
+            raise ValueError(problem)
+        return checked
+
     @staticmethod
     def require(opt, *keys, owner):
         """Raise one clear error for the first missing required option."""
@@ -101,25 +147,19 @@ class ImageDataset(data.Dataset):
                 raise ValueError(f'{owner} needs the option {key!r} (see options/train_gfpgan_v1.yml).')
 
     def check_range(self, key, value, low=-math.inf, high=math.inf):
-        """``value`` of option ``key`` as [lo, hi] floats with low <= lo <= hi <= high; None stays None."""
-        if value is None:
-            return None
-        try:
-            lo, hi = (float(v) for v in value)
-        except (TypeError, ValueError):
-            lo = hi = math.nan
-        if not low <= lo <= hi <= high:
-            raise ValueError(f'{type(self).__name__} option {key!r} must be [low, high] with {low:g} <= low <= high '
-                             f'<= {high:g}, got {value!r}.')
-        return [lo, hi]
+        """``value`` of option ``key`` as [lo, hi] floats with low <= lo <= hi <= high; None stays None (a
+        range not declared in OPTION_SPEC; declared options go through :meth:`option_value`)."""
+        checked, reason = problem_of(Range(low, high), value, key)
+        if reason is not None:
+            raise ValueError(f'{type(self).__name__} option {key!r} {reason}.')
+        return checked
 
     def check_probability(self, key, value):
-        """``value`` of option ``key`` as a float in [0, 1]; None stays None."""
-        if value is not None and (isinstance(value, bool) or not isinstance(value,
-                                                                            (int, float)) or not 0 <= value <= 1):
-            raise ValueError(f'{type(self).__name__} option {key!r} must be a probability in [0, 1] or ~, '
-                             f'got {value!r}.')
-        return value
+        """``value`` of option ``key`` as a number in [0, 1]; None stays None (see :meth:`check_range`)."""
+        checked, reason = problem_of(Probability(), value, key)
+        if reason is not None:
+            raise ValueError(f'{type(self).__name__} option {key!r} {reason}.')
+        return checked
 
     @property
     def rng(self):

@@ -14,14 +14,13 @@ from .worker_seed import worker_init_fn
 PHASES = ('train', 'val', 'test')
 
 #: The data loader's options in a `datasets.<phase>` block, declared once: the options schema checks them at
-#: start-up (gfpgan.config.schema) and build_dataloader takes its bounds from here for callers that skip it.
+#: start-up (gfpgan.config.schema) and build_dataloader and EnlargedSampler take their bounds from here for callers
+#: that skip it. The prefetcher's options are declared beside it (prefetch.PREFETCH_OPTIONS).
 LOADER_OPTIONS = {
     'batch_size_per_gpu': Value('int', minimum=1),
     'num_worker_per_gpu': Value('int', minimum=0),
     'dataset_enlarge_ratio': Value('int', minimum=1),
     'use_shuffle': Value('bool'),
-    'prefetch_mode': Value('str', choices=('cpu', 'cuda')),
-    'num_prefetch_queue': Value('int', minimum=1),
     'pin_memory': Value('bool'),
     'persistent_workers': Value('bool'),
     'prefetch_factor': Value('int', minimum=1),

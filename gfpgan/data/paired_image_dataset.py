@@ -2,9 +2,10 @@
 import cv2
 import numpy as np
 
+from gfpgan.config.spec import Component, FilePath, PositiveInt, Value
 from gfpgan.registry import DATASET_REGISTRY
 
-from .image_dataset import ImageDataset, to_normalized_tensor
+from .image_dataset import NORMALIZATION, ImageDataset, to_normalized_tensor
 from .storage import ImageSource
 
 
@@ -17,12 +18,21 @@ class PairedImageDataset(ImageDataset):
     'gt_path'}``. In the 'train' phase, random ``gt_size`` crops (lq at 1 / ``scale``) with ``use_hflip`` /
     ``use_rot`` augmentation; otherwise gt is cut to ``scale`` times the lq size, as in BasicSR.
     """
-    OPTIONS = frozenset(
-        {'dataroot_lq', 'dataroot_gt', 'io_backend', 'filename_tmpl', 'mean', 'std', 'gt_size', 'use_hflip', 'use_rot'})
+    OPTION_SPEC = {
+        'dataroot_lq': FilePath(many=True, required=True),
+        'dataroot_gt': FilePath(many=True, required=True),
+        'io_backend': Component(registry='io_backend', required=True),
+        'filename_tmpl': Value('str'),
+        'mean': NORMALIZATION,
+        'std': NORMALIZATION,
+        'gt_size': PositiveInt(),  # needed in the 'train' phase only, which the constructor checks
+        'use_hflip': Value('bool'),
+        'use_rot': Value('bool'),
+    }
+    OPTIONS = frozenset(OPTION_SPEC)
 
     def __init__(self, opt):
         super().__init__(opt, skip_bad_files=opt.get('phase') == 'train')
-        self.require(opt, 'dataroot_lq', 'dataroot_gt', 'io_backend', owner='PairedImageDataset')
         self.train = opt.get('phase') == 'train'
         if self.train:
             self.require(opt, 'gt_size', owner="PairedImageDataset in the 'train' phase")

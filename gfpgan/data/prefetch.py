@@ -10,9 +10,16 @@ from collections.abc import Mapping
 import torch
 from torch.utils.data import DataLoader
 
+from gfpgan.config.spec import Value
 from gfpgan.utils.validation import is_int
 
-PREFETCH_MODES = (None, 'cpu', 'cuda')
+#: The prefetcher's options in a `datasets.<phase>` block, declared once: the options schema composes them
+#: (gfpgan.config.schema) and the checks below take their choices and bounds from here.
+PREFETCH_OPTIONS = {
+    'prefetch_mode': Value('str', choices=('cpu', 'cuda')),
+    'num_prefetch_queue': Value('int', minimum=1),
+}
+PREFETCH_MODES = (None, ) + PREFETCH_OPTIONS['prefetch_mode'].choices
 _POLL_S = 0.1  # how often a blocked producer or consumer looks whether the other side went away
 
 
@@ -22,10 +29,15 @@ def check_prefetch_options(opt):
     if mode not in PREFETCH_MODES:
         valid = ', '.join('~ (none)' if m is None else repr(m) for m in PREFETCH_MODES)
         raise ValueError(f'prefetch_mode must be one of {valid}, got {mode!r}.')
-    depth = opt.get('num_prefetch_queue', 1)
-    if not is_int(depth) or depth < 1:
-        raise ValueError(f'num_prefetch_queue must be an integer >= 1, got {depth!r}.')
+    _check_queue_depth(opt.get('num_prefetch_queue', 1))
     return mode
+
+
+def _check_queue_depth(depth):
+    """Raise a ValueError unless `depth` is an integer >= the declared minimum of `num_prefetch_queue`."""
+    minimum = PREFETCH_OPTIONS['num_prefetch_queue'].minimum
+    if not is_int(depth) or depth < minimum:
+        raise ValueError(f'num_prefetch_queue must be an integer >= {minimum}, got {depth!r}.')
 
 
 def map_tensors(obj, fn):
@@ -109,8 +121,7 @@ class ThreadPrefetcher:
     """
 
     def __init__(self, loader, num_prefetch_queue=1):
-        if not is_int(num_prefetch_queue) or num_prefetch_queue < 1:
-            raise ValueError(f'num_prefetch_queue must be an integer >= 1, got {num_prefetch_queue!r}.')
+        _check_queue_depth(num_prefetch_queue)
         self.loader = loader
         self.num_prefetch_queue = num_prefetch_queue
         self._thread = None

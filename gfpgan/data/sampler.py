@@ -11,6 +11,8 @@ from torch.utils.data.sampler import Sampler
 
 from gfpgan.utils.validation import is_int
 
+from .loader import LOADER_OPTIONS
+
 
 def epoch_seed(seed, epoch):
     """64-bit seed of the shuffle of one epoch, mixed from (seed, epoch) so nearby pairs do not collide."""
@@ -39,8 +41,10 @@ class EnlargedSampler(Sampler):
             raise ValueError(f'EnlargedSampler num_replicas must be an integer >= 1, got {num_replicas!r}.')
         if not is_int(rank) or not 0 <= rank < num_replicas:
             raise ValueError(f'EnlargedSampler rank must be an integer in [0, {num_replicas}), got {rank!r}.')
-        if not is_int(ratio) or ratio < 1:
-            raise ValueError(f'EnlargedSampler ratio (dataset_enlarge_ratio) must be an integer >= 1, got {ratio!r}.')
+        least = LOADER_OPTIONS['dataset_enlarge_ratio'].minimum
+        if not is_int(ratio) or ratio < least:
+            raise ValueError(
+                f'EnlargedSampler ratio (dataset_enlarge_ratio) must be an integer >= {least}, got {ratio!r}.')
         if not isinstance(shuffle, bool):
             raise ValueError(f'EnlargedSampler shuffle must be true or false, got {shuffle!r}.')
         if not is_int(seed):

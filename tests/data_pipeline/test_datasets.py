@@ -407,3 +407,25 @@ def test_degrade_is_sample_then_apply_and_parameters_survive_json(faces):
     assert seen >= {'rgb_shift', 'color_jitter', 'aniso', 'plateau_iso'}
     with pytest.raises(ValueError, match='drawn for an image of shape'):
         ds.apply_degradation(img[:64], params)
+
+
+def test_the_constructor_checks_the_declared_specs_in_the_preflight_words(faces):
+    from gfpgan.data.ffhq_degradation_dataset import V1_DEFAULTS
+    assert FFHQDegradationDataset.OPTIONS == frozenset(V1_DEFAULTS) | {'dataroot_gt', 'io_backend', 'mean', 'std',
+                                                                       'out_size'}
+    checked, sentence = FFHQDegradationDataset.option_problem('blur_sigma', [10, 0.1])
+    assert checked == [10, 0.1] and sentence == ("FFHQDegradationDataset option 'blur_sigma' must be [low, high] with "
+                                                 '1e-06 <= low <= high <= inf, got [10, 0.1].')
+    with pytest.raises(ValueError) as info:
+        build_dataset(official_train_options(faces, blur_sigma=[10, 0.1]))
+    assert str(info.value) == sentence
+    assert FFHQDegradationDataset.option_problem('blur_sigma', [1, 10]) == ([1.0, 10.0], None)
+    assert FFHQDegradationDataset.option_problem('out_size', np.int64(64)) == (64, None)
+    opt = official_train_options(faces)
+    del opt['out_size']
+    with pytest.raises(ValueError, match=r"^FFHQDegradationDataset needs the option 'out_size'"):
+        build_dataset(opt)
+    with pytest.raises(ValueError, match=r"^PairedImageDataset option 'use_rot' must be true or false, got 'yes'"):
+        PairedImageDataset({'dataroot_lq': 'x', 'dataroot_gt': 'x', 'io_backend': {'type': 'disk'}, 'use_rot': 'yes'})
+    with pytest.raises(ValueError, match=r'^Dataset option max_bad_files must be an integer >= 0, got ~'):
+        SingleImageDataset({'dataroot_lq': 'x', 'max_bad_files': None})

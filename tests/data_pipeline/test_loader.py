@@ -391,3 +391,18 @@ def test_build_dataloader_rejects_bad_arguments():
         build_dataloader(Indices(4), train_opt(), num_gpu=-1)
     with pytest.raises(ValueError, match='seed'):
         build_dataloader(Indices(4), train_opt(), seed='0')
+
+
+def test_prefetcher_and_sampler_take_their_bounds_from_the_declarations(monkeypatch):
+    from gfpgan.config.spec import Value
+    from gfpgan.data.loader import LOADER_OPTIONS
+    from gfpgan.data.prefetch import PREFETCH_MODES, PREFETCH_OPTIONS, check_prefetch_options
+    assert PREFETCH_MODES == (None, ) + PREFETCH_OPTIONS['prefetch_mode'].choices
+    monkeypatch.setitem(PREFETCH_OPTIONS, 'num_prefetch_queue', Value('int', minimum=2))
+    with pytest.raises(ValueError, match='num_prefetch_queue must be an integer >= 2, got 1'):
+        ThreadPrefetcher([1, 2], 1)
+    with pytest.raises(ValueError, match='num_prefetch_queue must be an integer >= 2, got 1'):
+        check_prefetch_options({'num_prefetch_queue': 1})
+    monkeypatch.setitem(LOADER_OPTIONS, 'dataset_enlarge_ratio', Value('int', minimum=2))
+    with pytest.raises(ValueError, match=r'ratio \(dataset_enlarge_ratio\) must be an integer >= 2, got 1'):
+        EnlargedSampler(list(range(4)), 1, 0, ratio=1)
