@@ -3,14 +3,14 @@ composed from the components' own specs (`schema`), YAML reading and --force_yml
 validation and the training preflight (`validation`, `training_checks`), the command line (`cli`) and the
 options as log text (`printing`).
 
-Only the spec vocabulary is imported here, so that a component (the data loader) can declare its options with it
-without importing the schema that composes them; the rest is imported from its module
-(``from gfpgan.config.validation import load_options``).
+Only the spec vocabulary is imported here, so that a component can declare its options with it (the data loader,
+the prefetchers, each dataset's ``OPTION_SPEC``) without importing the schema that composes them; the rest is
+imported from its module (``from gfpgan.config.validation import load_options``).
 """
-from .spec import (Component, FilePath, ListOf, OneOf, OptionsError, Section, Spec, TypeName, Value,
-                   keyword_names)
+from .spec import (Component, FilePath, Fraction, ListOf, OneOf, OptionsError, PositiveInt, Probability, Range,
+                   Section, Spec, TypeName, Value, keyword_names, problem_of)
 
 __all__ = [
-    'OptionsError', 'Spec', 'Value', 'ListOf', 'OneOf', 'FilePath', 'TypeName', 'Section', 'Component',
-    'keyword_names'
+    'OptionsError', 'Spec', 'Value', 'Range', 'Probability', 'Fraction', 'PositiveInt', 'ListOf', 'OneOf', 'FilePath',
+    'TypeName', 'Section', 'Component', 'keyword_names', 'problem_of'
 ]
