@@ -15,6 +15,8 @@ from gfpgan.utils.device import resolve_device
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
+from .wrapper import Wrapper
+
 __all__ = [
     'DETECTOR_REGISTRY', 'RETINAFACE_MODELS', 'YUNET_FILE', 'face_record', 'rows_to_faces', 'faces_to_rows',
     'RetinaFaceDetector', 'LandmarksDetector', 'YuNetDetector', 'yunet_problem', 'build_detector', 'DetectorModule',
@@ -212,12 +214,14 @@ def build_detector(name, **kwargs):
     return DETECTOR_REGISTRY.get(name)(**kwargs)
 
 
-class DetectorModule(FollowsDevice):
+class DetectorModule(FollowsDevice, Wrapper):
     """Any detector as the ``nn.Module`` that ``FaceRestoreHelper.face_det`` is, with both interfaces:
     ``detect(img) -> [dict(box, score, landmarks)]`` (this project's) and ``detect_faces(img, conf_threshold)`` ->
     (N, 15) rows (facexlib's). Wraps an object with either method (YuNetDetector, LandmarksDetector, a stand-in,
     facexlib's own RetinaFace); a network inside is a submodule that ``.to(device)`` moves. Other attributes are the
     wrapped detector's."""
+
+    INNER = 'detector'
 
     def __init__(self, detector):
         super().__init__()
@@ -246,15 +250,6 @@ class DetectorModule(FollowsDevice):
 
     def forward(self, img):
         return self.detect(img)
-
-    def __getattr__(self, name):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            inner = self.__dict__.get('_modules', {}).get('detector', self.__dict__.get('detector'))
-            if inner is None or name.startswith('__'):
-                raise
-            return getattr(inner, name)
 
 
 def as_detector_module(detector):

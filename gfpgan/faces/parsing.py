@@ -11,6 +11,8 @@ from gfpgan.utils.img_util import bgr_to_tensor
 from gfpgan.utils.optional import import_optional
 from gfpgan.utils.weights import resolve_weights
 
+from .wrapper import Wrapper
+
 __all__ = [
     'PARSENET_FILE', 'PARSE_FACE_CLASSES', 'parse_face_mask', 'ParseNetParser', 'ParserModule', 'as_parser_module',
     'soft_face_mask'
@@ -69,11 +71,13 @@ class ParseNetParser(nn.Module):
         return self.net(x)
 
 
-class ParserModule(nn.Module):
+class ParserModule(Wrapper):
     """A face-mask callable (face (512, 512, 3) BGR uint8 -> (512, 512) mask in [0, 1]) as the ``nn.Module`` that
     ``FaceRestoreHelper.face_parse`` is; a network given instead is used facexlib's way (an RGB tensor in [-1, 1]
     in, ``[0]`` of its output the parsing logits) and is a submodule that ``.to(device)`` moves. Other attributes
     are the wrapped parser's."""
+
+    INNER = 'parser'
 
     def __init__(self, parser):
         super().__init__()
@@ -94,15 +98,6 @@ class ParserModule(nn.Module):
         if isinstance(x, np.ndarray):
             return self.face_mask(x)
         return self.parser(x)
-
-    def __getattr__(self, name):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            inner = self.__dict__.get('_modules', {}).get('parser', self.__dict__.get('parser'))
-            if inner is None or name.startswith('__'):
-                raise
-            return getattr(inner, name)
 
 
 def as_parser_module(parser):
