@@ -5,8 +5,8 @@ Coordinates are pixel indices (a pixel's centre at integer x, y, as dlib and Ope
 warped with an affine map from 3 of its corners (``cv2.warpAffine``): the quad is a parallelogram, so Pillow's
 bilinear QUAD map that the published procedure uses is exactly this affine map, and the affine map can be returned
 as a matrix that moves landmarks into the aligned frame. As published, the quad is sampled bilinearly at
-``transform_size`` (4 x ``output_size``) and then reduced to ``output_size`` (here by area averaging, an exact box
-filter for the integer factor, where Pillow used Lanczos).
+``transform_size`` (4 x ``output_size``) and then reduced to ``output_size`` with Pillow's Lanczos filter (also used
+for the shrink); the padded area fades to a blur and to the median colour, as in the published code.
 """
 import cv2
 import numpy as np
@@ -54,6 +54,17 @@ def transform_points(matrix, points):
     return points @ matrix[:2, :2].T + matrix[:2, 2]
 
 
+def _resize(img, size):
+    """(H, W, C) uint8 ``img`` resized to ``size`` = (w, h) with Pillow's antialiased Lanczos filter, as published
+    (OpenCV's area averaging for channel counts Pillow has no mode for); edges map to edges either way."""
+    channels = img.shape[2]
+    if channels in (1, 3, 4):
+        from PIL import Image
+        pil = Image.fromarray(img[..., 0] if channels == 1 else img)
+        return np.asarray(pil.resize(size, Image.LANCZOS)).reshape(size[1], size[0], channels)
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], channels)
+
+
 def _blend_padding(img, pad, qsize):
     """The padded area of the reflect-padded float32 ``img`` faded towards a blur (sigma qsize * 0.02) and the median
     colour by its distance from the original edges over the pad width; ``pad`` = left, top, right, bottom (all > 0)."""
@@ -89,7 +100,7 @@ def align_ffhq(img, landmarks68, output_size=1024, transform_size=None, enable_p
     if shrink > 1:
         h, w = img.shape[:2]
         rsize = (int(np.rint(w / shrink)), int(np.rint(h / shrink)))
-        img = cv2.resize(img, rsize, interpolation=cv2.INTER_AREA).reshape(rsize[1], rsize[0], -1)
+        img = _resize(img, rsize)
         matrix = _scaling(rsize[0] / w, rsize[1] / h) @ matrix
         quad /= shrink
         qsize /= shrink
@@ -126,8 +137,7 @@ def align_ffhq(img, landmarks68, output_size=1024, transform_size=None, enable_p
                             borderValue=0).reshape(transform_size, transform_size, -1)
     matrix = np.linalg.inv(dst_to_src) @ matrix
     if output_size < transform_size:
-        warped = cv2.resize(warped, (output_size, output_size),
-                            interpolation=cv2.INTER_AREA).reshape(output_size, output_size, -1)
+        warped = _resize(warped, (output_size, output_size))
         matrix = _scaling(output_size / t, output_size / t) @ matrix
     elif output_size != transform_size:
         raise ValueError(f'output_size ({output_size}) must not exceed transform_size ({transform_size}).')
