@@ -5,23 +5,13 @@ import os
 __all__ = ['build_generator', 'restore_folder']
 
 
-def build_generator(model, arch='clean', channel_multiplier=None, opt=None, param_key='params_ema'):
+def build_generator(model, arch=None, channel_multiplier=None, opt=None, param_key='params_ema'):
     """(network in eval mode, its face size): the network_g of the training options file ``opt``, or the released
-    ``arch``, with the weights ``param_key`` of the checkpoint ``model``."""
-    from gfpgan.archs import build_network
-    from gfpgan.archs.presets import release_network_options
-    from gfpgan.utils.checkpoint import load_network
-    if opt:
-        import yaml
-        with open(opt) as f:
-            options = (yaml.safe_load(f) or {}).get('network_g')
-        if not isinstance(options, dict) or 'type' not in options:
-            raise ValueError(f"The options file '{opt}' has no network_g section with a type.")
-    else:
-        options = release_network_options(arch, channel_multiplier)
-    net = build_network(options)
-    load_network(net, model, param_key=param_key)
-    return net.eval(), options['out_size']
+    ``arch``, or (``arch`` None) the network the checkpoint ``model`` carries (else 'clean'), with its weights
+    ``param_key`` (gfpgan.archs.presets.load_generator, the home inference shares)."""
+    from gfpgan.archs.presets import load_generator, network_face_size
+    net, options = load_generator(model, arch, channel_multiplier, opt, param_key)
+    return net, network_face_size(options)
 
 
 def restore_folder(net, size, input_dir, out_dir, device, seed=0, progress=True):

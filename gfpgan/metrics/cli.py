@@ -58,8 +58,9 @@ is build the test set (scripts/make_test_set.py), run this, read the table.
       --input datasets/celeba_test/lq --gt datasets/celeba_test/gt \
       --fid-ref experiments/pretrained_models/inception_FFHQ_512.pth --output results/celeba_test_v1.4
 
-The network is a released architecture (--arch clean for v1.2-v1.4, bilinear, original for GFPGANv1.pth) or the
-network_g of a training options file (--opt, e.g. a model you trained). Each input face is resized to the network's
+The network is a released architecture (--arch clean for v1.2-v1.4, bilinear, original for GFPGANv1.pth), the one a
+checkpoint trained here carries (when --arch is not given), or the network_g of a training options file (--opt).
+Each input face is resized to the network's
 size if needed, restored as the official inference does (return_rgb=False; the decoder's noise is random as there,
 but drawn from --seed so runs repeat) and written to <output>/restored/<name>.png; then the metrics of
 scripts/evaluate.py go to <output>/ (per_image.csv, summary.json, report.png, report.html).
@@ -267,9 +268,7 @@ def checkpoint_test_main(argv=None):
     parser.add_argument(
         '--arch',
         choices=tuple(RELEASE_ARCHS),
-        default='clean',
-        help='released architecture '
-        '(default clean: v1.2-v1.4)')
+        help='released architecture (default: the network a checkpoint trained here carries, else clean: v1.2-v1.4)')
     parser.add_argument('--channel-multiplier', type=int, help='override the architecture\'s channel multiplier')
     parser.add_argument('--opt', metavar='YML', help='take the network from this training options file instead')
     parser.add_argument('--param-key', default='params_ema', help='weights inside the checkpoint (default params_ema)')

@@ -225,9 +225,9 @@ class BaseModel:
         return self.log_dict
 
     # ------------------------------------------------------------------------------------------ checkpoints
-    def save_network(self, net, net_label, current_iter, param_key='params'):
+    def save_network(self, net, net_label, current_iter, param_key='params', options=None):
         """models/<net_label>_<iter>.pth (iter -1: 'latest') = {param_key: state_dict} (two networks: net_g,
-        net_g_ema), atomically, on rank 0 only."""
+        net_g_ema), atomically, on rank 0 only; ``options`` (the network's build options) are kept beside them."""
         if self.opt.get('rank', 0) != 0:
             return None
         path = network_file_path(self.opt, net_label, current_iter)
@@ -236,9 +236,9 @@ class BaseModel:
         # never a checkpoint of NaN weights (GFPGANModel.save checks all networks on all ranks first)
         self.check_finite_weights({f'{net_label}[{k}]': n for n, k in zip(nets, keys)}, current_iter, agree=False)
         if len(nets) == 1:
-            save_network(bare(nets[0]), path, param_key=keys[0])
+            save_network(bare(nets[0]), path, param_key=keys[0], options=options)
         else:
-            save_network(bare(nets[0]), path, param_key=keys[0], ema_net=bare(nets[1]))
+            save_network(bare(nets[0]), path, param_key=keys[0], ema_net=bare(nets[1]), options=options)
         return path
 
     def training_state(self, epoch, current_iter, extra=None, rank_rngs=None):

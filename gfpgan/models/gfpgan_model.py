@@ -515,13 +515,15 @@ class GFPGANModel(BaseModel):
         return visuals
 
     def save(self, epoch, current_iter, extra=None):
-        """net_g_<iter>.pth {params, params_ema}, net_d*_<iter>.pth {params}, training_states/<iter>.state (with
-        ``extra`` entries); iter -1 writes the *_latest.pth networks only. NaN or infinite weights in any network
-        (EMA included) raise NonFiniteWeightsError on every rank before anything is written."""
+        """net_g_<iter>.pth {params, params_ema, network_options (network_g, so inference rebuilds it)},
+        net_d*_<iter>.pth {params}, training_states/<iter>.state (with ``extra`` entries); iter -1 writes the
+        *_latest.pth networks only. NaN or infinite weights in any network (EMA included) raise
+        NonFiniteWeightsError on every rank before anything is written."""
         nets = {'net_g': self.net_g, 'net_g_ema': self.net_g_ema, 'net_d': self.net_d}
         nets.update({f'net_d_{part}': net for part, net in self.net_d_components.items()})
         self.check_finite_weights(nets, current_iter)
-        self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'],
+                          options=self.opt['network_g'])
         self.save_network(self.net_d, 'net_d', current_iter)
         if self.use_facial_disc:
             for part, net in self.net_d_components.items():

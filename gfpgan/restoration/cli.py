@@ -13,6 +13,8 @@ from gfpgan.preflight import Preflight
 
 __all__ = ['main', 'run', 'build_parser', 'check_run', 'required_files']
 
+DEFAULT_VERSION = '1.3'
+
 EPILOG = """Outputs, as the original: <output>/cropped_faces/<name>_<k>.png (aligned input faces),
 restored_faces/<name>_<k>[_suffix].png, cmp/<name>_<k>.png (input | restored), restored_imgs/<name>[_suffix].<ext>
 (the whole photo, faces pasted back, background upsampled). Gray, RGBA and 16-bit photos keep their form; a photo
@@ -25,7 +27,9 @@ default here is 1 so that outputs match the original's.
 Weights: -v picks a release (1: GFPGANv1.pth, 1.2: GFPGANCleanv1-NoCE-C2.pth, 1.3: GFPGANv1.3.pth, 1.4:
 GFPGANv1.4.pth, RestoreFormer: RestoreFormer.pth), found in --model_path, experiments/pretrained_models/, the caches,
 or downloaded from the release (checked against its size and SHA-256 where one is known); 'python
-scripts/download_pretrained.py' fetches them ahead, for offline use.
+scripts/download_pretrained.py' fetches them ahead, for offline use. A model trained here (--model_path
+experiments/<name>/models/net_g_latest.pth) carries the network it was trained with and is built as that, at its own
+face size, unless -v forces a release architecture; --opt <training YAML> builds the network_g of that file instead.
 
 Background: by default the photo is upsampled with Real-ESRGAN x2 (RealESRGAN_x2plus.pth, also on the CPU); when
 that file cannot be found or downloaded, the run warns once, before restoring, and resizes the background with plain
@@ -61,11 +65,14 @@ def build_parser():
     p.add_argument(
         '-v',
         '--version',
-        default='1.3',
         choices=tuple(RELEASES),
-        help=f"GFPGAN release: {' | '.join(RELEASES)} (default 1.3)")
+        help=f"GFPGAN release: {' | '.join(RELEASES)} (default {DEFAULT_VERSION}; with --model_path, given "
+        'explicitly, it forces that architecture over the one a checkpoint trained here carries)')
     p.add_argument('-s', '--upscale', type=int, default=2, help='final upsampling scale of the photo (default 2)')
-    p.add_argument('--model_path', help='a local checkpoint instead of the release file (architecture from -v)')
+    p.add_argument('--model_path', help='a local checkpoint instead of the release file (architecture: the one it '
+                   'carries when trained here, else from -v)')
+    p.add_argument('--opt', metavar='YML', help='build the network_g of this training options file (e.g. the YAML a '
+                   '--model_path was trained with) instead')
     p.add_argument(
         '--bg_upsampler',
         type=str.lower,
@@ -76,7 +83,8 @@ def build_parser():
     p.add_argument('--bg_tile', type=int, default=400, help='background tile size, 0 for none (default 400)')
     p.add_argument('--suffix', help='suffix of the restored faces and photos')
     p.add_argument('--only_center_face', action='store_true', help='only restore the face nearest the centre')
-    p.add_argument('--aligned', action='store_true', help='inputs are aligned 512x512 faces')
+    p.add_argument('--aligned', action='store_true', help="inputs are aligned faces (of the network's size, 512x512 "
+                   'for the releases)')
     p.add_argument(
         '--ext',
         default='auto',
@@ -137,16 +145,21 @@ def _background_wanted(args):
     return 'required' if args.bg_upsampler == 'realesrgan' else 'optional'
 
 
+def _release(args):
+    """The RELEASES entry of -v (the default version when not given)."""
+    from gfpgan.archs.presets import RELEASES
+    return RELEASES[args.version or DEFAULT_VERSION]
+
+
 def required_files(args):
     """(file name or path, what it is) of the pretrained files this run cannot do without (the optional default
     background upsampler excluded): the restorer's, the detector's and the parser's, from the modules loading them."""
-    from gfpgan.archs.presets import RELEASES
     from .background import required_weights as background_weights
     from gfpgan.faces.detectors import YUNET_FILE
     from .gfpganer import required_weights
     det_model = None if args.det_model == 'yunet' else args.det_model
-    model = args.model_path or RELEASES[args.version]['file']
-    flag = '--model_path' if args.model_path else f'-v {args.version}'
+    model = args.model_path or _release(args)['file']
+    flag = '--model_path' if args.model_path else f'-v {args.version or DEFAULT_VERSION}'
     files = [(name, f'{what} ({flag})' if name == model else what)
              for name, what in required_weights(model, det_model, has_aligned=args.aligned)]
     if args.det_model == 'yunet' and not args.aligned:
@@ -174,6 +187,13 @@ def check_run(args):
                  'CPU.')
     except (RuntimeError, ValueError) as err:
         pf.add(f"--device: '{args.device}' is not a device torch knows ({err}).")
+    if getattr(args, 'opt', None):
+        from gfpgan.archs.presets import training_network_options
+        from gfpgan.config.spec import OptionsError
+        try:
+            training_network_options(args.opt)
+        except OptionsError as err:
+            pf.add(f'--opt: {err}')
     paths = list_inputs(args.input, pf)
     pf.output_folder(args.output, '-o/--output')
     found = {}
@@ -204,12 +224,11 @@ def _optional_background(args):
 def build_restorer(args, found=None):
     """The GFPGANer of the options, its detector and parser built now (so a damaged file stops the run before the
     first photo); ``found`` maps file names to the paths check_run resolved."""
-    from gfpgan.archs.presets import RELEASES
     from .background import RealESRGANUpsampler, required_weights as background_weights
     from gfpgan.faces.detectors import YUNET_FILE, YuNetDetector
     from .gfpganer import GFPGANer
     found = found or {}
-    release = RELEASES[args.version]
+    release = _release(args)
     wanted = _background_wanted(args)
     bg = None
     if wanted is not None:
@@ -226,8 +245,9 @@ def build_restorer(args, found=None):
     restorer = GFPGANer(
         found.get(model) or model,
         upscale=args.upscale,
-        arch=release['arch'],
+        arch=release['arch'] if args.version else None,  # None: the network a checkpoint trained here carries
         channel_multiplier=release['channel_multiplier'],
+        opt=getattr(args, 'opt', None),
         bg_upsampler=bg,
         device=args.device,
         det_model=args.det_model if detector is None else None,

@@ -8,9 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from gfpgan.archs import build_network
-from gfpgan.archs.presets import release_network_options
-from gfpgan.utils.checkpoint import load_network
+from gfpgan.archs.presets import load_generator, network_face_size
 from gfpgan.utils.device import conv_memory_format, resolve_device, to_memory_format
 from gfpgan.utils.weights import resolve_weights
 
@@ -77,7 +75,8 @@ class GFPGANer:
         model_path: checkpoint path, release file name or URL (resolved: path, experiments/pretrained_models/,
             caches, then the URL).
         upscale: output scale of the whole photo.
-        arch: 'clean' (v1.2-v1.4), 'bilinear', 'original' (GFPGANv1.pth) or 'RestoreFormer' (RestoreFormer.pth).
+        arch: 'clean' (v1.2-v1.4), 'bilinear', 'original' (GFPGANv1.pth) or 'RestoreFormer' (RestoreFormer.pth);
+            None (default): the network a checkpoint trained here carries, else 'clean'.
         channel_multiplier: 2 for the clean releases, 1 for v1 (RestoreFormer has none and ignores it).
         bg_upsampler: an object with ``enhance(img, outscale=...) -> (img, mode)`` (e.g. RealESRGANUpsampler) or None
             (the photo is resized with Lanczos).
@@ -88,12 +87,15 @@ class GFPGANer:
         batch_size: faces restored per forward pass; None: 8 on CUDA, 1 on the CPU (where larger batches were
             measured slower per face: 0.34-0.41 faces/s at 8 against 0.54-0.56 at 1 on 2 cores).
         net: an already built generator (tests, custom architectures); ``model_path`` is then optional.
+        face_size: the aligned face size; None: the network's ``out_size`` (512 for the releases).
+        opt: the network options (a training options file, whose ``network_g`` is used, or that section as a dict)
+            instead of the architecture the checkpoint carries or ``arch`` names.
     """
 
     def __init__(self,
                  model_path=None,
                  upscale=2,
-                 arch='clean',
+                 arch=None,
                  channel_multiplier=2,
                  bg_upsampler=None,
                  device=None,
@@ -105,13 +107,13 @@ class GFPGANer:
                  bf16=False,
                  batch_size=None,
                  net=None,
-                 face_size=512):
+                 face_size=None,
+                 opt=None):
         from .face_helper import FaceRestoreHelper
         self.upscale = upscale
         self.bg_upsampler = bg_upsampler
         self.device = resolve_device(device)
         self.batch_size = max(1, int(batch_size or (8 if self.device.type == 'cuda' else 1)))
-        self.face_size = face_size
         self.dtype = torch.float16 if half else torch.bfloat16 if bf16 else None
         if half and self.device.type != 'cuda':
             raise ValueError('half precision (--half) needs a CUDA device; use bf16 on the CPU.')
@@ -123,8 +125,9 @@ class GFPGANer:
                 model_path = resolve_weights(os.path.basename(model_path), url=model_path)
             else:
                 model_path = resolve_weights(model_path)
-            net = build_network(release_network_options(arch, channel_multiplier))
-            load_network(net, model_path, param_key='params_ema')
+            net, options = load_generator(model_path, arch, channel_multiplier, opt)
+            face_size = face_size or network_face_size(options)
+        self.face_size = face_size = int(face_size or 512)
         self.gfpgan = net.eval().to(self.device)
         if half:
             self.gfpgan = self.gfpgan.half()

@@ -14,12 +14,29 @@ from .fileio import atomic_write
 
 __all__ = [
     'CheckpointError', 'load_checkpoint_file', 'extract_state_dict', 'load_network', 'save_network', 'atomic_save',
-    'describe_state_dict'
+    'describe_state_dict', 'NETWORK_OPTIONS_KEY', 'plain_options'
 ]
 
 
 class CheckpointError(GFPGANError, RuntimeError):
     """A checkpoint that cannot be read, is unsafe, or does not fit the network."""
+
+
+# The key of a checkpoint written here holding the build_network options of its network (plain values, safe under
+# torch.load(weights_only=True)); release files do not have it. The official keys stay beside it.
+NETWORK_OPTIONS_KEY = 'network_options'
+
+
+def plain_options(options):
+    """``options`` as plain dicts, lists, str, int, float, bool and None (tuples become lists, other values their
+    text), so a checkpoint holding them loads with ``weights_only=True``."""
+    if isinstance(options, dict):
+        return {str(key): plain_options(value) for key, value in options.items()}
+    if isinstance(options, (list, tuple)):
+        return [plain_options(value) for value in options]
+    if options is None or isinstance(options, (bool, int, float, str)):
+        return options
+    return str(options)
 
 
 def load_checkpoint_file(path):
@@ -126,16 +143,19 @@ def _net_name(net):
     return type(net).__name__
 
 
-def load_network(net, path, param_key='params_ema', strict=True):
+def load_network(net, path, param_key='params_ema', strict=True, checkpoint=None):
     """Load the weights in ``path`` into ``net`` (DDP/DataParallel unwrapped) and return ``net``.
 
     Accepts ``{'params_ema': sd}``, ``{'params': sd}`` (falls back between the two) and bare
     state_dicts, ``.pth`` and ``.safetensors``. With ``strict``, any missing, unexpected or
     mis-shaped key raises one CheckpointError that lists the first offending keys and, when it can
     tell, which network the file fits; otherwise the matching keys are loaded and the rest reported.
+    ``checkpoint``: the file already loaded (it is then not read again).
     """
     target = net.module if hasattr(net, 'module') and isinstance(net.module, torch.nn.Module) else net
-    state_dict = extract_state_dict(load_checkpoint_file(path), param_key)
+    if checkpoint is None:
+        checkpoint = load_checkpoint_file(path)
+    state_dict = extract_state_dict(checkpoint, param_key)
     own = target.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
@@ -153,6 +173,10 @@ def load_network(net, path, param_key='params_ema', strict=True):
             parts.append(f'shape mismatches (file vs network): {_first(mismatched, 3)}')
         guess = describe_state_dict(state_dict)
         hint = f' The file looks like a {guess} checkpoint.' if guess else ''
+        carried = checkpoint.get(NETWORK_OPTIONS_KEY) if isinstance(checkpoint, dict) else None
+        if isinstance(carried, dict):
+            hint += (f" It was saved from a {carried.get('type')} of out_size {carried.get('out_size')} (its "
+                     'network_options), which builds by itself when no architecture is forced.')
         message = f"Checkpoint '{os.fspath(path)}' does not fit {_net_name(target)}: {'; '.join(parts)}.{hint}"
         if strict:
             raise CheckpointError(message)
@@ -209,9 +233,10 @@ def atomic_save(obj, path):
         raise OSError(code, cause.strerror or os.strerror(code), path) from err  # the target, not the temporary
 
 
-def save_network(net, path, param_key='params', ema_net=None):
+def save_network(net, path, param_key='params', ema_net=None, options=None):
     """Save ``net`` as ``{param_key: state_dict}`` (plus ``'params_ema'`` from ``ema_net``), atomically,
-    with tensors on the CPU and 'module.' prefixes stripped."""
+    with tensors on the CPU and 'module.' prefixes stripped. ``options``: the network's build options, kept under
+    NETWORK_OPTIONS_KEY as plain values, so inference rebuilds the same network from the file alone."""
 
     def cpu_state(n):
         n = n.module if hasattr(n, 'module') and isinstance(n.module, torch.nn.Module) else n
@@ -220,4 +245,6 @@ def save_network(net, path, param_key='params', ema_net=None):
     obj = {param_key: cpu_state(net)}
     if ema_net is not None:
         obj['params_ema'] = cpu_state(ema_net)
+    if options is not None:
+        obj[NETWORK_OPTIONS_KEY] = plain_options(options)
     atomic_save(obj, path)

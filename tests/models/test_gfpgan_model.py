@@ -126,8 +126,9 @@ def test_save_writes_the_official_layout_and_resume_restores_state(model, tmp_pa
     files = sorted(os.listdir(tmp_path / 'models'))
     assert files == ['net_d_1.pth', 'net_d_left_eye_1.pth', 'net_d_mouth_1.pth', 'net_d_right_eye_1.pth', 'net_g_1.pth']
     g = load_checkpoint_file(tmp_path / 'models' / 'net_g_1.pth')
-    assert set(g) == {'params', 'params_ema'} and set(load_checkpoint_file(
+    assert set(g) == {'params', 'params_ema', 'network_options'} and set(load_checkpoint_file(
         tmp_path / 'models' / 'net_d_1.pth')) == {'params'}
+    assert g['network_options'] == model.opt['network_g']  # inference rebuilds the network from the file alone
     torch.testing.assert_close(g['params_ema'], model.net_g_ema.state_dict())
     state = load_checkpoint_file(tmp_path / 'training_states' / '1.state')  # weights_only: no pickled objects
     assert state['iter'] == 1 and state['epoch'] == 0 and len(state['optimizers']) == 5
