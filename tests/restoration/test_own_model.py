@@ -13,7 +13,8 @@ from gfpgan.archs import build_network
 from gfpgan.archs.presets import generator_options, training_network_options
 from gfpgan.metrics.checkpoint_test import build_generator
 from gfpgan.restoration import cli
-from gfpgan.utils.checkpoint import NETWORK_OPTIONS_KEY, CheckpointError, extract_state_dict, save_network
+from gfpgan.utils.checkpoint import (NETWORK_OPTIONS_KEY, CheckpointError, extract_state_dict, load_checkpoint_file,
+                                     save_network)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, 'options', 'train_gfpgan_tiny.yml')
@@ -116,3 +117,52 @@ def test_an_opt_without_network_g_is_one_sentence_of_the_preflight(tmp_path, own
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert '--opt' in err and 'no network_g section' in err and 'bad.yml' in err and 'Traceback' not in err
+
+
+def test_a_checkpoint_saved_by_training_restores_without_a_key_mismatch(tmp_path):
+    """GFPGANModel.save (what training calls) -> net_g_1.pth -> GFPGANer builds the trained 64x64 network."""
+    import copy
+    import json
+
+    from refdata import TRAIN_STEP_REFERENCE
+
+    from gfpgan.models.gfpgan_model import GFPGANModel
+    with open(TRAIN_STEP_REFERENCE) as f:
+        opt = copy.deepcopy(json.load(f)['options'])
+    opt['train']['perceptual_opt']['pretrained'] = False
+    opt['path'] = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states')}
+    torch.manual_seed(0)
+    GFPGANModel(opt).save(epoch=0, current_iter=1)
+    restorer = GFPGANer(model_path=tmp_path / 'models' / 'net_g_1.pth', device='cpu', use_parse=False)
+    assert type(restorer.gfpgan).__name__ == opt['network_g']['type'] and restorer.face_size == 64
+    assert restorer.enhance(astronaut_face(64), has_aligned=True)[1][0].shape == (64, 64, 3)
+
+
+def test_train_two_iterations_then_restore_with_the_command_line(tmp_path, capsys):
+    """train.py on the tiny config (narrowed further by --force_yml, so the YAML alone no longer describes the
+    network) for 2 iterations, then inference on its net_g_latest.pth with no architecture given."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from test_train import TRAIN, overrides
+
+    from gfpgan.data.components import save_component_boxes
+    face_set = tmp_path / 'set'
+    (face_set / 'train').mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(face_set / 'train' / f'{i:03d}.png'), np.roll(astronaut_face(64), 3 * i, axis=1))
+    box = {'left_eye': [200., 240., 20.], 'right_eye': [310., 240., 20.], 'mouth': [256., 370., 40.]}
+    save_component_boxes({f'{i:08d}': box for i in range(4)}, face_set / 'components.pth')
+    proc = subprocess.run(
+        [sys.executable, TRAIN, '-opt', TINY, '--force_yml', *overrides(face_set, 'train:total_iter=2')],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model = tmp_path / 'experiments' / 'train_gfpgan_tiny' / 'models' / 'net_g_latest.pth'
+    carried = load_checkpoint_file(model)[NETWORK_OPTIONS_KEY]
+    assert carried['narrow'] == 0.125 and carried['num_style_feat'] == 32  # the options trained, overrides included
+    out = tmp_path / 'out'
+    argv = ['-i', str(_aligned_folder(tmp_path)), '-o', str(out), '--model_path', str(model), '--aligned',
+            '--bg_upsampler', 'none', '--device', 'cpu', '--no_progress']
+    assert cli.main(argv) == 0
+    assert cv2.imread(str(out / 'restored_faces' / 'one_00.png')).shape == (64, 64, 3)
