@@ -7,7 +7,7 @@ from gfpgan.errors import run_cli
 
 SCRIPTS = ('benchmark', 'calculate_fid_stats', 'convert_gfpganv1_to_clean', 'create_lmdb', 'demo',
            'download_pretrained', 'evaluate', 'export_onnx', 'extract_components', 'make_demo_faces', 'make_test_set',
-           'test_gfpgan')
+           'prepare_dataset', 'test_gfpgan')
 
 
 @pytest.mark.parametrize('name', SCRIPTS)
