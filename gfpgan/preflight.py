@@ -172,7 +172,7 @@ class Preflight:
         header = header or f"{count} problem{'s' if count != 1 else ''}{where}; nothing was started"
         return header + ':\n' + '\n'.join(f'  - {line}' for line in lines)
 
-    def raise_if_any(self, header=None):
-        """Raise one PreflightError listing every problem, if there is any."""
+    def raise_if_any(self, header=None, error=PreflightError):
+        """Raise one ``error`` (PreflightError or a subclass) listing every problem, if there is any."""
         if self:
-            raise PreflightError(self.report(header), self.lines())
+            raise error(self.report(header), self.lines())

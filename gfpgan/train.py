@@ -96,9 +96,7 @@ def build_datasets(opt):
                              f'batch of {batch} per GPU x {world_size} processes: lower batch_size_per_gpu.')
     if not any(dataset_opt['phase'] == 'train' for dataset_opt in opt['datasets'].values()):
         problems.add(f"{opt['opt_path']}: datasets has no 'train' entry; training needs one.")
-    if problems.problems:
-        raise OptionsError(problems.report() if len(problems.problems) > 1 else problems.problems[0],
-                           problems.problems)
+    problems.raise_if_any(error=OptionsError)
     return datasets
 
 

@@ -70,8 +70,7 @@ class CheckRun:
 
     def raise_if_any(self):
         """One OptionsError: the problem's sentence, or all problems listed under a header naming the file."""
-        if self.problems:
-            raise OptionsError(self.problems.report(), self.problems.lines())
+        self.problems.raise_if_any(error=OptionsError)
 
 
 class Spec:

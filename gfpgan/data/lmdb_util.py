@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from gfpgan.data.storage import scan_images
 from gfpgan.utils.fileio import atomic_write
-from gfpgan.utils.img_util import ImageReadError, imdecode
+from gfpgan.utils.img_util import ImageReadError, imdecode, read_image_bytes
 from gfpgan.utils.optional import import_optional
 
 __all__ = ['create_lmdb', 'encode_png']
@@ -30,12 +30,7 @@ def encode_png(path, compress_level=1):
 
     ImageReadError names a file that cannot be read or decoded.
     """
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise ImageReadError(f"Cannot read image '{path}': {err.strerror or err}.") from err
-    img = imdecode(data, _READ_FLAGS, path)
+    img = imdecode(read_image_bytes(path), _READ_FLAGS, path)
     ok, png = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
     if not ok:
         raise ImageReadError(f"Cannot re-encode image '{path}' ({img.dtype}, shape {img.shape}) as PNG.")

@@ -22,18 +22,13 @@ __all__ = ['GFPGANer', 'Photo', 'blend_strength', 'split_alpha', 'restore_mode',
 def load_photo(img):
     """``img`` itself if it is an array, else the photo at that path as cv2 reads it, unchanged (gray, BGR, BGRA;
     8- or 16-bit). ImageReadError (a ValueError) naming the file when it cannot be read or is no such photo."""
-    from gfpgan.utils.img_util import ImageReadError, imdecode
+    from gfpgan.utils.img_util import ImageReadError, imdecode, read_image_bytes
     if isinstance(img, np.ndarray):
         return img
     if not isinstance(img, (str, bytes, os.PathLike)):
         raise TypeError(f'Expected an image array or a file path, got {type(img).__name__}.')
     path = os.fsdecode(img)
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise ImageReadError(f"Cannot read image '{path}': {err.strerror or err}.") from err
-    photo = imdecode(data, cv2.IMREAD_UNCHANGED, path)
+    photo = imdecode(read_image_bytes(path), cv2.IMREAD_UNCHANGED, path)
     if photo.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"'{path}' holds {photo.dtype} samples; only 8- and 16-bit photos are supported.")
     return photo

@@ -16,8 +16,8 @@ from gfpgan.errors import GFPGANError
 from .fileio import atomic_write
 
 __all__ = [
-    'ImageReadError', 'imdecode', 'decode_image', 'read_image', 'resize_square', 'img2tensor', 'tensor2img', 'imwrite',
-    'bgr_to_tensor', 'tensor_to_bgr'
+    'ImageReadError', 'imdecode', 'decode_image', 'read_image', 'read_image_bytes', 'resize_square', 'img2tensor',
+    'tensor2img', 'imwrite', 'bgr_to_tensor', 'tensor_to_bgr'
 ]
 
 # Decoded with EXIF orientation applied, 16-bit depth kept, gray expanded and alpha dropped by OpenCV,
@@ -131,15 +131,19 @@ def decode_image(data, path='<bytes>'):
                          '(8-bit, 16-bit or float images only).')
 
 
+def read_image_bytes(path):
+    """The bytes of the image file ``path``; an unreadable file is an ImageReadError naming it and the cause."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError as err:
+        raise ImageReadError(f"Cannot read image '{path}': {err.strerror or err}.") from err
+
+
 def read_image(path):
     """Read and decode an image file to a (H, W, 3) float32 RGB array in [0, 1] (see ``decode_image``)."""
     path = os.fspath(path)
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise ImageReadError(f"Cannot read image '{path}': {err.strerror or err}.") from err
-    return decode_image(data, path)
+    return decode_image(read_image_bytes(path), path)
 
 
 def resize_square(img, size):
