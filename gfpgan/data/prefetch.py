@@ -3,8 +3,10 @@
 All share BasicSR's prefetcher interface used by the training loop: `next()` returns the next batch or
 None at the end of the epoch, `reset()` starts a new epoch, and `close()` releases what they hold.
 """
+import atexit
 import queue
 import threading
+import weakref
 from collections.abc import Mapping
 
 import torch
@@ -89,6 +91,19 @@ class _Failure:
 
 
 _END = object()
+_LIVE = weakref.WeakSet()  # thread prefetchers whose threads may still run: stopped at interpreter exit
+_EXIT_JOIN_S = 10.0
+
+
+@atexit.register
+def _stop_live_prefetchers():
+    """Stop every running prefetch thread before the interpreter finalizes.
+
+    A daemon thread still inside a DataLoader call when the interpreter tears down aborts the process
+    ('terminate called without an active exception'); stopping it first makes exit clean.
+    """
+    for prefetcher in list(_LIVE):
+        prefetcher.close(timeout=_EXIT_JOIN_S)
 
 
 def _put(out, item, stop):
@@ -159,14 +174,16 @@ class ThreadPrefetcher:
             target=_produce, args=(iterator, self._queue, self._stop), name='gfpgan-prefetch', daemon=True)
         del iterator  # the thread holds the only reference: it is released when the thread ends
         self._thread.start()
+        _LIVE.add(self)
 
-    def close(self):
-        """Stop the thread and wait for it; it finishes at most the batch it is loading."""
+    def close(self, timeout=None):
+        """Stop the thread and wait for it (up to `timeout` s); it finishes at most the batch it is loading."""
         thread, stop = self._thread, self._stop
         self._release()
+        _LIVE.discard(self)
         if thread is not None:
             stop.set()
-            thread.join()
+            thread.join(timeout)
 
     def _release(self):
         """Forget the current epoch's thread and queue."""
