@@ -86,3 +86,9 @@ def main(argv=None):
                                blur_threshold=args.blur_threshold, luminance=tuple(args.luminance))
     print_summary(manifest, args.output)
     return 0
+
+
+def command():
+    """The ``gfpgan-prepare-dataset`` console command: main with one-sentence errors and exit codes."""
+    from gfpgan.errors import run_cli
+    return run_cli(main)
