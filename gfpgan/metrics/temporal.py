@@ -1,0 +1,304 @@
+"""Temporal stability of restored video: face-region flicker and the identity angle between consecutive faces.
+
+**Face flicker** (8-bit grey levels per pixel per frame, lower is steadier). For each pair of consecutive frames
+(t, t + 1) of one face track:
+
+1. The face's own motion is estimated from the INPUT video, never from the frames measured: by default
+   (``motion='flow'``) OpenCV's Farneback dense optical flow between the two grey input frames around the face
+   (it follows a talking mouth and ignores a detector's jitter); or (``motion='landmarks'``) the least-squares
+   similarity transform between the track's 5-point landmarks of frames t and t + 1, after smoothing each landmark
+   coordinate over time within the shot (Savitzky-Golay, order 2, centred window of ``smooth_window`` frames: a
+   detector's jitter would otherwise be read as motion, while a smooth path, quadratic within the window, passes
+   through unchanged).
+2. Frame t + 1 is warped back onto frame t by that motion (bilinear). For a restored frame s times the input's size
+   the same motion is used, conjugated by the scaling (pixel centres map as x' = s (x + 0.5) - 0.5), so that input
+   and output are compensated identically and their flicker is comparable.
+3. The value of the pair is the mean of | grey_t - warped grey_(t + 1) | (grey = 0.299 R + 0.587 G + 0.114 B on the
+   0-255 scale, computed in float) over the face region of frame t: the ellipse of the FFHQ 5-point template's
+   face (centre (256, 300), semi-axes (135, 165) in the 512-pixel template), shrunk by ``erode`` (default 15 %) so
+   that the face border, hair and background stay out, placed by the (smoothed) landmarks; pixels that the warp
+   takes from outside frame t + 1 are left out.
+4. A pair is skipped when the face is missing in either frame, when a shot cut lies between them (``cuts``), or when
+   the landmarks jump by more than ``max_jump`` times the face's eye-to-mouth distance (a cut or a detector that
+   switched faces: no motion compensation can make such a pair comparable).
+
+``face_flicker`` returns every pair's value and their mean. Measured on the input video it is the flicker the
+content itself has (talking, lighting, compression); a restorer that adds none scores about the same on its output,
+so the ratio output / input is the restorer's added flicker (1.0: none).
+
+**Consecutive identity angle** (degrees): the mean ArcFace angle between the aligned faces of consecutive frames of
+one track (``gfpgan.metrics.identity_angle``'s protocol and network), skipping pairs where either face is missing.
+
+These are whole-video measures, not per-image ``Metric`` classes of the registry; ``gfpgan.metrics.video_cli``
+computes them for a restored video and its input (``python scripts/evaluate.py video --help``).
+"""
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from gfpgan.faces.alignment import align_face, similarity_transform
+from gfpgan.faces.templates import FFHQ_TEMPLATE_5
+
+from .identity_angle import embedding_angle
+
+__all__ = [
+    'FlickerResult', 'FACE_ELLIPSE', 'smooth_track', 'track_segments', 'pair_motions', 'face_region_mask',
+    'grey_levels', 'face_flicker', 'aligned_faces', 'consecutive_identity_angle', 'scale_affine'
+]
+
+FACE_ELLIPSE = ((256.0, 300.0), (135.0, 165.0))  # (centre, semi-axes) of the face in the 512-pixel FFHQ template
+_EYE_MOUTH = float(np.linalg.norm(FFHQ_TEMPLATE_5[:2].mean(0) - FFHQ_TEMPLATE_5[3:].mean(0)))  # 131 template px
+
+
+@dataclass
+class FlickerResult:
+    """Per-pair values (``values[t]``: the pair (t, t + 1); None where skipped), their mean (NaN when no pair was
+    compared) and how many pairs were compared / skipped."""
+    values: list = field(default_factory=list)
+
+    @property
+    def compared(self):
+        return sum(v is not None for v in self.values)
+
+    @property
+    def skipped(self):
+        return len(self.values) - self.compared
+
+    @property
+    def mean(self):
+        found = [v for v in self.values if v is not None]
+        return float(np.mean(found)) if found else math.nan
+
+
+def _as_points(landmarks):
+    return None if landmarks is None else np.asarray(landmarks, np.float64).reshape(5, 2)
+
+
+def _eye_mouth(points):
+    return float(np.linalg.norm(points[:2].mean(0) - points[3:].mean(0)))
+
+
+def track_segments(landmarks, cuts=(), max_jump=0.5):
+    """[(start, stop)] frame ranges (stop exclusive) where a face track runs unbroken: the face is present in every
+    frame, no shot starts inside (``cuts``: indices of the first frame of each new shot), and no landmark moves more
+    than ``max_jump`` times the eye-to-mouth distance from one frame to the next."""
+    points = [_as_points(p) for p in landmarks]
+    cuts = set(int(c) for c in cuts)
+    segments, start = [], None
+    for t, p in enumerate(points):
+        if p is None:
+            if start is not None:
+                segments.append((start, t))
+            start = None
+            continue
+        if start is not None:
+            prev = points[t - 1]
+            jump = np.linalg.norm(p - prev, axis=1).max() / max(_eye_mouth(prev), 1e-6)
+            if t in cuts or jump > max_jump:
+                segments.append((start, t))
+                start = None
+        if start is None:
+            start = t
+    if start is not None:
+        segments.append((start, len(points)))
+    return segments
+
+
+def smooth_track(landmarks, segments, window=11):
+    """The landmarks with each coordinate smoothed over time inside each segment (Savitzky-Golay, order 2, centred
+    ``window`` frames, shorter at a short segment; segments of under 4 frames are kept as they are). None stays."""
+    from scipy.signal import savgol_filter
+    out = [_as_points(p) for p in landmarks]
+    for start, stop in segments:
+        length = stop - start
+        win = min(int(window), length if length % 2 else length - 1)
+        if win < 3 or length < 4:
+            continue
+        block = np.stack(out[start:stop])  # (n, 5, 2)
+        smoothed = savgol_filter(block, win, min(2, win - 1), axis=0, mode='interp')
+        out[start:stop] = list(smoothed)
+    return out
+
+
+def pair_motions(landmarks, cuts=(), window=11, max_jump=0.5):
+    """``(smoothed, motions)``: the track's smoothed landmarks (``smooth_track``) and, for each consecutive pair
+    (t, t + 1), the (2, 3) similarity taking frame-t pixels to frame-(t + 1) pixels, None where the pair is not
+    comparable (``track_segments``)."""
+    segments = track_segments(landmarks, cuts, max_jump)
+    smoothed = smooth_track(landmarks, segments, window)
+    motions = [None] * max(len(smoothed) - 1, 0)
+    for start, stop in segments:
+        for t in range(start, stop - 1):
+            motions[t] = similarity_transform(smoothed[t], smoothed[t + 1])
+    return smoothed, motions
+
+
+def scale_affine(matrix, scale):
+    """The (2, 3) pixel map ``matrix`` of an image, for the same image resized by ``scale`` (pixel centres:
+    x' = s (x + 0.5) - 0.5)."""
+    to_big = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1.0]])
+    to_small = np.linalg.inv(to_big)
+    return (to_big @ np.vstack([matrix, [0, 0, 1]]) @ to_small)[:2]
+
+
+def _scale_points(points, scale):
+    return None if points is None else scale * (points + 0.5) - 0.5
+
+
+def face_region_mask(shape, landmarks5, erode=0.15):
+    """``(mask, (x0, y0, x1, y1))``: a uint8 {0, 1} mask of the image ``shape`` (H, W) covering the face ellipse
+    (``FACE_ELLIPSE`` of the FFHQ template, semi-axes times 1 - ``erode``) placed by ``landmarks5``, and its bounding
+    box inside the image (mask is cropped to it); an empty box when the face is outside the image."""
+    h, w = shape[:2]
+    to_image = cv2.invertAffineTransform(similarity_transform(_as_points(landmarks5), FFHQ_TEMPLATE_5))
+    (cx, cy), (ax, ay) = FACE_ELLIPSE
+    angles = np.linspace(0, 2 * np.pi, 72, endpoint=False)
+    shrink = 1.0 - float(erode)
+    outline = np.stack([cx + shrink * ax * np.cos(angles), cy + shrink * ay * np.sin(angles)], axis=1)
+    outline = outline @ to_image[:, :2].T + to_image[:, 2]
+    x0, y0 = np.floor(outline.min(0)).astype(int)
+    x1, y1 = np.ceil(outline.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0), np.uint8), (0, 0, 0, 0)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((outline - (x0, y0)) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return mask, (x0, y0, x1, y1)
+
+
+def grey_levels(img, blur=0.0):
+    """(H, W) float32 grey of a BGR uint8 (or float) image on the 0-255 scale (BT.601 weights), Gaussian-blurred
+    with sigma ``blur`` pixels when it is positive."""
+    img = np.asarray(img)
+    grey = img.astype(np.float32) if img.ndim == 2 else cv2.cvtColor(img[..., :3].astype(np.float32),
+                                                                     cv2.COLOR_BGR2GRAY)
+    return cv2.GaussianBlur(grey, (0, 0), blur) if blur > 0 else grey
+
+
+def _farneback(grey, grey_next):
+    """Dense flow (h, w, 2) from frame t to t + 1: pixel p of frame t is at p + flow[p] in frame t + 1."""
+    a, b = (np.clip(g, 0, 255).astype(np.uint8) for g in (grey, grey_next))
+    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.1, 0)
+
+
+def _flow_sources(ref, ref_next, box, scale, margin=16):
+    """(src_x, src_y): where each pixel of ``box`` (x0, y0, x1, y1) of a frame ``scale`` times the input's size lies
+    in the next frame, by Farneback flow computed on the input frames' grey levels around the box."""
+    x0, y0, x1, y1 = box
+    h, w = ref.shape[:2]
+    ix0, iy0 = max(int((x0 + 0.5) / scale - 0.5) - margin, 0), max(int((y0 + 0.5) / scale - 0.5) - margin, 0)
+    ix1, iy1 = min(int((x1 + 0.5) / scale) + margin + 1, w), min(int((y1 + 0.5) / scale) + margin + 1, h)
+    flow = _farneback(grey_levels(ref[iy0:iy1, ix0:ix1]), grey_levels(ref_next[iy0:iy1, ix0:ix1]))
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    in_x, in_y = (xs + 0.5) / scale - 0.5 - ix0, (ys + 0.5) / scale - 0.5 - iy0  # input pixels of the crop
+    flow = cv2.remap(flow, in_x, in_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return xs + scale * flow[..., 0], ys + scale * flow[..., 1]
+
+
+def _pair_value(grey, grey_next, box, mask, motion=None, sources=None):
+    """Mean |grey - warped grey_next| in ``box`` under ``mask``, frame t + 1 sampled where ``motion`` ((2, 3) frame
+    t -> t + 1 pixels) or ``sources`` ((src_x, src_y) per box pixel) says; None when no pixel of the region maps
+    inside frame t + 1."""
+    x0, y0, x1, y1 = box
+    h, w = grey_next.shape
+    if sources is None:
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        src_x = motion[0, 0] * xs + motion[0, 1] * ys + motion[0, 2]
+        src_y = motion[1, 0] * xs + motion[1, 1] * ys + motion[1, 2]
+    else:
+        src_x, src_y = sources
+    warped = cv2.remap(grey_next, src_x.astype(np.float32), src_y.astype(np.float32), cv2.INTER_LINEAR)
+    inside = (src_x >= 0) & (src_x <= w - 1) & (src_y >= 0) & (src_y <= h - 1) & (mask > 0)
+    if not inside.any():
+        return None
+    return float(np.abs(grey[y0:y1, x0:x1][inside] - warped[inside]).mean())
+
+
+def face_flicker(frames, landmarks, reference_frames=None, cuts=(), motion='flow', scale=None, smooth_window=11,
+                 erode=0.15, max_jump=0.5, blur=0.0):
+    """Face-region flicker of ``frames`` (see the module docstring), in grey levels per pixel per frame.
+
+    Args:
+        frames (iterable of (H, W, 3) BGR uint8): the video measured (input or restored), read one frame at a time.
+        landmarks (list of (5, 2) | None): one face track's 5 points per frame in INPUT pixels (None: no face).
+        reference_frames (iterable | None): the input video the motion comes from with ``motion='flow'`` (default:
+            ``frames`` themselves); with ``scale`` None its size also gives the scale of ``frames``.
+        cuts (iterable of int): the first frame of each new shot.
+        motion (str): 'landmarks' (smoothed similarity) or 'flow' (Farneback optical flow on the input).
+        scale (float | None): ``frames`` are this many times the input's size (None: from the sizes, else 1).
+        smooth_window, erode, max_jump: the landmark smoothing window (frames), the region's shrink, the jump that
+            breaks a track (see ``track_segments``).
+
+    Returns:
+        FlickerResult: ``values`` per pair (None where skipped) and ``mean``.
+    """
+    if motion not in ('landmarks', 'flow'):
+        raise ValueError(f"face_flicker: motion must be 'landmarks' or 'flow', got {motion!r}.")
+    smoothed, motions = pair_motions(landmarks, cuts, smooth_window, max_jump)
+    result = FlickerResult([None] * len(motions))
+    refs = iter(reference_frames) if reference_frames is not None else None
+    prev = prev_ref = None
+    for t, frame in enumerate(frames):
+        if t > len(motions):
+            raise ValueError(f'face_flicker: more frames than landmarks ({len(landmarks)}).')
+        ref = next(refs, None) if refs is not None else frame
+        if refs is not None and ref is None:
+            raise ValueError(f'face_flicker: the reference video has fewer frames ({t}) than the measured one.')
+        if scale is None:
+            scale = frame.shape[1] / ref.shape[1] if refs is not None else 1.0
+        grey = grey_levels(frame, blur * scale)
+        if t > 0 and motions[t - 1] is not None:
+            mask, box = face_region_mask(grey.shape, _scale_points(smoothed[t - 1], scale), erode)
+            if box[2] > box[0]:
+                if motion == 'flow':
+                    sources = _flow_sources(prev_ref, ref, box, scale)
+                    result.values[t - 1] = _pair_value(prev, grey, box, mask, sources=sources)
+                else:
+                    result.values[t - 1] = _pair_value(prev, grey, box, mask, scale_affine(motions[t - 1], scale))
+        prev, prev_ref = grey, ref
+    return result
+
+
+def aligned_faces(frames, landmarks, size=256, scale=1.0):
+    """Yield each frame's face aligned to the FFHQ template at ``size`` pixels (``gfpgan.faces.alignment.align_face``)
+    from the track's input-pixel ``landmarks`` scaled by ``scale`` (None where the frame has no face)."""
+    for frame, points in zip(frames, landmarks):
+        yield None if points is None else align_face(frame, _scale_points(_as_points(points), scale), size)[0]
+
+
+def consecutive_identity_angle(faces, identity_model, batch_size=16):
+    """Identity angle in degrees between the ArcFace embeddings of consecutive faces of one track.
+
+    Args:
+        faces (iterable of (H, W, 3) BGR uint8 | None): aligned faces in frame order (None: no face in that frame).
+        identity_model (gfpgan.metrics.identity_angle.IdentityAngle): the network and its preprocessing.
+        batch_size (int): faces embedded per forward pass.
+
+    Returns:
+        FlickerResult: the angle of each pair (t, t + 1), None where either face is missing, and their ``mean``.
+    """
+    embeddings, batch, slots = [], [], []
+
+    def flush():
+        if batch:
+            found = identity_model.embeddings(identity_model._to_tensor(np.stack(batch))).cpu().numpy()
+            for slot, emb in zip(slots, found):
+                embeddings[slot] = emb
+            batch.clear()
+            slots.clear()
+
+    for face in faces:
+        embeddings.append(None)
+        if face is None:
+            continue
+        batch.append(face if face.shape == (batch[0].shape if batch else face.shape) else
+                     cv2.resize(face, batch[0].shape[1::-1], interpolation=cv2.INTER_AREA))
+        slots.append(len(embeddings) - 1)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return FlickerResult([
+        None if a is None or b is None else embedding_angle(a, b) for a, b in zip(embeddings[:-1], embeddings[1:])
+    ])

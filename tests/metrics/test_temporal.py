@@ -1,0 +1,144 @@
+"""The temporal-stability metrics: face flicker is ~0 for a static face, grows with per-frame noise in the face,
+stays small under a smooth translation / rotation (motion compensation, both kinds), skips pairs across a cut or
+without a face, and compares an upscaled output with its input; the consecutive identity angle is 0 for identical
+faces and positive for different ones (random ArcFace)."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from gfpgan.metrics.identity_angle import IdentityAngle
+from gfpgan.metrics.temporal import (aligned_faces, consecutive_identity_angle, face_flicker, face_region_mask,
+                                     scale_affine, track_segments)
+
+# the astronaut's 5 points (eyes, nose tip, mouth corners) in scikit-image's 512x512 photo: input data of the clips
+ASTRONAUT_5 = np.array([[203.2, 101.5], [246.5, 104.2], [225.0, 127.0], [201.0, 139.0], [246.0, 141.0]])
+SIZE = (320, 240)  # clip frame (w, h)
+
+
+@pytest.fixture(scope='module')
+def photo():
+    return np.ascontiguousarray(skdata.astronaut()[..., ::-1])
+
+
+def clip(photo, path):
+    """Frames of ``photo`` moved along ``path`` [(dx, dy, degrees)] (rotation about the face) and their landmarks."""
+    frames, landmarks = [], []
+    centre = tuple(ASTRONAUT_5.mean(0))
+    for dx, dy, angle in path:
+        matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        matrix[:, 2] += (dx - 60, dy - 20)
+        frames.append(cv2.warpAffine(photo, matrix, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+        landmarks.append(ASTRONAUT_5 @ matrix[:, :2].T + matrix[:, 2])
+    return frames, landmarks
+
+
+def face_noise(frames, landmarks, sigma, seed=0):
+    """Each frame with fresh Gaussian noise of ``sigma`` grey levels inside its face region only."""
+    rng = np.random.default_rng(seed)
+    noisy = []
+    for frame, points in zip(frames, landmarks):
+        mask, (x0, y0, x1, y1) = face_region_mask(frame.shape, points, erode=0.0)
+        out = frame.astype(np.float64)
+        out[y0:y1, x0:x1] += rng.normal(0, sigma, (y1 - y0, x1 - x0, 3)) * mask[..., None]
+        noisy.append(np.clip(out, 0, 255).round().astype(np.uint8))
+    return noisy
+
+
+@pytest.mark.parametrize('motion', ['flow', 'landmarks'])
+def test_static_face_has_no_flicker(photo, motion):
+    frames, landmarks = clip(photo, [(0, 0, 0)] * 8)
+    result = face_flicker(frames, landmarks, motion=motion)
+    assert result.compared == 7 and result.skipped == 0
+    assert result.mean < 1e-3
+
+
+def test_flicker_grows_with_noise_in_the_face(photo):
+    frames, landmarks = clip(photo, [(0, 0, 0)] * 8)
+    means = [face_flicker(face_noise(frames, landmarks, sigma), landmarks).mean for sigma in (2, 4, 8)]
+    assert 0.5 < means[0] < means[1] < means[2]
+    # fresh noise of sigma s in each of two frames: |difference| of grey noise, ~ 0.67 s * sqrt(2) * 0.8 on average
+    assert means[2] == pytest.approx(0.67 * 8 * math.sqrt(2) * math.sqrt(2 / math.pi), rel=0.2)
+
+
+@pytest.mark.parametrize('motion', ['flow', 'landmarks'])
+def test_smooth_motion_is_compensated(photo, motion):
+    path = [(1.3 * t, 0.6 * t, 0.7 * t) for t in range(12)]  # translation and rotation, sub-pixel steps
+    frames, landmarks = clip(photo, path)
+    moving = face_flicker(frames, landmarks, motion=motion).mean
+    still_landmarks = [landmarks[0]] * len(frames)  # the same region, motion taken as none
+    uncompensated = face_flicker(frames, still_landmarks, motion='landmarks').mean
+    noisy = face_flicker(face_noise(frames, landmarks, 8), landmarks, motion=motion).mean
+    assert moving < 0.4 * uncompensated
+    assert moving < 0.4 * noisy  # what is left is interpolation, well below a restorer's noise
+
+
+def test_landmark_motion_ignores_detector_jitter_after_smoothing(photo):
+    frames, landmarks = clip(photo, [(0, 0, 0)] * 16)
+    rng = np.random.default_rng(1)
+    jittered = [p + rng.normal(0, 0.5, p.shape) for p in landmarks]
+    raw = face_flicker(frames, jittered, motion='landmarks', smooth_window=1).mean
+    smoothed = face_flicker(frames, jittered, motion='landmarks', smooth_window=15).mean
+    flow = face_flicker(frames, jittered, motion='flow').mean
+    assert smoothed < 0.6 * raw
+    assert flow < 1e-3  # the flow of the input video does not see the landmarks' jitter at all
+
+
+def test_pairs_across_a_cut_or_without_a_face_are_skipped(photo):
+    first, lm_first = clip(photo, [(0, 0, 0)] * 5)
+    second, lm_second = clip(np.ascontiguousarray(photo[:, ::-1]), [(3, 2, 0)] * 5)
+    frames, landmarks = first + second, lm_first + lm_second
+    by_cut = face_flicker(frames, landmarks, cuts=[5], max_jump=100)
+    assert by_cut.values[4] is None and by_cut.compared == 8 and by_cut.mean < 1e-3
+    without_cut = face_flicker(frames, landmarks, max_jump=100)
+    assert without_cut.values[4] > 5  # the cut pair would dominate the mean
+    by_jump = face_flicker(frames, [p if t < 5 else p + 40 for t, p in enumerate(landmarks)])
+    assert by_jump.values[4] is None  # the landmarks jumped farther than max_jump: another face or shot
+    missing = list(landmarks)
+    missing[2] = None
+    result = face_flicker(frames, missing, cuts=[5])
+    assert result.values[1] is None and result.values[2] is None and result.compared == 6
+    assert track_segments(missing, cuts=[5]) == [(0, 2), (3, 5), (5, 10)]
+
+
+def test_upscaled_output_is_compared_with_its_input(photo):
+    path = [(1.3 * t, 0.6 * t, 0) for t in range(8)]
+    frames, landmarks = clip(photo, path)
+    rng = np.random.default_rng(2)
+    big = [cv2.resize(f, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC) for f in frames]
+    big_noisy = [np.clip(b + rng.normal(0, 8, b.shape), 0, 255).astype(np.uint8) for b in big]
+    for motion in ('flow', 'landmarks'):
+        plain = face_flicker(big, landmarks, reference_frames=frames, motion=motion).mean
+        noisy = face_flicker(big_noisy, landmarks, reference_frames=frames, motion=motion).mean
+        native = face_flicker(frames, landmarks, motion=motion).mean
+        assert plain < 1.5 * native + 0.5 and noisy > 2 * plain
+    with pytest.raises(ValueError, match='fewer frames'):
+        face_flicker(big, landmarks, reference_frames=frames[:3])
+
+
+def test_scale_affine_maps_pixel_centres():
+    matrix = np.array([[1.0, 0, 2.5], [0, 1.0, -1.0]])
+    big = scale_affine(matrix, 4)
+    point = np.array([10.0, 7.0])
+    moved = matrix[:, :2] @ point + matrix[:, 2]
+    assert np.allclose(big[:, :2] @ (4 * (point + 0.5) - 0.5) + big[:, 2], 4 * (moved + 0.5) - 0.5)
+
+
+@pytest.fixture(scope='module')
+def random_identity():
+    torch.manual_seed(0)
+    return IdentityAngle(pretrained=False, device='cpu')
+
+
+def test_consecutive_identity_angle(photo, random_identity):
+    frames, landmarks = clip(photo, [(0, 0, 0)] * 4)
+    faces = list(aligned_faces(frames, landmarks, size=128))
+    same = consecutive_identity_angle(faces, random_identity)
+    assert same.compared == 3 and same.mean < 1e-2
+    other = cv2.resize(np.ascontiguousarray(skdata.chelsea()[..., ::-1]), (128, 128))
+    mixed = consecutive_identity_angle([faces[0], other, faces[1], None, faces[2]], random_identity, batch_size=2)
+    assert mixed.values[0] > 1 and mixed.values[1] > 1
+    assert mixed.values[2] is None and mixed.values[3] is None and mixed.compared == 2
