@@ -3,24 +3,28 @@
 **Face flicker** (8-bit grey levels per pixel per frame, lower is steadier). For each pair of consecutive frames
 (t, t + 1) of one face track:
 
-1. The face's own motion is estimated from the INPUT video, never from the frames measured: by default
-   (``motion='flow'``) OpenCV's Farneback dense optical flow between the two grey input frames around the face
-   (it follows a talking mouth and ignores a detector's jitter); or (``motion='landmarks'``) the least-squares
-   similarity transform between the track's 5-point landmarks of frames t and t + 1, after smoothing each landmark
-   coordinate over time within the shot (Savitzky-Golay, order 2, centred window of ``smooth_window`` frames: a
-   detector's jitter would otherwise be read as motion, while a smooth path, quadratic within the window, passes
-   through unchanged).
-2. Frame t + 1 is warped back onto frame t by that motion (bilinear). For a restored frame s times the input's size
-   the same motion is used, conjugated by the scaling (pixel centres map as x' = s (x + 0.5) - 0.5), so that input
-   and output are compensated identically and their flicker is comparable.
+1. The face's own motion is estimated from the INPUT video, never from the frames measured. First the
+   least-squares similarity transform between the track's 5-point landmarks of frames t and t + 1, after smoothing
+   each landmark coordinate over time within the shot (Savitzky-Golay, order 2, centred window of ``smooth_window``
+   = 7 frames: a detector's jitter would otherwise be read as motion, while a smooth path, quadratic within the
+   window, passes through). Then, by default (``motion='flow'``), OpenCV's Farneback dense optical flow between the
+   two grey input frames around the face, started from that similarity: it corrects what the landmarks got wrong
+   (their remaining jitter, a talking mouth, a turning head) and the similarity spares it searching for large
+   motions. ``motion='landmarks'`` uses the similarity alone (cheaper; needs precise landmarks and slow motion).
+2. Frame t + 1 is warped back onto frame t by that motion (bilinear). A restored frame s times the input's size is
+   warped by the same motion scaled to its pixels (pixel centres map as x' = s (x + 0.5) - 0.5), so that input and
+   output are compensated identically and their flicker is comparable.
 3. The value of the pair is the mean of | grey_t - warped grey_(t + 1) | (grey = 0.299 R + 0.587 G + 0.114 B on the
    0-255 scale, computed in float) over the face region of frame t: the ellipse of the FFHQ 5-point template's
    face (centre (256, 300), semi-axes (135, 165) in the 512-pixel template), shrunk by ``erode`` (default 15 %) so
    that the face border, hair and background stay out, placed by the (smoothed) landmarks; pixels that the warp
    takes from outside frame t + 1 are left out.
 4. A pair is skipped when the face is missing in either frame, when a shot cut lies between them (``cuts``), or when
-   the landmarks jump by more than ``max_jump`` times the face's eye-to-mouth distance (a cut or a detector that
-   switched faces: no motion compensation can make such a pair comparable).
+   a landmark jumps by more than ``max_jump`` (default 1) times the face's eye-to-mouth distance (a cut or a
+   detector that switched faces: no motion compensation can make such a pair comparable).
+
+Even a perfect, noise-free video does not score 0 once its face moves: resampling (the camera's, then the bilinear
+warp's) leaves a floor of a few grey levels on a detailed face; it is the same for input and output.
 
 ``face_flicker`` returns every pair's value and their mean. Measured on the input video it is the flicker the
 content itself has (talking, lighting, compression); a restorer that adds none scores about the same on its output,
@@ -45,7 +49,8 @@ from .identity_angle import embedding_angle
 
 __all__ = [
     'FlickerResult', 'FACE_ELLIPSE', 'smooth_track', 'track_segments', 'pair_motions', 'face_region_mask',
-    'grey_levels', 'face_flicker', 'aligned_faces', 'consecutive_identity_angle', 'scale_affine'
+    'grey_levels', 'scale_affine', 'FlickerMeter', 'face_flicker', 'aligned_faces', 'aligned_face', 'IdentityMeter',
+    'consecutive_identity_angle'
 ]
 
 FACE_ELLIPSE = ((256.0, 300.0), (135.0, 165.0))  # (centre, semi-axes) of the face in the 512-pixel FFHQ template
@@ -80,7 +85,7 @@ def _eye_mouth(points):
     return float(np.linalg.norm(points[:2].mean(0) - points[3:].mean(0)))
 
 
-def track_segments(landmarks, cuts=(), max_jump=0.5):
+def track_segments(landmarks, cuts=(), max_jump=1.0):
     """[(start, stop)] frame ranges (stop exclusive) where a face track runs unbroken: the face is present in every
     frame, no shot starts inside (``cuts``: indices of the first frame of each new shot), and no landmark moves more
     than ``max_jump`` times the eye-to-mouth distance from one frame to the next."""
@@ -106,7 +111,7 @@ def track_segments(landmarks, cuts=(), max_jump=0.5):
     return segments
 
 
-def smooth_track(landmarks, segments, window=11):
+def smooth_track(landmarks, segments, window=7):
     """The landmarks with each coordinate smoothed over time inside each segment (Savitzky-Golay, order 2, centred
     ``window`` frames, shorter at a short segment; segments of under 4 frames are kept as they are). None stays."""
     from scipy.signal import savgol_filter
@@ -122,7 +127,7 @@ def smooth_track(landmarks, segments, window=11):
     return out
 
 
-def pair_motions(landmarks, cuts=(), window=11, max_jump=0.5):
+def pair_motions(landmarks, cuts=(), window=7, max_jump=1.0):
     """``(smoothed, motions)``: the track's smoothed landmarks (``smooth_track``) and, for each consecutive pair
     (t, t + 1), the (2, 3) similarity taking frame-t pixels to frame-(t + 1) pixels, None where the pair is not
     comparable (``track_segments``)."""
@@ -177,20 +182,29 @@ def grey_levels(img, blur=0.0):
     return cv2.GaussianBlur(grey, (0, 0), blur) if blur > 0 else grey
 
 
-def _farneback(grey, grey_next):
-    """Dense flow (h, w, 2) from frame t to t + 1: pixel p of frame t is at p + flow[p] in frame t + 1."""
+def _farneback(grey, grey_next, initial=None):
+    """Dense flow (h, w, 2) from frame t to t + 1: pixel p of frame t is at p + flow[p] in frame t + 1; refined from
+    ``initial`` (h, w, 2) when given."""
     a, b = (np.clip(g, 0, 255).astype(np.uint8) for g in (grey, grey_next))
-    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.1, 0)
+    flags = 0 if initial is None else cv2.OPTFLOW_USE_INITIAL_FLOW
+    flow = None if initial is None else np.ascontiguousarray(initial, np.float32)
+    return cv2.calcOpticalFlowFarneback(a, b, flow, 0.5, 4, 15, 3, 5, 1.1, flags)
 
 
-def _flow_sources(ref, ref_next, box, scale, margin=16):
+def _flow_sources(ref, ref_next, box, scale, motion=None, margin=16):
     """(src_x, src_y): where each pixel of ``box`` (x0, y0, x1, y1) of a frame ``scale`` times the input's size lies
-    in the next frame, by Farneback flow computed on the input frames' grey levels around the box."""
+    in the next frame, by Farneback flow computed on the input frames' grey levels around the box, starting from
+    the (2, 3) input-pixel ``motion`` when given (large motions then need no search)."""
     x0, y0, x1, y1 = box
     h, w = ref.shape[:2]
     ix0, iy0 = max(int((x0 + 0.5) / scale - 0.5) - margin, 0), max(int((y0 + 0.5) / scale - 0.5) - margin, 0)
     ix1, iy1 = min(int((x1 + 0.5) / scale) + margin + 1, w), min(int((y1 + 0.5) / scale) + margin + 1, h)
-    flow = _farneback(grey_levels(ref[iy0:iy1, ix0:ix1]), grey_levels(ref_next[iy0:iy1, ix0:ix1]))
+    initial = None
+    if motion is not None:
+        ys, xs = np.mgrid[iy0:iy1, ix0:ix1].astype(np.float64)
+        initial = np.stack([motion[0, 0] * xs + motion[0, 1] * ys + motion[0, 2] - xs,
+                            motion[1, 0] * xs + motion[1, 1] * ys + motion[1, 2] - ys], axis=-1)
+    flow = _farneback(grey_levels(ref[iy0:iy1, ix0:ix1]), grey_levels(ref_next[iy0:iy1, ix0:ix1]), initial)
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     in_x, in_y = (xs + 0.5) / scale - 0.5 - ix0, (ys + 0.5) / scale - 0.5 - iy0  # input pixels of the crop
     flow = cv2.remap(flow, in_x, in_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -216,56 +230,134 @@ def _pair_value(grey, grey_next, box, mask, motion=None, sources=None):
     return float(np.abs(grey[y0:y1, x0:x1][inside] - warped[inside]).mean())
 
 
-def face_flicker(frames, landmarks, reference_frames=None, cuts=(), motion='flow', scale=None, smooth_window=11,
-                 erode=0.15, max_jump=0.5, blur=0.0):
+class FlickerMeter:
+    """Face-region flicker of one face track, fed one frame at a time (bounded memory for any video length).
+
+    Args:
+        landmarks (list of (5, 2) | None): the track's 5 points per frame in INPUT pixels (None: no face there).
+        cuts (iterable of int): the first frame of each new shot.
+        motion (str): 'flow' (Farneback optical flow of the input frames) or 'landmarks' (smoothed similarity).
+        scale (float | None): the measured frames are this many times the input's size (None: from the first
+            frame's width against the first reference frame's, else 1).
+        smooth_window, erode, max_jump: the landmark smoothing window (frames), the face region's shrink, the jump
+            that breaks a track (``track_segments``).
+        blur (float): Gaussian sigma in input pixels applied to both grey frames first (0: none).
+
+    ``add(frame, reference=None)`` takes the next measured (H, W, 3) BGR uint8 frame and the input frame it
+    restores (needed with ``motion='flow'`` when they differ); ``result`` is the FlickerResult so far.
+    """
+
+    def __init__(self, landmarks, cuts=(), motion='flow', scale=None, smooth_window=7, erode=0.15, max_jump=1.0,
+                 blur=0.0):
+        if motion not in ('landmarks', 'flow'):
+            raise ValueError(f"The flicker motion must be 'landmarks' or 'flow', got {motion!r}.")
+        self.motion, self.scale, self.erode, self.blur = motion, scale, erode, blur
+        self.smoothed, self.motions = pair_motions(landmarks, cuts, smooth_window, max_jump)
+        self.result = FlickerResult([None] * len(self.motions))
+        self.index = -1
+        self._prev = self._prev_ref = None
+
+    def add(self, frame, reference=None):
+        self.index += 1
+        t = self.index
+        if t > len(self.motions):
+            raise ValueError(f'More frames than landmarks ({len(self.motions) + 1}) were given to the flicker metric.')
+        ref = frame if reference is None else reference
+        if self.scale is None:
+            self.scale = frame.shape[1] / ref.shape[1]
+        needed = (t < len(self.motions) and self.motions[t] is not None) or (t > 0 and self.motions[t - 1] is not None)
+        if not needed:  # no pair of this frame is compared: nothing to keep
+            self._prev = self._prev_ref = None
+            return
+        grey = grey_levels(frame, self.blur * self.scale)
+        if t > 0 and self.motions[t - 1] is not None and self._prev is not None:
+            self.result.values[t - 1] = self._pair(grey, ref, t - 1)
+        self._prev, self._prev_ref = grey, ref
+
+    def _pair(self, grey, ref, t):
+        mask, box = face_region_mask(grey.shape, _scale_points(self.smoothed[t], self.scale), self.erode)
+        if box[2] <= box[0]:
+            return None
+        if self.motion == 'flow':
+            sources = _flow_sources(self._prev_ref, ref, box, self.scale, self.motions[t])
+            return _pair_value(self._prev, grey, box, mask, sources=sources)
+        return _pair_value(self._prev, grey, box, mask, scale_affine(self.motions[t], self.scale))
+
+
+def face_flicker(frames, landmarks, reference_frames=None, cuts=(), motion='flow', scale=None, smooth_window=7,
+                 erode=0.15, max_jump=1.0, blur=0.0):
     """Face-region flicker of ``frames`` (see the module docstring), in grey levels per pixel per frame.
 
     Args:
         frames (iterable of (H, W, 3) BGR uint8): the video measured (input or restored), read one frame at a time.
         landmarks (list of (5, 2) | None): one face track's 5 points per frame in INPUT pixels (None: no face).
-        reference_frames (iterable | None): the input video the motion comes from with ``motion='flow'`` (default:
-            ``frames`` themselves); with ``scale`` None its size also gives the scale of ``frames``.
-        cuts (iterable of int): the first frame of each new shot.
-        motion (str): 'landmarks' (smoothed similarity) or 'flow' (Farneback optical flow on the input).
-        scale (float | None): ``frames`` are this many times the input's size (None: from the sizes, else 1).
-        smooth_window, erode, max_jump: the landmark smoothing window (frames), the region's shrink, the jump that
-            breaks a track (see ``track_segments``).
+        reference_frames (iterable | None): the input video, when ``frames`` is its restoration: the flow is
+            computed on it, and (``scale`` None) the sizes give the scale of ``frames``. Default: ``frames``.
+        The other arguments: as ``FlickerMeter``.
 
     Returns:
         FlickerResult: ``values`` per pair (None where skipped) and ``mean``.
     """
-    if motion not in ('landmarks', 'flow'):
-        raise ValueError(f"face_flicker: motion must be 'landmarks' or 'flow', got {motion!r}.")
-    smoothed, motions = pair_motions(landmarks, cuts, smooth_window, max_jump)
-    result = FlickerResult([None] * len(motions))
+    meter = FlickerMeter(landmarks, cuts, motion, scale, smooth_window, erode, max_jump, blur)
     refs = iter(reference_frames) if reference_frames is not None else None
-    prev = prev_ref = None
     for t, frame in enumerate(frames):
-        if t > len(motions):
-            raise ValueError(f'face_flicker: more frames than landmarks ({len(landmarks)}).')
-        ref = next(refs, None) if refs is not None else frame
+        ref = next(refs, None) if refs is not None else None
         if refs is not None and ref is None:
-            raise ValueError(f'face_flicker: the reference video has fewer frames ({t}) than the measured one.')
-        if scale is None:
-            scale = frame.shape[1] / ref.shape[1] if refs is not None else 1.0
-        grey = grey_levels(frame, blur * scale)
-        if t > 0 and motions[t - 1] is not None:
-            mask, box = face_region_mask(grey.shape, _scale_points(smoothed[t - 1], scale), erode)
-            if box[2] > box[0]:
-                if motion == 'flow':
-                    sources = _flow_sources(prev_ref, ref, box, scale)
-                    result.values[t - 1] = _pair_value(prev, grey, box, mask, sources=sources)
-                else:
-                    result.values[t - 1] = _pair_value(prev, grey, box, mask, scale_affine(motions[t - 1], scale))
-        prev, prev_ref = grey, ref
-    return result
+            raise ValueError(f'The reference video has fewer frames ({t}) than the measured one.')
+        meter.add(frame, ref)
+    return meter.result
 
 
-def aligned_faces(frames, landmarks, size=256, scale=1.0):
+def aligned_faces(frames, landmarks, size=128, scale=1.0):
     """Yield each frame's face aligned to the FFHQ template at ``size`` pixels (``gfpgan.faces.alignment.align_face``)
     from the track's input-pixel ``landmarks`` scaled by ``scale`` (None where the frame has no face)."""
     for frame, points in zip(frames, landmarks):
-        yield None if points is None else align_face(frame, _scale_points(_as_points(points), scale), size)[0]
+        yield aligned_face(frame, points, size, scale)
+
+
+def aligned_face(frame, points, size=128, scale=1.0):
+    """``frame``'s face aligned at ``size`` pixels from input-pixel ``points`` scaled by ``scale``; None without."""
+    return None if points is None else align_face(frame, _scale_points(_as_points(points), scale), size)[0]
+
+
+class IdentityMeter:
+    """Identity angle between the ArcFace embeddings of consecutive faces of one track, fed one face at a time
+    (faces embedded ``batch_size`` at a time; only the last embedding is kept between batches).
+
+    ``identity_model``: a ``gfpgan.metrics.identity_angle.IdentityAngle`` (its network and preprocessing).
+    ``add(face)``: the next aligned (H, W, 3) BGR uint8 face, or None when the frame has none; ``result`` (after
+    ``flush()``, which ``result`` calls): FlickerResult of angles in degrees per pair (t, t + 1).
+    """
+
+    def __init__(self, identity_model, batch_size=16):
+        self.model, self.batch_size = identity_model, int(batch_size)
+        self._values, self._pending, self._last = [], [], None
+        self._count = 0
+
+    def add(self, face):
+        self._pending.append(face)
+        if sum(f is not None for f in self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self):
+        faces = [f for f in self._pending if f is not None]
+        if faces:
+            size = faces[0].shape[1::-1]
+            stack = np.stack([f if f.shape[1::-1] == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+                              for f in faces])
+            found = iter(self.model.embeddings(self.model._to_tensor(stack)).cpu().numpy())
+        for face in self._pending:
+            emb = None if face is None else next(found)
+            if self._count:
+                self._values.append(None if emb is None or self._last is None else embedding_angle(self._last, emb))
+            self._last = emb
+            self._count += 1
+        self._pending = []
+
+    @property
+    def result(self):
+        self.flush()
+        return FlickerResult(list(self._values))
 
 
 def consecutive_identity_angle(faces, identity_model, batch_size=16):
@@ -279,26 +371,7 @@ def consecutive_identity_angle(faces, identity_model, batch_size=16):
     Returns:
         FlickerResult: the angle of each pair (t, t + 1), None where either face is missing, and their ``mean``.
     """
-    embeddings, batch, slots = [], [], []
-
-    def flush():
-        if batch:
-            found = identity_model.embeddings(identity_model._to_tensor(np.stack(batch))).cpu().numpy()
-            for slot, emb in zip(slots, found):
-                embeddings[slot] = emb
-            batch.clear()
-            slots.clear()
-
+    meter = IdentityMeter(identity_model, batch_size)
     for face in faces:
-        embeddings.append(None)
-        if face is None:
-            continue
-        batch.append(face if face.shape == (batch[0].shape if batch else face.shape) else
-                     cv2.resize(face, batch[0].shape[1::-1], interpolation=cv2.INTER_AREA))
-        slots.append(len(embeddings) - 1)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    return FlickerResult([
-        None if a is None or b is None else embedding_angle(a, b) for a, b in zip(embeddings[:-1], embeddings[1:])
-    ])
+        meter.add(face)
+    return meter.result

@@ -95,7 +95,7 @@ def test_pairs_across_a_cut_or_without_a_face_are_skipped(photo):
     assert by_cut.values[4] is None and by_cut.compared == 8 and by_cut.mean < 1e-3
     without_cut = face_flicker(frames, landmarks, max_jump=100)
     assert without_cut.values[4] > 5  # the cut pair would dominate the mean
-    by_jump = face_flicker(frames, [p if t < 5 else p + 40 for t, p in enumerate(landmarks)])
+    by_jump = face_flicker(frames, [p if t < 5 else p + 80 for t, p in enumerate(landmarks)])
     assert by_jump.values[4] is None  # the landmarks jumped farther than max_jump: another face or shot
     missing = list(landmarks)
     missing[2] = None
