@@ -1,69 +1,48 @@
-"""Build a training folder from ordinary photos (issue 16 item 1): detect faces with dlib's 68 points, FFHQ-align
-them, drop too small / blurry / dark / bright faces, and write images, meta_info.txt, the eye/mouth box file and a
-manifest recording every face's fate, so that FFHQDegradationDataset trains on the result and a rerun resumes."""
-import json
+"""Build a training folder from ordinary photos (issue 16 item 1): detect faces (dlib's 68 points, or 5 points from
+RetinaFace / YuNet), align them (FFHQ's procedure, or the 5-point template), drop too small / strongly turned / dark /
+bright / blurry / grayscale faces and near duplicates, and write images, meta_info.txt, the eye/mouth box file, a
+journal and a manifest recording every face's fate, and optionally an LMDB, so that FFHQDegradationDataset trains on
+the result and a rerun resumes. Photos are analysed by worker processes; the main process names, deduplicates and
+writes in source order, so the output does not depend on the number of workers."""
 import os
+import time
+from collections import deque
 
-import cv2
 import numpy as np
 
-from gfpgan.faces.components import BOX_FRAME, boxes_from_landmarks68
-from gfpgan.faces.ffhq_alignment import align_ffhq, ffhq_quad, transform_points
+from gfpgan.faces.quality import hamming_distances, laplacian_variance, mean_luminance
 from gfpgan.utils.fileio import atomic_write
 
-from .components import dataset_key, load_component_boxes, save_component_boxes
+from .dataset_preparation_analysis import analyse_in_worker, analyse_photo, build_face_detector, init_worker, read_photo
+from .dataset_preparation_journal import (COMPONENTS_FILE, IMAGES, JOURNAL, MANIFEST, META_INFO, PreparationState,
+                                          load_manifest)
 
-__all__ = ['DEFAULTS', 'REASONS', 'laplacian_variance', 'mean_luminance', 'read_photo', 'face_verdict',
-           'prepare_dataset', 'output_problem', 'IMAGES', 'META_INFO', 'COMPONENTS_FILE', 'MANIFEST']
+__all__ = ['DEFAULTS', 'REASONS', 'laplacian_variance', 'mean_luminance', 'read_photo', 'prepare_dataset',
+           'output_problem', 'summary_counts', 'default_workers', 'IMAGES', 'META_INFO', 'COMPONENTS_FILE',
+           'MANIFEST', 'JOURNAL', 'LMDB', 'load_manifest']
 
-IMAGES, META_INFO, COMPONENTS_FILE, MANIFEST = 'images', 'meta_info.txt', 'components.pth', 'manifest.json'
-# blur_threshold: variance of the Laplacian of the aligned face at 256 px (see laplacian_variance). Measured on
-# scikit-image's astronaut aligned at 512 (1024): 114 (108) sharp, 15.3 (14.8) after a Gaussian blur of sigma 1
-# of the source, 7.5 after 1.5, 4.9 after 2, 3.2 after 3; 30 keeps the sharp face with a margin of ~4x.
+LMDB = 'images.lmdb'
+# blur_threshold: variance of the Laplacian of the aligned face at 256 px (faces.quality.laplacian_variance), measured
+# on the 20 dlib detections of the 12 demo photos aligned at 512: faces a person calls sharp score 35-2900
+# (astronaut 114, Obama 155-420, Grace Hopper 1092), the soft ones 18-26 (a 112-px Tom Hanks 22, small group-photo
+# faces 18 and 26, a blurred Einstein 3.5). A Gaussian blur of the aligned face of sigma 2 (3) px brings the sharp
+# faces to 20-124 (9-44): 30 rejects every face blurred by 3 px but the sharpest, and keeps every sharp original.
+# max_yaw (degrees, faces.quality.estimate_yaw): the demo's frontal faces measure 2-14, turned ones 23-50, a
+# face looking aside 58. near_duplicate (bits of 64, pHash of the aligned face): a copy of a demo photo rescaled to
+# 0.8 and saved as JPEG (quality 70) measures 0-6 (10 for one small dark face); different faces 18-50, mean 29.
+# grayscale_threshold (colourfulness): gray demo photos 0.0, colour ones 33-105.
 DEFAULTS = dict(size=512, largest=False, min_face=64, min_quad_ratio=0.5, blur_threshold=30.0,
-                luminance=(40.0, 215.0))
-REASONS = ('no face', 'unreadable', 'smaller than --min-face', 'too small', 'too blurry', 'too dark', 'too bright',
-           'not the largest')
+                luminance=(40.0, 215.0), max_yaw=55.0, near_duplicate=8, reject_grayscale=False,
+                grayscale_threshold=8.0, workers=None, lmdb=False, save_seconds=60.0)
+REASONS = ('unreadable', 'no face', 'not the largest', 'smaller than --min-face', 'too small', 'strong profile',
+           'too dark', 'too bright', 'too blurry', 'grayscale', 'near duplicate')
+_RECORDED_OPTIONS = ('size', 'largest', 'min_face', 'min_quad_ratio', 'blur_threshold', 'luminance', 'max_yaw',
+                     'near_duplicate', 'reject_grayscale', 'grayscale_threshold', 'detector')
 
 
-def laplacian_variance(face):
-    """Sharpness of a BGR face: variance of the Laplacian of its gray copy shrunk to 256 px (INTER_AREA), so that
-    one threshold serves every --size and upsampled sources are not credited with the aligner's interpolation."""
-    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
-    if gray.shape[0] != 256:
-        gray = cv2.resize(gray, (256, 256), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
-
-
-def mean_luminance(face):
-    """Mean Rec. 601 luminance (0-255) of a BGR face."""
-    return float(cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).mean())
-
-
-def read_photo(path):
-    """A photo as (H, W, 3) BGR uint8 with its EXIF orientation applied (cv2.imread's IMREAD_COLOR), or None."""
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return img
-
-
-def face_verdict(face, img, opt):
-    """(reason or None, aligned face or None, matrix or None, measures) for one detected face under the options."""
-    box = np.asarray(face['box'], dtype=np.float64)
-    side = float(min(box[2] - box[0], box[3] - box[1]))
-    _, qsize = ffhq_quad(face['landmarks68'])
-    measures = {'box_side': side, 'quad_size': qsize}
-    if side < opt['min_face']:
-        return 'smaller than --min-face', None, None, measures
-    if qsize < opt['size'] * opt['min_quad_ratio']:
-        return 'too small', None, None, measures
-    aligned, matrix = align_ffhq(img, face['landmarks68'], opt['size'])
-    measures['sharpness'], measures['luminance'] = laplacian_variance(aligned), mean_luminance(aligned)
-    low, high = opt['luminance']
-    # exposure first: a dark face has little contrast, so its Laplacian is weak too
-    reason = ('too dark' if measures['luminance'] < low else 'too bright' if measures['luminance'] > high else
-              'too blurry' if measures['sharpness'] < opt['blur_threshold'] else None)
-    return reason, aligned, matrix, measures
+def default_workers():
+    """min(4, CPUs): the default number of worker processes."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def output_problem(input_folder, output_folder):
@@ -81,114 +60,139 @@ def output_problem(input_folder, output_folder):
     return None
 
 
-def _load_state(output):
-    """(manifest dict, component boxes) of an earlier run in ``output``, or fresh ones."""
-    manifest = {'faces': [], 'sources': []}
-    path = os.path.join(output, MANIFEST)
-    if os.path.isfile(path):
-        with open(path, encoding='utf-8') as f:
-            manifest = json.load(f)
-    boxes_path = os.path.join(output, COMPONENTS_FILE)
-    boxes = load_component_boxes(boxes_path) if os.path.isfile(boxes_path) else {}
-    return manifest, boxes
+def _ordered_results(items, detector, opt, workers):
+    """``(item, analyse_photo result)`` for each (path, rel) item, in order: in this process for one worker, else
+    from ``workers`` spawned processes (each builds its own detector once), with at most 2 per worker in flight."""
+    if workers <= 1:
+        detector = build_face_detector(detector)
+        for item in items:
+            yield item, analyse_photo(item[0], item[1], detector, opt)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    items = iter(items)
+    context = multiprocessing.get_context('spawn')  # no fork of a process that may hold torch / OpenMP threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(detector, opt)) as pool:
+        pending = deque((item, pool.submit(analyse_in_worker, item)) for _, item in zip(range(2 * workers), items))
+        try:
+            while pending:
+                item, future = pending.popleft()
+                result = future.result()
+                for nxt in items:
+                    pending.append((nxt, pool.submit(analyse_in_worker, nxt)))
+                    break
+                yield item, result
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
-def _save_state(output, manifest, boxes, opt):
-    """Write the manifest, meta_info.txt and the box file atomically (after every source: a kill loses one)."""
-    manifest['options'] = {k: list(v) if isinstance(v, tuple) else v for k, v in opt.items()}
-    names = [face['name'] for face in manifest['faces'] if face.get('kept')]
-    with atomic_write(os.path.join(output, META_INFO)) as f:
-        f.write(''.join(f'{name}\n' for name in names).encode())
-    if boxes:
-        save_component_boxes(boxes, os.path.join(output, COMPONENTS_FILE))
-    with atomic_write(os.path.join(output, MANIFEST)) as f:
-        f.write(json.dumps(manifest, indent=1).encode())
+def _worker_detector(detector, workers):
+    """What the workers get to build their detector: a name, ``(name, kwargs)``, or the object itself when it can
+    be pickled (one ValueError otherwise)."""
+    if workers <= 1 or isinstance(detector, (str, tuple)):
+        return detector
+    import pickle
+    try:
+        pickle.dumps(detector)
+    except Exception:
+        raise ValueError(f'The {type(detector).__name__} detector object cannot be sent to worker processes; pass '
+                         'its registered name (and kwargs) instead, or use one worker.') from None
+    return detector
 
 
-def _write_png(path, img):
-    """Encode ``img`` as PNG and write it atomically."""
-    ok, data = cv2.imencode('.png', img)
-    if not ok:
-        raise OSError(f"Cannot encode the face written to '{path}'.")
+def _write_png(path, data):
     with atomic_write(path) as f:
-        f.write(data.tobytes())
+        f.write(data)
 
 
-def _process_source(path, rel, detector, opt, manifest, boxes, output):
-    """Detect, judge and write the faces of one source, appending their records to ``manifest``."""
-    img = read_photo(path)
-    if img is None:
-        manifest['faces'].append({'source': rel, 'face': None, 'kept': False, 'reason': 'unreadable'})
-        return
-    faces = detector.detect(img)
-    if not faces:
-        manifest['faces'].append({'source': rel, 'face': None, 'kept': False, 'reason': 'no face'})
-        return
-    if opt['largest']:
-        areas = [(f['box'][2] - f['box'][0]) * (f['box'][3] - f['box'][1]) for f in faces]
-        largest = int(np.argmax(areas))
-    for i, face in enumerate(faces):
-        record = {'source': rel, 'face': i, 'score': float(face['score']),
-                  'box': [float(v) for v in face['box']],
-                  'landmarks68': np.asarray(face['landmarks68'], dtype=np.float64).round(2).tolist()}
-        if opt['largest'] and i != largest:
-            reason, aligned, matrix, measures = 'not the largest', None, None, {}
-        else:
-            reason, aligned, matrix, measures = face_verdict(face, img, opt)
-        record.update(measures)
-        if matrix is not None:
-            record['matrix'] = np.asarray(matrix).tolist()
-        if reason is None:
-            index = sum(1 for f in manifest['faces'] if f.get('kept'))
-            key = dataset_key(index)
-            name = f'{key}.png'
-            _write_png(os.path.join(output, IMAGES, name), aligned)
-            points = transform_points(matrix, face['landmarks68']) * (BOX_FRAME / opt['size'])
-            boxes[key] = boxes_from_landmarks68(points)
-            record.update(kept=True, name=name, key=key)
-        else:
-            record.update(kept=False, reason=reason)
-        manifest['faces'].append(record)
+def _judge_source(state, output, results, threshold):
+    """Name the surviving faces of one source in order, rejecting near duplicates of a kept face; write their PNGs.
+    Returns (records, kept) for ``PreparationState.add_source``."""
+    records, kept = [], []
+    for record, candidate in results:
+        if candidate is not None:
+            png, boxes, phash = candidate
+            known = np.concatenate([state.hashes, np.array([h for _, _, h in kept], dtype=np.uint64)])
+            distances = hamming_distances(phash, known) if len(known) else np.zeros(0, np.int64)
+            nearest = int(np.argmin(distances)) if len(distances) else -1
+            if nearest >= 0 and distances[nearest] <= threshold:
+                name = f'{nearest:08d}.png'
+                record.update(kept=False, reason=f'near duplicate of {name}', duplicate_of=name,
+                              hash_distance=int(distances[nearest]))
+            else:
+                key = f'{state.kept + len(kept):08d}'
+                _write_png(os.path.join(output, IMAGES, f'{key}.png'), png)
+                record.update(kept=True, name=f'{key}.png', key=key)
+                kept.append((key, boxes, phash))
+        records.append(record)
+    return records, kept
 
 
 def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **options):
-    """Turn the photos under ``input_folder`` (recursive) into an aligned training folder ``output`` and return the
-    manifest; ``detector``: a registered name ('dlib_hog' | 'dlib_cnn') or an object whose ``detect(img)`` gives
-    box, score and landmarks68. Sources already in the manifest are skipped. Options: see DEFAULTS."""
+    """Turn the photos under ``input_folder`` (recursive) into an aligned training folder ``output`` and return its
+    manifest (dict). ``detector``: a registered name ('dlib_hog' | 'dlib_cnn' give 68 points; 'yunet',
+    'retinaface_*' 5), ``(name, kwargs)``, or an object whose ``detect(img)`` gives box, score and landmarks
+    (+ landmarks68); each worker process builds its own. Sources already in the journal are skipped. Options: see
+    DEFAULTS (``workers`` None: default_workers())."""
     from tqdm import tqdm
 
     from .storage import scan_images
     opt = {**DEFAULTS, **options}
-    if isinstance(detector, str):
-        from gfpgan.faces.detectors import build_detector
-        opt['detector'], detector = detector, build_detector(detector)
+    opt['detector'] = detector if isinstance(detector, str) else detector[0] if isinstance(detector, tuple) else \
+        type(detector).__name__
+    workers = int(opt['workers'] or default_workers())
     problem = output_problem(input_folder, output)
     if problem:
         raise ValueError(problem[:1].upper() + problem[1:])
+    detector = _worker_detector(detector, workers)
     os.makedirs(os.path.join(output, IMAGES), exist_ok=True)
-    manifest, boxes = _load_state(output)
-    earlier = manifest.get('options', {}).get('size', opt['size'])
+    state = PreparationState(output)
+    earlier = (state.options or {}).get('size', opt['size'])
     if earlier != opt['size']:
         raise ValueError(f"The output folder '{output}' holds {earlier}-pixel faces; rerun with --size {earlier} or "
                          'choose another output folder.')
-    done = set(manifest['sources'])
+    state.remove_orphan_images()
+    done = set(state.sources)
     paths = scan_images(input_folder, recursive=True)
     todo = [(p, os.path.relpath(p, input_folder).replace(os.sep, '/')) for p in paths]
     todo = [(p, rel) for p, rel in todo if rel not in done]
-    manifest['skipped_as_done'] = len(paths) - len(todo)
-    for path, rel in tqdm(todo, desc='sources', unit='img', disable=not progress):
-        _process_source(path, rel, detector, opt, manifest, boxes, output)
-        manifest['sources'].append(rel)
-        _save_state(output, manifest, boxes, opt)
-    if not todo:
-        _save_state(output, manifest, boxes, opt)
-    return manifest
+    extra = {'skipped_as_done': len(paths) - len(todo)}
+    state.start({k: list(v) if isinstance(v, tuple) else v for k, v in opt.items() if k in _RECORDED_OPTIONS})
+    last_save, save_cost = time.monotonic(), 0.0
+    try:
+        bar = tqdm(total=len(todo), desc='photos', unit='photo', disable=not progress)
+        for (_, rel), results in _ordered_results(todo, detector, opt, workers):
+            records, kept = _judge_source(state, output, results, opt['near_duplicate'])
+            state.add_source(rel, records, kept)
+            bar.update(1)
+            bar.set_postfix(kept=state.kept, refresh=False)
+            # aggregates stream the whole journal: rewrite them at most every save_seconds, and at most ~10% of the time
+            if time.monotonic() - last_save > max(opt['save_seconds'], 10 * save_cost):
+                started = time.monotonic()
+                state.write_aggregates(extra)
+                last_save = time.monotonic()
+                save_cost = last_save - started
+        bar.close()
+    finally:
+        state.close()
+        state.write_aggregates(extra)
+    if opt['lmdb'] and state.kept:
+        from .lmdb_util import create_lmdb
+        create_lmdb(os.path.join(output, IMAGES), os.path.join(output, LMDB), overwrite=True, progress=progress)
+    return load_manifest(output)
+
+
+def reason_group(reason):
+    """The reason without its particulars ('near duplicate of 00000003.png' -> 'near duplicate')."""
+    return reason.split(' of ', 1)[0]
 
 
 def summary_counts(manifest):
-    """{'kept': n, reason: n, ...} over every face (and face-less source) of ``manifest``."""
-    counts = {'kept': sum(1 for f in manifest['faces'] if f.get('kept'))}
+    """{'kept': n, reason: n, ...} over every face (and face-less source) of ``manifest``, reasons in REASONS
+    order."""
+    counts = {'kept': 0, **{reason: 0 for reason in REASONS}}
     for face in manifest['faces']:
-        if not face.get('kept'):
-            counts[face['reason']] = counts.get(face['reason'], 0) + 1
-    return counts
+        key = 'kept' if face.get('kept') else reason_group(face['reason'])
+        counts[key] = counts.get(key, 0) + 1
+    return {key: n for key, n in counts.items() if n or key == 'kept'}

