@@ -148,3 +148,20 @@ def test_the_lmdb_is_read_by_the_training_dataset(photos, tmp_path):
     assert tuple(sample['gt'].shape) == (3, SIZE, SIZE) and 'loc_left_eye' in sample
     disk = cv2.imread(str(out / 'images' / '00000003.png'))[..., ::-1].astype(np.float32) / 255
     assert np.abs(sample['gt'].permute(1, 2, 0).numpy() * 0.5 + 0.5 - disk).max() < 1e-5
+
+
+def test_the_command_checks_every_option_before_any_work(photos, tmp_path, monkeypatch, capsys):
+    from gfpgan.data.dataset_preparation_cli import main
+    from gfpgan.errors import run_cli
+    monkeypatch.setattr('gfpgan.utils.weights.default_search_dirs', lambda: [str(tmp_path)])  # no weights anywhere
+    src, out = str(photos[0]), tmp_path / 'set'
+    assert run_cli(main, [src, str(out), '--detector', 'yunet', '--max-yaw', '0', '--near-duplicate', '65',
+                          '--workers', '0', '--grayscale-threshold', '-1']) == 2
+    err = capsys.readouterr().err
+    for words in ('--max-yaw: 0', '--near-duplicate: 65', '--workers: 0', '--grayscale-threshold: -1',
+                  'face_detection_yunet_2023mar.onnx', 'download_pretrained.py'):
+        assert words in err
+    assert 'Traceback' not in err and not out.exists()
+    assert run_cli(main, [src, str(out), '--detector', 'retinaface_resnet50', '--detector-weights',
+                          str(tmp_path / 'missing.pth')]) == 2
+    assert "--detector-weights: '" in capsys.readouterr().err and not out.exists()
