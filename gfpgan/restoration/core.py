@@ -106,16 +106,19 @@ def blend_strength(face, restored, weight):
 
 
 @torch.no_grad()
-def restore_batch(net, crops, device, dtype=None, memory_format=torch.contiguous_format, weight=1.0):
+def restore_batch(net, crops, device, dtype=None, memory_format=torch.contiguous_format, weight=1.0,
+                  randomize_noise=True):
     """Aligned (S, S, 3) BGR uint8 ``crops`` -> their restorations by the GFPGAN ``net`` in one forward pass, blended
-    with strength ``weight``; ``dtype`` float16 runs in half, bfloat16 under autocast. A failed pass (e.g. out of
-    memory) returns the crops unchanged, as the original does."""
+    with strength ``weight``; ``dtype`` float16 runs in half, bfloat16 under autocast. ``randomize_noise`` False
+    uses the decoder's fixed noise buffers instead of fresh noise (the same input then gives the same output, as
+    video frames need). A failed pass (e.g. out of memory) returns the crops unchanged, as the original does."""
+    noise = {} if randomize_noise else {'randomize_noise': False}
     x = bgr_to_tensor(crops, (-1, 1))
     x = x.to(device, dtype=torch.float16 if dtype is torch.float16 else torch.float32)
     x = x.contiguous(memory_format=memory_format)
     try:
         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype is torch.bfloat16):
-            out = net(x, return_rgb=False)[0]
+            out = net(x, return_rgb=False, **noise)[0]
         outs = list(tensor_to_bgr(out, (-1, 1)))
     except RuntimeError as err:
         print(f'\tFailed inference for GFPGAN: {err}.')

@@ -140,13 +140,14 @@ class GFPGANer:
             detector=detector,
             parser=parser)
 
-    def restore_faces(self, faces, weight=1.0):
-        """Aligned (S, S, 3) BGR uint8 faces -> restored faces of the same form, ``batch_size`` at a time.
-        A face whose forward pass fails (e.g. out of memory) is returned unchanged, as the original does."""
+    def restore_faces(self, faces, weight=1.0, randomize_noise=True):
+        """Aligned (S, S, 3) BGR uint8 faces -> restored faces of the same form, ``batch_size`` at a time;
+        ``randomize_noise`` False: the decoder's fixed noise (videos). A face whose forward pass fails (e.g. out of
+        memory) is returned unchanged, as the original does."""
         restored = []
         for start in range(0, len(faces), self.batch_size):
             restored += restore_batch(self.gfpgan, faces[start:start + self.batch_size], self.device, self.dtype,
-                                      self.memory_format, weight)
+                                      self.memory_format, weight, randomize_noise)
         return restored
 
     def _prepare(self, img, has_aligned, only_center_face):
