@@ -1,0 +1,83 @@
+"""Put a freshly encoded video stream together with a source file's audio and subtitle streams, copying their
+packets unchanged (no decoding, no re-encoding), interleaved by time as a player reads them. Streaming: one packet
+of each file is held at a time."""
+import heapq
+import itertools
+
+from .codecs import VideoError, import_av
+
+__all__ = ['remux', 'COPIED_STREAM_TYPES']
+
+COPIED_STREAM_TYPES = ('audio', 'subtitle')
+# container tags the muxer writes itself; copying the source's would describe the source's encoder, not ours
+_EMPTY_MOV_TEXT = b'\x00\x00'  # an MP4 text sample of no characters
+_OWN_TAGS = ('major_brand', 'minor_version', 'compatible_brands', 'encoder', 'creation_time')
+
+
+def _timed_packets(container, streams, order, errors, problems):
+    """(time in seconds as a Fraction, order, n, packet) for each packet of ``streams``; a read error (a damaged
+    or truncated source) ends the sequence and is noted in ``problems``."""
+    packets = container.demux(streams)
+    for n in itertools.count():
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except errors as err:
+            problems.append(f'copying the audio/subtitles stopped early, the source is damaged ({err})')
+            return
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        if stamp is None:  # the demuxer's end-of-stream marker
+            continue
+        if packet.stream.type == 'subtitle' and bytes(packet) == _EMPTY_MOV_TEXT:
+            continue  # a gap between cues, which the MP4 muxer fills in again itself
+        yield stamp * packet.time_base, order, n, packet
+
+
+def _copy_tags(source, target):
+    for key, value in source.items():
+        if key not in _OWN_TAGS:
+            target[key] = value
+
+
+def remux(video_path, source_path, out_path, fmt, muxer_options):
+    """Write ``out_path`` (muxer ``fmt``): the video stream of ``video_path`` and the audio and subtitle streams of
+    ``source_path``, packets copied unchanged, with the source's container and stream tags (title, language, ...).
+    ``muxer_options(fmt, time_bases)`` gives the muxer's options. Returns one sentence per source stream that the
+    container cannot hold and that was left out."""
+    av = import_av()
+    errors = (av.FFmpegError, ) if hasattr(av, 'FFmpegError') else (av.error.FFmpegError, )
+    problems = []
+    with av.open(video_path) as video_in, av.open(source_path, metadata_errors='replace') as source_in:
+        video = video_in.streams.video[0]
+        copied = [s for s in source_in.streams if s.type in COPIED_STREAM_TYPES]
+        time_bases = [video.time_base] + [s.time_base for s in copied]
+        with av.open(out_path, 'w', format=fmt, options=muxer_options(fmt, time_bases)) as out:
+            _copy_tags(source_in.metadata, out.metadata)
+            targets = {}
+            out_video = out.add_stream_from_template(video, opaque=True)
+            if source_in.streams.video:
+                _copy_tags(source_in.streams.video[0].metadata, out_video.metadata)
+            kept = []
+            for stream in copied:
+                name = stream.codec_context.name if stream.codec_context is not None else 'unknown codec'
+                try:
+                    target = out.add_stream_from_template(stream, opaque=True)
+                except (ValueError, ) + errors as err:
+                    problems.append(f'its {stream.type} stream #{stream.index} ({name}) cannot be stored in a {fmt} '
+                                    f'file and was left out ({err}); write a .mkv to keep it')
+                    continue
+                _copy_tags(stream.metadata, target.metadata)
+                target.disposition = stream.disposition
+                targets[stream.index] = target
+                kept.append(stream)
+            sequences = [_timed_packets(video_in, [video], 0, errors, problems)]
+            if kept:
+                sequences.append(_timed_packets(source_in, kept, 1, errors, problems))
+            for _, order, _, packet in heapq.merge(*sequences):
+                packet.stream = out_video if order == 0 else targets[packet.stream.index]
+                try:
+                    out.mux(packet)
+                except errors as err:
+                    raise VideoError(f"Cannot write '{out_path}' ({err}).") from err
+    return problems
