@@ -13,7 +13,8 @@ from gfpgan.utils.optional import import_optional
 
 __all__ = [
     'VideoError', 'VideoCodec', 'VIDEO_CODECS', 'CODEC_ALIASES', 'OUTPUT_FORMATS', 'import_av', 'av_errors',
-    'ffmpeg_reason', 'encoder_available', 'available_video_codecs', 'output_format', 'resolve_codec', 'encoder_options'
+    'ffmpeg_reason', 'main_video_stream', 'encoder_available', 'available_video_codecs', 'output_format',
+    'resolve_codec', 'encoder_options'
 ]
 
 
@@ -63,6 +64,16 @@ def av_errors(av):
 def ffmpeg_reason(err):
     """FFmpeg's own words for ``err`` (without the errno and file name PyAV adds)."""
     return (getattr(err, 'strerror', None) or str(err)).rstrip('.')
+
+
+def main_video_stream(container):
+    """The container's first video stream that is a moving picture (not a cover image or thumbnail), or None."""
+    av = import_av()
+    still = av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
+    for stream in container.streams.video:
+        if not stream.disposition & still:
+            return stream
+    return None
 
 
 def import_av():

@@ -16,12 +16,12 @@ from fractions import Fraction
 import numpy as np
 
 from .codecs import (OUTPUT_FORMATS, VIDEO_CODECS, VideoError, av_errors, available_video_codecs, ffmpeg_reason,
-                     import_av)
+                     import_av, main_video_stream)
 from .writer import VideoWriter
 
 __all__ = [
-    'VIDEO_EXTENSIONS', 'VIDEO_CODECS', 'OUTPUT_FORMATS', 'VideoError', 'VideoInfo', 'VideoFrame', 'VideoReader',
-    'VideoWriter', 'is_video_file', 'probe', 'available_video_codecs'
+    'VIDEO_EXTENSIONS', 'VIDEO_CODECS', 'OUTPUT_FORMATS', 'VideoError', 'ColorTags', 'VideoInfo', 'VideoFrame',
+    'VideoReader', 'VideoWriter', 'is_video_file', 'probe', 'available_video_codecs'
 ]
 
 logger = logging.getLogger('gfpgan')
@@ -38,6 +38,18 @@ def is_video_file(path):
     return os.path.splitext(os.fspath(path))[1].lower() in VIDEO_EXTENSIONS
 
 
+@dataclasses.dataclass(frozen=True)
+class ColorTags:
+    """How a video's YUV maps to colour, as FFmpeg's enum values: ``colorspace`` (the YUV matrix: 1 BT.709,
+    5/6 BT.601, 9 BT.2020, 2 unspecified), ``color_range`` (1 limited 16-235, 2 full, 0 unspecified),
+    ``color_primaries`` and ``color_trc`` (transfer; 2 unspecified). Frames are decoded with the source's matrix
+    and range and encoded with the same, tagged, so colours do not shift between input and output."""
+    colorspace: int = 2
+    color_range: int = 0
+    color_primaries: int = 2
+    color_trc: int = 2
+
+
 @dataclasses.dataclass
 class VideoInfo:
     """What ``probe`` found. ``width``/``height``: of the upright frames (rotation applied); ``fps``: the average
@@ -45,7 +57,7 @@ class VideoInfo:
     ``frame_count``/``duration`` (s): None where the container does not say; ``rotation``: 0/90/180/270, the
     counter-clockwise turn a player applies to the stored frames (PyAV's ``VideoFrame.rotation``; a phone's portrait
     clip reads 270); ``start_pts``: the first frame's timestamp, ``end_pts`` where the video stream ends (the last
-    frame's pts + its duration; None where unknown)."""
+    frame's pts + its duration; None where unknown); ``color``: ColorTags (None: unspecified)."""
     path: str
     width: int
     height: int
@@ -61,6 +73,7 @@ class VideoInfo:
     start_pts: int = 0
     end_pts: int = None
     format: str = ''
+    color: 'ColorTags' = None
 
     @property
     def frame_step(self):
@@ -95,10 +108,10 @@ def _open_input(path):
 
 
 def _video_stream(container, path):
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ['no streams']
-        raise VideoError(f"'{path}' has no video stream (it holds {', '.join(kinds)}).")
-    stream = container.streams.video[0]
+    stream = main_video_stream(container)
+    if stream is None:
+        kinds = sorted({s.type if s.type != 'video' else 'a still picture' for s in container.streams})
+        raise VideoError(f"'{path}' has no video stream (it holds {', '.join(kinds) or 'no streams'}).")
     if stream.codec_context is None:
         raise VideoError(f"The video codec of '{path}' is not supported by this FFmpeg build (PyAV has no decoder "
                          'for it): convert the file to H.264 first.')
@@ -142,6 +155,11 @@ def _tagged_duration(stream, time_base):
     return round(total / time_base) or None
 
 
+def _color_of(frame):
+    """The frame's colour description: ColorTags of FFmpeg's enum values."""
+    return ColorTags(frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+
+
 def probe(path):
     """The VideoInfo of the video file ``path``; decodes the first frame (rotation, proof it decodes).
 
@@ -171,7 +189,7 @@ def probe(path):
             frame_count=stream.frames or None, duration=duration, rotation=rotation,
             codec=stream.codec_context.name, audio_streams=len(container.streams.audio),
             subtitle_streams=len(container.streams.subtitles), frame_rate=Fraction(rate), start_pts=int(start),
-            end_pts=end, format=container.format.name)
+            end_pts=end, format=container.format.name, color=_color_of(first))
 
 
 class VideoReader:

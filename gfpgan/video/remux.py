@@ -4,14 +4,14 @@ of each file is held at a time."""
 import heapq
 import itertools
 
-from .codecs import VideoError, import_av
+from .codecs import VideoError, av_errors, import_av, main_video_stream
 
 __all__ = ['remux', 'COPIED_STREAM_TYPES']
 
 COPIED_STREAM_TYPES = ('audio', 'subtitle')
 # container tags the muxer writes itself; copying the source's would describe the source's encoder, not ours
 _EMPTY_MOV_TEXT = b'\x00\x00'  # an MP4 text sample of no characters
-_OWN_TAGS = ('major_brand', 'minor_version', 'compatible_brands', 'encoder', 'creation_time')
+_OWN_TAGS = ('major_brand', 'minor_version', 'compatible_brands', 'encoder', 'ENCODER', 'DURATION', 'duration')
 
 
 def _timed_packets(container, streams, order, errors, problems):
@@ -46,7 +46,7 @@ def remux(video_path, source_path, out_path, fmt, muxer_options):
     ``muxer_options(fmt, time_bases)`` gives the muxer's options. Returns one sentence per source stream that the
     container cannot hold and that was left out."""
     av = import_av()
-    errors = (av.FFmpegError, ) if hasattr(av, 'FFmpegError') else (av.error.FFmpegError, )
+    errors = av_errors(av)
     problems = []
     with av.open(video_path) as video_in, av.open(source_path, metadata_errors='replace') as source_in:
         video = video_in.streams.video[0]
@@ -56,8 +56,9 @@ def remux(video_path, source_path, out_path, fmt, muxer_options):
             _copy_tags(source_in.metadata, out.metadata)
             targets = {}
             out_video = out.add_stream_from_template(video, opaque=True)
-            if source_in.streams.video:
-                _copy_tags(source_in.streams.video[0].metadata, out_video.metadata)
+            source_video = main_video_stream(source_in)
+            if source_video is not None:
+                _copy_tags(source_video.metadata, out_video.metadata)
             kept = []
             for stream in copied:
                 name = stream.codec_context.name if stream.codec_context is not None else 'unknown codec'

@@ -207,14 +207,15 @@ def _write_side_streams(path, fmt, seconds, audio, subtitles):
 
 
 def write_clip(path, frames, fps=25, audio='sine', subtitles=None, codec='auto', vfr_pts=None, time_base=None,
-               rotation=0, crf=18):
+               rotation=0, crf=18, color=None):
     """Write ``frames`` (upright BGR uint8, all one size) as the video ``path`` and return ``path``.
 
     ``fps``: frame rate (a number or Fraction); ``vfr_pts``: the frames' timestamps in ``time_base`` (default
     CLIP_TIME_BASE) for a variable frame rate, else frame i is at i / fps; ``audio``: ``'sine'`` (a 440 Hz tone,
     AAC, Opus in .webm), ``'pcm'`` (the tone as 16-bit PCM; .mkv / .mov / .avi) or None, as long as the video;
     ``subtitles``: (start s, end s, text) cues; ``rotation``: display rotation (0/90/180/270, counter-clockwise) to
-    store, the frames being stored turned back; ``codec`` / ``crf``: as VideoWriter."""
+    store, the frames being stored turned back; ``codec`` / ``crf``: as VideoWriter; ``color``: the ColorTags to
+    encode with and tag (None: untagged, FFmpeg's BT.601 default)."""
     path = os.fspath(path)
     fmt = output_format(path)
     if not frames:
@@ -236,7 +237,7 @@ def write_clip(path, frames, fps=25, audio='sine', subtitles=None, codec='auto',
             _write_side_streams(side, fmt, float((end - pts[0]) * time_base), audio, subtitles)
         source = VideoInfo(path=side, width=width, height=height, fps=float(rate), time_base=time_base,
                            frame_count=len(frames), rotation=rotation % 360, frame_rate=rate, start_pts=pts[0],
-                           end_pts=end)
+                           end_pts=end, color=color)
         with VideoWriter(path, source, width, height, codec=codec, crf=crf) as writer:
             for image, stamp in zip(frames, pts):
                 writer.write(image, pts=stamp)

@@ -51,6 +51,8 @@ class VideoWriter:
         self.source = source
         self.width, self.height = int(width), int(height)
         self.copy_streams = copy_streams
+        if source.path and os.path.exists(self.path) and os.path.samefile(source.path, self.path):
+            raise VideoError(f"The output '{self.path}' is the input video itself: choose another output name.")
         self.format = output_format(self.path)
         self.codec, self.encoder, note = resolve_codec(codec, self.path)
         if note:
@@ -100,7 +102,31 @@ class VideoWriter:
         stream.codec_context.time_base = _encoder_time_base(self._stream_tb, self.codec.name)
         if self.rotation:
             stream.set_display_rotation(self.rotation)
+        color = self.source.color
+        if color is not None and self.codec.pix_fmt.startswith('yuv'):
+            context = stream.codec_context
+            context.colorspace, context.color_primaries, context.color_trc = (color.colorspace, color.color_primaries,
+                                                                              color.color_trc)
+            if color.color_range:
+                context.color_range = color.color_range
         return stream
+
+    def _to_encoder(self, stored):
+        """The stored-orientation BGR image as an av.VideoFrame in the encoder's pixel format, converted with the
+        source's YUV matrix and range and tagged with them."""
+        av = import_av()
+        frame = av.VideoFrame.from_ndarray(stored, format='bgr24')
+        color = self.source.color
+        if color is None or not self.codec.pix_fmt.startswith('yuv'):
+            return frame
+        known = color.colorspace not in (0, 2)  # 0 RGB, 2 unspecified: FFmpeg's default matrix (BT.601)
+        frame = frame.reformat(format=self.codec.pix_fmt, dst_colorspace=color.colorspace if known else None,
+                               dst_color_range=color.color_range or None)
+        frame.colorspace, frame.color_primaries, frame.color_trc = (color.colorspace, color.color_primaries,
+                                                                    color.color_trc)
+        if color.color_range:
+            frame.color_range = color.color_range
+        return frame
 
     def __enter__(self):
         return self
@@ -140,7 +166,7 @@ class VideoWriter:
         if next_pts is not None:
             duration = next_pts - pts
         stored = np.ascontiguousarray(np.rot90(image, -(self.rotation // 90))) if self.rotation else image
-        frame = av.VideoFrame.from_ndarray(stored, format='bgr24')
+        frame = self._to_encoder(stored)
         duration = duration or self.source.frame_step
         if self._stream_tb != self.time_base:
             scale = self.time_base / self._stream_tb

@@ -10,8 +10,9 @@ av = pytest.importorskip('av')
 
 import gfpgan.video.codecs as codecs  # noqa: E402
 from gfpgan.errors import GFPGANError  # noqa: E402
-from gfpgan.video.io import (VIDEO_EXTENSIONS, VideoError, VideoFrame, VideoReader, VideoWriter,  # noqa: E402
-                             available_video_codecs, is_video_file, probe)
+from gfpgan.utils.fileio import is_temporary_name  # noqa: E402
+from gfpgan.video.io import (VIDEO_EXTENSIONS, ColorTags, VideoError, VideoFrame, VideoReader,  # noqa: E402
+                             VideoWriter, available_video_codecs, is_video_file, probe)
 from gfpgan.video.synthetic import write_clip  # noqa: E402
 
 SUBTITLES = [(0.1, 0.5, 'first line'), (0.6, 0.9, 'second line')]
@@ -115,6 +116,28 @@ def test_rotation_metadata_round_trips_and_frames_come_upright(tmp_path, small_c
     assert min(psnr(f, g) for f, g in zip(frames, upright)) > 30
     # turned the wrong way the picture would not match
     assert psnr(np.ascontiguousarray(np.rot90(frames[0], 2)), upright[0]) < 20
+
+
+def test_colour_matrix_and_range_are_kept_and_tagged(tmp_path):
+    chart = np.zeros((64, 96, 3), np.uint8)  # saturated blocks, where BT.601 and BT.709 differ most
+    for i, colour in enumerate([(0, 0, 230), (0, 230, 0), (230, 0, 0), (0, 200, 230), (230, 0, 200), (200, 200, 0)]):
+        chart[:, 16 * i:16 * (i + 1)] = colour
+    bt709 = ColorTags(colorspace=1, color_range=1, color_primaries=1, color_trc=1)
+    src = write_clip(tmp_path / 'hd.mp4', [chart] * 3, audio=None, color=bt709)
+    assert probe(src).color == bt709
+    out = tmp_path / 'hd_out.mp4'
+    copy_video(src, out)
+    assert probe(out).color == bt709
+
+    def error(image):
+        return np.abs(image[8:-8, 4:-4].astype(int) - chart[8:-8, 4:-4]).mean()
+
+    with VideoReader(out) as reader:
+        assert max(error(f.image) for f in reader) < 4
+    with av.open(str(out)) as container:  # read with the other matrix, the colours are off: the tags matter
+        wrong = next(container.decode(video=0)).to_ndarray(format='bgr24', src_colorspace='itu601')
+    assert error(wrong) > 8
+    assert probe(write_clip(tmp_path / 'plain.mp4', [chart] * 2, audio=None)).color.colorspace == 2
 
 
 def test_matroska_with_pcm_audio_and_subrip(tmp_path, small_clip):
@@ -248,7 +271,8 @@ def test_an_exception_inside_the_writer_leaves_nothing(tmp_path, small_clip):
         with VideoWriter(out, info, info.width, info.height) as writer:
             writer.write(small_clip.frames[0])
             writer.write(small_clip.frames[1])
-            assert any(name.startswith('.out.mp4.') for name in os.listdir(tmp_path))  # the temporary exists
+            temporaries = [name for name in os.listdir(tmp_path) if name.startswith('.out.mp4.')]
+            assert len(temporaries) == 1 and is_temporary_name(temporaries[0])  # remove_stale_temporaries knows it
             raise RuntimeError('stop')
     assert sorted(os.listdir(tmp_path)) == before
     # an existing file under the final name is untouched by a failed write
@@ -257,6 +281,29 @@ def test_an_exception_inside_the_writer_leaves_nothing(tmp_path, small_clip):
         with VideoWriter(out, info, info.width, info.height) as writer:
             writer.write(np.zeros((10, 10, 3), np.uint8))
     assert out.read_bytes() == b'previous result' and sorted(os.listdir(tmp_path)) == sorted(before + ['out.mp4'])
+
+
+def test_container_and_stream_tags_are_kept(tmp_path, small_clip):
+    plain = write_clip(tmp_path / 'plain.mkv', small_clip.frames[:5], subtitles=[(0, 0.1, 'hi')])
+    src = tmp_path / 'tagged.mkv'
+    with av.open(plain) as original, av.open(str(src), 'w') as tagged:
+        tagged.metadata.update({'title': 'Holiday 1987', 'creation_time': '1987-07-01T12:00:00.000000Z'})
+        streams = {}
+        for stream, language in zip(original.streams, ('eng', 'fra', 'deu')):
+            streams[stream.index] = tagged.add_stream_from_template(stream, opaque=True)
+            streams[stream.index].metadata['language'] = language
+        for packet in original.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                tagged.mux(packet)
+    out = tmp_path / 'out.mkv'
+    copy_video(src, out)
+    with av.open(str(out)) as result:
+        assert result.metadata['title'] == 'Holiday 1987' and result.metadata['creation_time'].startswith('1987-07-01')
+        assert [s.metadata.get('language') for s in result.streams] == ['eng', 'fra', 'deu']
+        assert [s.type for s in result.streams] == ['video', 'audio', 'subtitle']
+    with pytest.raises(VideoError, match='is the input video itself'):
+        copy_video(out, out)
 
 
 def test_writer_checks_timestamps_and_needs_a_frame(tmp_path, small_clip):
