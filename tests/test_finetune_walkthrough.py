@@ -86,7 +86,8 @@ def test_photos_to_a_finetuned_model_to_restored_photos(tmp_path, monkeypatch, c
     sheet = write_contact_sheet(manifest, 'my_photos', 'datasets/myfaces', 'datasets/myfaces/contact_sheet.jpg')
     plan = sheet_plan(manifest, 128, None, 10)
     assert cv2.imread(sheet).shape == (plan['height'], plan['width'], 3)
-    assert [title for title, _, _ in plan['groups']][:2] == ['kept', 'too small']
+    titles = [title for title, _, _ in plan['groups']]
+    assert titles[0] == 'kept' and 'too small' in titles
     times['prepare'] = time.perf_counter() - start
 
     # (2) the pretrained files, random, in the release layouts, where download_pretrained.py puts them
