@@ -1,5 +1,5 @@
-"""The command line of inference_gfpgan.py and the ``gfpgan`` console script: restore the faces in a photo or a
-folder of photos with a released (or any) GFPGAN checkpoint."""
+"""The command line of inference_gfpgan.py and the ``gfpgan`` console script: restore the faces in a photo, a video
+or a folder of both with a released (or any) GFPGAN checkpoint (the video side: ``gfpgan.video.inference``)."""
 import argparse
 import glob
 import os
@@ -10,6 +10,7 @@ import numpy as np
 
 from gfpgan.errors import add_debug_argument, is_fatal_os_error, os_error_at, run_cli
 from gfpgan.preflight import Preflight
+from gfpgan.video.inference import VIDEO_EPILOG, add_video_arguments, check_videos, is_video_file, restore_videos
 
 __all__ = ['main', 'run', 'build_parser', 'check_run', 'required_files']
 
@@ -39,12 +40,13 @@ file. --aligned inputs have no background and never need the file. --bg_upsample
 Before anything is built or restored, the run checks the options, the input, that the output folder can be written
 and that every pretrained file is there (missing release files are downloaded first unless GFPGAN_NO_DOWNLOAD is
 set); every problem is reported at once, with the one 'python scripts/download_pretrained.py --files ...' command that
-fetches the missing files. Exit codes: 0 done, 1 some photos failed (listed), 2 nothing was done (error: ...), 130
-interrupted; --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
+fetches the missing files. Exit codes: 0 done, 1 some photos or videos failed (listed), 2 nothing was done (error:
+...), 130 interrupted; --debug or GFPGAN_DEBUG=1 shows the traceback of an error.
 
 Batching: --batch_size faces go through the restorer together, gathered across photos (at most that many photos
-wait); 8 by default on CUDA, 1 on the CPU, where larger batches are slower per face.
-"""
+wait) or consecutive video frames; 8 by default on CUDA, 1 on the CPU, where larger batches are slower per face.
+
+""" + VIDEO_EPILOG
 
 
 def _extension(value):
@@ -60,7 +62,7 @@ def build_parser():
     p = argparse.ArgumentParser(
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
-        '-i', '--input', default='inputs/whole_imgs', help='input image or folder (default inputs/whole_imgs)')
+        '-i', '--input', default='inputs/whole_imgs', help='input image, video or folder (default inputs/whole_imgs)')
     p.add_argument('-o', '--output', default='results', help='output folder (default results)')
     p.add_argument(
         '-v',
@@ -111,6 +113,7 @@ def build_parser():
         help='faces restored per forward pass, gathered across photos (default: 8 on CUDA, 1 on the CPU, where '
         'larger batches are slower per face)')
     p.add_argument('--no_progress', action='store_true', help='no progress bar')
+    add_video_arguments(p)
     add_debug_argument(p)
     return p
 
@@ -123,7 +126,7 @@ def list_inputs(path, preflight=None):
     if os.path.isfile(path):
         files = [path]
     elif not os.path.isdir(path):
-        pf.add(f"-i/--input: '{path}' is neither an image file nor a folder.")
+        pf.add(f"-i/--input: '{path}' is neither an image file nor a folder (a video is a file too).")
     else:
         files = sorted(f for f in glob.glob(os.path.join(path, '*')) if os.path.isfile(f))
         pf.check(files, f"-i/--input: the folder '{path}' is empty.")
@@ -172,7 +175,8 @@ def required_files(args):
 def check_run(args):
     """The preflight of a run: the options, the input, the output folder and every pretrained file, checked before
     anything is built or restored; all problems are raised together (PreflightError). Missing release files are
-    downloaded once everything else is fine (unless GFPGAN_NO_DOWNLOAD). Returns (photo paths, {file: local path})."""
+    downloaded once everything else is fine (unless GFPGAN_NO_DOWNLOAD). Returns (photo and video paths, {file: local
+    path}). A single video input must open; in a folder a bad video is skipped and counted by the run."""
     from gfpgan.utils.device import resolve_device
     from gfpgan.faces.detectors import YUNET_FILE, yunet_problem
     pf = Preflight()
@@ -195,6 +199,7 @@ def check_run(args):
         except OptionsError as err:
             pf.add(f'--opt: {err}')
     paths = list_inputs(args.input, pf)
+    check_videos(args, [p for p in paths if is_video_file(p)], pf, single=os.path.isfile(args.input))
     pf.output_folder(args.output, '-o/--output')
     found = {}
     for name, what in required_files(args):
@@ -288,15 +293,10 @@ def save_results(args, path, cropped, restored, restored_img):
     return targets
 
 
-def run(argv=None):
-    """The command: restore every photo of the input; returns 0, or 1 when some photos failed. A problem that stops
-    the whole run raises (a GFPGANError, or an OSError such as a full disk), for ``main`` to report."""
+def _restore_photos(args, restorer, paths, failed):
+    """Restore the photos of the run, batched across photos; failures go to ``failed``. Returns the faces restored."""
     from tqdm import tqdm
-
-    args = build_parser().parse_args(argv)
-    paths, found = check_run(args)
-    restorer = build_restorer(args, found)
-    failed, faces = [], 0
+    faces = 0
     bar = tqdm(total=len(paths), desc='restoring', unit='photo', disable=args.no_progress)
 
     def fail(path, err):
@@ -329,7 +329,31 @@ def run(argv=None):
             bar.update()
     finally:
         bar.close()
-    print(f'{len(paths) - len(failed)} photo(s), {faces} face(s) restored into {args.output}' +
+    return faces
+
+
+def run(argv=None):
+    """The command: restore every photo and video of the input; returns 0, or 1 when some inputs failed. A problem
+    that stops the whole run raises (a GFPGANError, or an OSError such as a full disk), for ``main`` to report."""
+    args = build_parser().parse_args(argv)
+    paths, found = check_run(args)
+    restorer = build_restorer(args, found)
+    videos = [path for path in paths if is_video_file(path)]
+    photos = [path for path in paths if not is_video_file(path)]
+    failed = []
+    faces = _restore_photos(args, restorer, photos, failed) if photos or not videos else 0
+    failed_photos = len(failed)
+
+    def fail(path, err):
+        failed.append(path)
+        print(f'skipped {path}: {err}', file=sys.stderr)
+
+    summaries = restore_videos(args, restorer, videos, fail)
+    done = [f'{len(photos) - failed_photos} photo(s), {faces} face(s)'] if photos or not videos else []
+    if videos:
+        done.append(f"{len(summaries)} video(s), {sum(s['frames'] for s in summaries)} frame(s), "
+                    f"{sum(s['faces'] for s in summaries)} face(s)")
+    print(f'{"; ".join(done)} restored into {args.output}' +
           (f'; {len(failed)} failed: {", ".join(failed)}' if failed else ''))
     return 1 if failed else 0
 

@@ -2,12 +2,16 @@
 (``tracking``), their 5-point landmarks smoothed along each track before alignment and their paste masks smoothed in
 the aligned frame (``smoothing``), the decoder's noise fixed instead of redrawn every frame, faces of consecutive
 frames restored in batches. Streaming, with bounded buffers: a frame leaves ``lookahead`` frames after the landmark
-smoothing needs it, plus a batch, plus ``lookahead`` for the masks. ``restore_video`` (``video_restoration``) wraps
-it between a decode and an encode thread.
+smoothing needs it, plus a batch, plus ``lookahead`` for the masks. ``restore_video`` runs it between the video
+reader's decode thread and an encode thread, so that decoding, restoration and encoding overlap.
 
 With every stability option off each frame is restored exactly as the photo path (``GFPGANer.enhance``) does."""
 import collections
 import dataclasses
+import os
+import queue
+import threading
+import time
 
 import numpy as np
 
@@ -17,7 +21,9 @@ from gfpgan.restoration.core import Face, align_faces, as_bgr_uint8, detect_face
 from .smoothing import TrackWindow
 from .tracking import FaceTracker, TrackedFace
 
-__all__ = ['StabilityOptions', 'FrameRestorer', 'restore_frames', 'frame_image']
+__all__ = ['StabilityOptions', 'FrameRestorer', 'restore_frames', 'restore_video', 'frame_image']
+
+ENCODE_QUEUE_FRAMES = 4  # restored frames waiting for the encode thread
 
 
 @dataclasses.dataclass
@@ -223,3 +229,84 @@ def restore_frames(restorer, frames, options=None, weight=1.0, only_center_face=
     for item in frames:
         yield from state.push(item)
     yield from state.finish()
+
+
+_END = object()
+
+
+class _EncodeThread:
+    """Writes restored frames (``VideoFrame``s) through ``writer`` from a thread, with a small bounded queue; also
+    saves each as a PNG under ``save_frames`` when given. An error of the thread is raised by the next ``put`` or
+    by ``close``."""
+
+    def __init__(self, writer, save_frames=None):
+        self.writer = writer
+        self.save_frames = save_frames
+        self.error = None
+        self._queue = queue.Queue(ENCODE_QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._run, name='gfpgan-video-encode', daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        from gfpgan.utils.img_util import imwrite
+        while True:
+            frame = self._queue.get()
+            if frame is _END:
+                return
+            if self.error is not None:
+                continue  # keep draining, so that put never blocks on a dead consumer
+            try:
+                self.writer.write(frame)
+                if self.save_frames is not None:
+                    imwrite(frame.image, os.path.join(self.save_frames, f'{frame.index:06d}.png'))
+            except BaseException as err:  # handed to the caller's thread
+                self.error = err
+
+    def put(self, frame):
+        if self.error is not None:
+            raise self.error
+        self._queue.put(frame)
+
+    def close(self, raise_error=True):
+        """Wait until every frame put is written; raise the thread's error (unless ``raise_error`` is False)."""
+        self._queue.put(_END)
+        self._thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
+def restore_video(restorer, input_path, output_path, options=None, codec='auto', crf=18, save_frames=None,
+                  progress=True, weight=1.0, only_center_face=False):
+    """Restore the faces of the video ``input_path`` into ``output_path`` (container by its extension) with
+    ``restore_frames``: the same frame count and timestamps, rotation metadata, audio and subtitle streams copied
+    (``gfpgan.video.io.VideoWriter``); the output appears under its name only once complete. ``codec`` / ``crf``:
+    the writer's; ``save_frames``: a folder that also receives every restored frame as <index>.png. A progress bar
+    (frames/s, ETA) unless ``progress`` is False. Returns a summary dict: input, output, frames, faces, tracks, cuts,
+    seconds, fps, read_errors, codec, dropped_streams. VideoError names the file when it cannot be read or
+    written."""
+    from tqdm import tqdm
+    from .io import VideoReader, VideoWriter
+    start = time.perf_counter()
+    stats = {}
+    with VideoReader(input_path) as reader:
+        info = reader.info
+        size = int(info.width * restorer.upscale), int(info.height * restorer.upscale)
+        bar = tqdm(total=info.frame_count, unit='frame', desc=os.path.basename(os.fspath(input_path)),
+                   disable=not progress, leave=False)
+        try:
+            with VideoWriter(output_path, info, *size, codec=codec, crf=crf) as writer:
+                encoder = _EncodeThread(writer, save_frames)
+                try:
+                    for frame, image in restore_frames(restorer, reader, options, weight, only_center_face, stats):
+                        encoder.put(dataclasses.replace(frame, image=image))
+                        bar.update()
+                except BaseException:
+                    encoder.close(raise_error=False)
+                    raise
+                encoder.close()
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - start
+        return dict(input=os.fspath(input_path), output=os.fspath(output_path), **stats, seconds=seconds,
+                    fps=stats['frames'] / seconds if seconds > 0 else 0.0, read_errors=reader.errors,
+                    codec=writer.codec.name, dropped_streams=list(writer.dropped_streams))

@@ -1,0 +1,131 @@
+"""The video side of the inference command (``gfpgan.restoration.cli``): its options, their preflight, where a
+restored video goes, and the loop over the videos of a run."""
+import os
+
+from gfpgan.errors import GFPGANError, is_fatal_os_error
+
+from .io import is_video_file
+
+__all__ = ['VIDEO_EPILOG', 'add_video_arguments', 'stability_options', 'video_output_path', 'check_videos',
+           'restore_videos', 'is_video_file']
+
+VIDEO_EPILOG = """Videos: -i clip.mp4 (or a folder mixing photos and videos, told apart by extension: .mp4 .mov .mkv
+.avi .webm .m4v .mpg .ts ...) writes <output>/restored_videos/<name>[_suffix].<ext>, in the input's container when
+it can be written (.mp4 .m4v .mov .mkv .webm .avi and the codec fits), else .mkv. Same frame count, timestamps
+(variable frame rate too), rotation metadata and duration; the audio and subtitle streams are copied unchanged; the
+file appears under its name only once complete. --video_codec auto (H.264 where this PyAV build has libx264, else
+MPEG-4; VP9 for .webm), h264, hevc, mpeg4, vp9 or ffv1 (lossless, written as .mkv); --crf quality (lower is better,
+18 default); --save_frames also writes every restored frame as <output>/restored_frames/<name>/<index>.png.
+
+Temporal stability (each switch turns one off, to compare): faces are tracked across frames (--no_tracking) with the
+detector run every --detect_every frames (optical flow in between) and shot cuts detected; each track's landmarks
+are smoothed over 8 frames back and 4 ahead before alignment (--no_landmark_smoothing); the decoder's noise is fixed
+instead of redrawn every frame (--fresh_noise); the parsed paste masks are smoothed the same way
+(--no_mask_smoothing). With all four off each frame is restored exactly as a photo. A video that cannot be read is
+an error before any work when it is the input, and is skipped, named and counted (exit 1) in a folder.
+"""
+
+
+def add_video_arguments(parser):
+    """The video options of the inference command."""
+    group = parser.add_argument_group('videos')
+    group.add_argument('--video_codec', default='auto', help='output video codec: auto (H.264 where available, else '
+                       'MPEG-4), h264, hevc, mpeg4, vp9, ffv1 (default auto)')
+    group.add_argument('--crf', type=int, default=18, help='video quality, lower is better (H.264 scale; default 18)')
+    group.add_argument('--save_frames', action='store_true', help='also write the restored frames as PNG under '
+                       '<output>/restored_frames/<name>/')
+    group.add_argument('--detect_every', type=int, default=1, help='run the face detector every n-th frame, optical '
+                       'flow in between (default 1)')
+    group.add_argument('--no_tracking', action='store_true', help='detect every frame on its own (no tracks, so no '
+                       'smoothing either)')
+    group.add_argument('--no_landmark_smoothing', action='store_true', help='align each frame at its raw landmarks')
+    group.add_argument('--fresh_noise', action='store_true', help='draw fresh decoder noise for every frame (as for '
+                       'photos)')
+    group.add_argument('--no_mask_smoothing', action='store_true', help='paste with each frame\'s own parsed mask')
+    return parser
+
+
+def stability_options(args):
+    """The ``StabilityOptions`` of the command's switches."""
+    from .pipeline import StabilityOptions
+    return StabilityOptions(tracking=not args.no_tracking, smooth_landmarks=not args.no_landmark_smoothing,
+                            fixed_noise=not args.fresh_noise, smooth_masks=not args.no_mask_smoothing,
+                            detect_every=args.detect_every)
+
+
+def video_output_path(args, path):
+    """<output>/restored_videos/<name>[_suffix].<ext>: the input's container when it can be written and holds the
+    codec, else .mkv (Matroska holds every codec and most audio)."""
+    from .codecs import OUTPUT_FORMATS
+    name, ext = os.path.splitext(os.path.basename(path))
+    ext = ext.lower()
+    codec = str(args.video_codec).strip().lower()
+    if ext not in OUTPUT_FORMATS or (codec == 'ffv1' and ext not in ('.mkv', '.avi')) or \
+            (ext == '.webm' and codec not in ('auto', 'vp9', 'libvpx-vp9', 'libvpx')):
+        ext = '.mkv'
+    suffix = f'_{args.suffix}' if args.suffix else ''
+    return os.path.join(args.output, 'restored_videos', f'{name}{suffix}{ext}')
+
+
+def check_videos(args, videos, pf, single):
+    """Preflight of the videos of a run (into the Preflight ``pf``): the video options, PyAV, the codec for every
+    output, outputs that would overwrite an input or each other; with ``single`` (the input is that one video) the
+    file must also open as a video."""
+    pf.check(0 <= args.crf <= 63, f'--crf must lie in 0..63 (lower is better quality), got {args.crf}.')
+    pf.check(args.detect_every >= 1, f'--detect_every must be at least 1 frame, got {args.detect_every}.')
+    if not videos:
+        return
+    pf.check(not args.aligned, '--aligned takes aligned face photos, not videos: drop --aligned for '
+             f"'{videos[0]}'.")
+    try:
+        from .codecs import import_av, resolve_codec
+        import_av()
+    except GFPGANError as err:
+        pf.add(f'{err}')
+        return
+    targets = {}
+    for path in videos:
+        target = video_output_path(args, path)
+        try:
+            resolve_codec(args.video_codec, target)
+        except GFPGANError as err:
+            pf.add(f'--video_codec: {err}')
+            break
+        if os.path.abspath(target) == os.path.abspath(path):
+            pf.add(f"Restoring '{path}' would overwrite it; choose another -o/--output.")
+        other = targets.setdefault(os.path.abspath(target), path)
+        if other != path:
+            pf.add(f"'{other}' and '{path}' would both be restored into '{target}'; rename one of them.")
+    if single:
+        from .io import probe
+        try:
+            probe(videos[0])
+        except GFPGANError as err:
+            pf.add(f'-i/--input: {err}')
+
+
+def restore_videos(args, restorer, videos, fail):
+    """Restore each video of the run; a video that fails is reported through ``fail(path, error)`` and the run goes
+    on (unless the error is fatal to every later one: a full disk, a lost permission). Returns the summaries."""
+    from .codecs import VideoError
+    from .pipeline import restore_video
+    options = stability_options(args)
+    summaries = []
+    for path in videos:
+        target = video_output_path(args, path)
+        frames = None
+        if args.save_frames:
+            frames = os.path.join(args.output, 'restored_frames', os.path.splitext(os.path.basename(target))[0])
+        try:
+            summary = restore_video(restorer, path, target, options, codec=args.video_codec, crf=args.crf,
+                                    save_frames=frames, progress=not args.no_progress, weight=args.weight,
+                                    only_center_face=args.only_center_face)
+        except (VideoError, ValueError, OSError) as err:
+            if is_fatal_os_error(err):
+                raise
+            fail(path, err)
+            continue
+        summaries.append(summary)
+        print(f"{path}: {summary['frames']} frame(s), {summary['faces']} face(s) in {summary['tracks']} track(s), "
+              f"{summary['cuts']} cut(s), {summary['fps']:.2f} frames/s -> {target}")
+    return summaries
