@@ -76,6 +76,13 @@ class VideoInfo:
     color: 'ColorTags' = None
 
     @property
+    def estimated_frames(self):
+        """``frame_count``, else duration x fps rounded (for a progress bar), else None."""
+        if self.frame_count:
+            return self.frame_count
+        return round(self.duration * self.fps) if self.duration else None
+
+    @property
     def frame_step(self):
         """The nominal gap between frames in ``time_base`` units (>= 1)."""
         rate = self.frame_rate or Fraction(self.fps).limit_denominator(1001)
@@ -197,7 +204,8 @@ class VideoReader:
 
     Use as a context manager or call ``close()``. A damaged packet is skipped and a read error (a truncated file)
     ends the stream early; both are counted in ``errors`` and logged once at the end, never raised. ``frames_read``
-    counts the frames yielded.
+    counts the frames yielded. Timestamps always increase: a frame whose pts repeats or goes back (a damaged file)
+    gets the previous pts + 1, counted in ``repaired_timestamps``.
     """
 
     def __init__(self, path):
@@ -205,6 +213,7 @@ class VideoReader:
         self.info = probe(self.path)
         self.errors = 0
         self.frames_read = 0
+        self.repaired_timestamps = 0
         self._stop = None
         self._thread = None
 
@@ -229,6 +238,7 @@ class VideoReader:
         self.close()
         self.errors = 0
         self.frames_read = 0
+        self.repaired_timestamps = 0
         frames = queue.Queue(_QUEUE_FRAMES)
         stop = threading.Event()
         self._stop = stop
@@ -297,6 +307,9 @@ class VideoReader:
                 pts = frame.pts
                 if pts is None:
                     pts = info.start_pts if last_pts is None else last_pts + info.frame_step
+                elif last_pts is not None and pts <= last_pts:  # a damaged file: keep the order strictly increasing
+                    pts = last_pts + 1
+                    self.repaired_timestamps += 1
                 last_pts = pts
                 image = _upright(frame.to_ndarray(format='bgr24'), info.rotation)
                 yield VideoFrame(index=index, image=image, pts=int(pts), time=float(pts * info.time_base),

@@ -79,7 +79,8 @@ def test_round_trip_keeps_frames_timing_audio_and_subtitles(tmp_path, small_clip
     assert b'second line' in b''.join(p[3] for p in subtitles)
     with VideoReader(out) as reader:
         frames = list(reader)
-    assert [f.index for f in frames] == list(range(24)) and reader.errors == 0
+    assert [f.index for f in frames] == list(range(24)) and reader.errors == reader.repaired_timestamps == 0
+    assert b.estimated_frames == 24 and probe(tmp_path / 'in.mp4').estimated_frames == 24
     assert min(psnr(f.image, g) for f, g in zip(frames, small_clip.frames)) > 30  # crf 18, twice
 
 
@@ -146,6 +147,7 @@ def test_matroska_with_pcm_audio_and_subrip(tmp_path, small_clip):
     copy_video(src, out, codec='ffv1')
     b = probe(out)
     assert (b.codec, b.audio_streams, b.subtitle_streams) == ('ffv1', 1, 1)
+    assert (b.frame_count, b.estimated_frames, b.duration) == (None, 10, 0.4)  # Matroska: count unknown, length tag
     assert stream_packets(out, 'audio') == stream_packets(src, 'audio')
     assert stream_packets(out, 'subtitle') == stream_packets(src, 'subtitle')
     assert video_pts(out) == video_pts(src) == [40 * i for i in range(10)]
@@ -170,7 +172,7 @@ def test_auto_codec_falls_back_to_mpeg4_without_h264(tmp_path, small_clip, monke
     monkeypatch.setattr(codecs, 'available_video_codecs', lambda: without)
     with caplog.at_level(logging.WARNING, logger='gfpgan'):
         path = write_clip(tmp_path / 'fallback.mp4', small_clip.frames[:5], audio=None)
-    assert probe(path).codec == 'mpeg4'
+    assert probe(path).codec == 'mpeg4' and video_pts(path) == [3600 * i for i in range(5)]  # 1/90000 kept
     assert 'no H.264 encoder' in caplog.text and 'MPEG-4' in caplog.text
     with pytest.raises(VideoError, match=r"'h264' is not available .* choose one of .*mpeg4"):
         write_clip(tmp_path / 'x.mp4', small_clip.frames[:2], audio=None, codec='h264')
