@@ -4,6 +4,7 @@ that prints its table. The computing is ``gfpgan.metrics.evaluation`` and ``gfpg
 """
 import argparse
 import os
+import sys
 
 from gfpgan.archs.presets import RELEASE_ARCHS
 from gfpgan.errors import add_debug_argument, os_error_at, run_cli
@@ -43,6 +44,10 @@ best, median and worst images by --sort-by) and report.html. Metrics:
   fid         pytorch-fid InceptionV3 pool features of the restored set against --fid-ref (a {'mean','cov'} torch
               file such as inception_FFHQ_512.pth, a pytorch-fid .npz, or a folder; make one with
               scripts/calculate_fid_stats.py)
+
+A restored video: `python scripts/evaluate.py video --input clip.mp4 --restored restored.mp4` measures its
+temporal stability (face-region flicker against the input's, identity angle between consecutive faces); see
+`python scripts/evaluate.py video --help`.
 
 Weights are looked up as the given path, then experiments/pretrained_models/, then the caches, then downloaded
 from their release URL. Before any image is read, the folders, their pairing, the output folder and every chosen
@@ -221,7 +226,12 @@ def run_evaluation(args, restored, out_dir, reference=None, inputs=None, suffix=
 
 
 def evaluate_main(argv=None):
-    """scripts/evaluate.py: evaluate a folder of restored faces."""
+    """scripts/evaluate.py: evaluate a folder of restored faces; ``video ...``: the temporal stability of a restored
+    video (``gfpgan.metrics.video_cli``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['video']:
+        from .video_cli import video_evaluate_main
+        return video_evaluate_main(argv[1:])
     parser = argparse.ArgumentParser(description=EVALUATE_DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--restored', required=True, metavar='DIR', help='folder of restored faces')
     parser.add_argument('--gt', metavar='DIR', help='folder of ground-truth faces (full-reference metrics)')

@@ -3,21 +3,22 @@
 **Face flicker** (8-bit grey levels per pixel per frame, lower is steadier). For each pair of consecutive frames
 (t, t + 1) of one face track:
 
-1. The face's own motion is estimated from the INPUT video, never from the frames measured. First the
-   least-squares similarity transform between the track's 5-point landmarks of frames t and t + 1, after smoothing
-   each landmark coordinate over time within the shot (Savitzky-Golay, order 2, centred window of ``smooth_window``
-   = 7 frames: a detector's jitter would otherwise be read as motion, while a smooth path, quadratic within the
-   window, passes through). Then, by default (``motion='flow'``), OpenCV's Farneback dense optical flow between the
-   two grey input frames around the face, started from that similarity: it corrects what the landmarks got wrong
-   (their remaining jitter, a talking mouth, a turning head) and the similarity spares it searching for large
-   motions. ``motion='landmarks'`` uses the similarity alone (cheaper; needs precise landmarks and slow motion).
+1. The face's own motion is estimated from the INPUT video, never from the frames measured. By default
+   (``motion='flow'``): OpenCV's Farneback dense optical flow between the two grey input frames around the face,
+   started from the least-squares similarity transform between the track's 5-point landmarks of frames t and t + 1:
+   the flow corrects what the landmarks get wrong (a detector's jitter, a talking mouth, a turning head) and the
+   similarity spares it searching for large motions. ``motion='landmarks'``: that similarity alone, after
+   smoothing each landmark coordinate over time within the shot (Savitzky-Golay, order 2, centred window of
+   ``smooth_window`` = 7 frames, so that jitter is not read as motion while a smooth path, quadratic within the
+   window, passes through); cheaper, but it needs precise landmarks and slow motion.
 2. Frame t + 1 is warped back onto frame t by that motion (bilinear). A restored frame s times the input's size is
    warped by the same motion scaled to its pixels (pixel centres map as x' = s (x + 0.5) - 0.5), so that input and
    output are compensated identically and their flicker is comparable.
 3. The value of the pair is the mean of | grey_t - warped grey_(t + 1) | (grey = 0.299 R + 0.587 G + 0.114 B on the
    0-255 scale, computed in float) over the face region of frame t: the ellipse of the FFHQ 5-point template's
    face (centre (256, 300), semi-axes (135, 165) in the 512-pixel template), shrunk by ``erode`` (default 15 %) so
-   that the face border, hair and background stay out, placed by the (smoothed) landmarks; pixels that the warp
+   that the face border, hair and background stay out, placed by the landmarks (smoothed with
+   ``motion='landmarks'``); pixels that the warp
    takes from outside frame t + 1 are left out.
 4. A pair is skipped when the face is missing in either frame, when a shot cut lies between them (``cuts``), or when
    a landmark jumps by more than ``max_jump`` (default 1) times the face's eye-to-mouth distance (a cut or a
@@ -252,7 +253,10 @@ class FlickerMeter:
         if motion not in ('landmarks', 'flow'):
             raise ValueError(f"The flicker motion must be 'landmarks' or 'flow', got {motion!r}.")
         self.motion, self.scale, self.erode, self.blur = motion, scale, erode, blur
-        self.smoothed, self.motions = pair_motions(landmarks, cuts, smooth_window, max_jump)
+        # flow: the raw landmarks' similarity only starts the flow, which corrects it (smoothing would misplace the
+        # ends of a short, fast segment); landmarks: the smoothed similarity is the motion
+        window = smooth_window if motion == 'landmarks' else 1
+        self.points, self.motions = pair_motions(landmarks, cuts, window, max_jump)
         self.result = FlickerResult([None] * len(self.motions))
         self.index = -1
         self._prev = self._prev_ref = None
@@ -275,7 +279,7 @@ class FlickerMeter:
         self._prev, self._prev_ref = grey, ref
 
     def _pair(self, grey, ref, t):
-        mask, box = face_region_mask(grey.shape, _scale_points(self.smoothed[t], self.scale), self.erode)
+        mask, box = face_region_mask(grey.shape, _scale_points(self.points[t], self.scale), self.erode)
         if box[2] <= box[0]:
             return None
         if self.motion == 'flow':

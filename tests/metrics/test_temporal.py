@@ -2,6 +2,7 @@
 stays small under a smooth translation / rotation (motion compensation, both kinds), skips pairs across a cut or
 without a face, and compares an upscaled output with its input; the consecutive identity angle is 0 for identical
 faces and positive for different ones (random ArcFace)."""
+import json
 import math
 
 import cv2
@@ -10,12 +11,14 @@ import pytest
 import torch
 from skimage import data as skdata
 
+from gfpgan.benchmark.suites import ASTRONAUT_LANDMARKS
+from gfpgan.errors import run_cli
+from gfpgan.metrics.cli import evaluate_main
 from gfpgan.metrics.identity_angle import IdentityAngle
 from gfpgan.metrics.temporal import (aligned_faces, consecutive_identity_angle, face_flicker, face_region_mask,
                                      scale_affine, track_segments)
 
-# the astronaut's 5 points (eyes, nose tip, mouth corners) in scikit-image's 512x512 photo: input data of the clips
-ASTRONAUT_5 = np.array([[203.2, 101.5], [246.5, 104.2], [225.0, 127.0], [201.0, 139.0], [246.0, 141.0]])
+ASTRONAUT_5 = np.asarray(ASTRONAUT_LANDMARKS, np.float64)  # eyes, nose tip, mouth corners in the 512x512 photo
 SIZE = (320, 240)  # clip frame (w, h)
 
 
@@ -142,3 +145,76 @@ def test_consecutive_identity_angle(photo, random_identity):
     mixed = consecutive_identity_angle([faces[0], other, faces[1], None, faces[2]], random_identity, batch_size=2)
     assert mixed.values[0] > 1 and mixed.values[1] > 1
     assert mixed.values[2] is None and mixed.values[3] is None and mixed.compared == 2
+
+
+# ---------------------------------------------------------------------------------------- evaluate.py video
+
+
+@pytest.fixture(scope='module')
+def videos(tmp_path_factory):
+    """in.mp4 (a face on a smooth path, 16 frames at 192x144), its 2x upscale (steady.mp4), the upscale with fresh
+    noise on every frame (noisy.mp4), a shorter one, a half-size one, and the clip's landmarks as .npy."""
+    pytest.importorskip('av')
+    from gfpgan.benchmark.video import talking_head_clip
+    from gfpgan.video.synthetic import write_clip
+    folder = tmp_path_factory.mktemp('videos')
+    clip = talking_head_clip(16, (192, 144), landmark_noise=0.5, span=0.5)
+    rng = np.random.default_rng(0)
+    big = [cv2.resize(f, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC) for f in clip.frames]
+    noisy = [np.clip(b + rng.normal(0, 10, b.shape), 0, 255).astype(np.uint8) for b in big]
+    paths = {name: str(folder / f'{name}.mp4') for name in ('in', 'steady', 'noisy', 'short', 'small')}
+    write_clip(paths['in'], clip.frames, audio=None)
+    write_clip(paths['steady'], big, audio=None)
+    write_clip(paths['noisy'], noisy, audio=None)
+    write_clip(paths['short'], big[:10], audio=None)
+    write_clip(paths['small'], [cv2.resize(f, (128, 72)) for f in clip.frames], audio=None)
+    paths['landmarks'] = str(folder / 'landmarks.npy')
+    np.save(paths['landmarks'], np.stack(clip.noisy_landmarks))
+    return paths
+
+
+def evaluate_video(*args):
+    lines = []
+    from gfpgan.metrics.video_cli import video_evaluate_main
+    code = video_evaluate_main(['--no-progress', *args], log=lines.append)
+    return code, '\n'.join(lines)
+
+
+def test_evaluate_video_measures_added_flicker(videos, tmp_path):
+    report = tmp_path / 'steady.json'
+    code, text = evaluate_video('--input', videos['in'], '--restored', videos['steady'], '--landmarks',
+                                videos['landmarks'], '--allow_random_identity', '--json', str(report))
+    steady = json.loads(report.read_text())
+    assert code == 0 and 'face flicker' in text and 'RANDOM ArcFace' in text
+    assert steady['frames'] == 16 and steady['scale'] == 2 and steady['flicker_input']['pairs'] == 15
+    assert steady['flicker_ratio'] < 1.3  # an upscale adds no flicker
+    assert steady['identity_restored']['pairs'] == 15 and steady['identity_restored']['mean'] >= 0
+    code, text = evaluate_video('--input', videos['in'], '--restored', videos['noisy'], '--landmarks',
+                                videos['landmarks'], '--json', str(tmp_path / 'noisy.json'))
+    noisy = json.loads((tmp_path / 'noisy.json').read_text())
+    assert noisy['flicker_ratio'] > 1.5 * steady['flicker_ratio']
+    assert noisy['flicker_input']['mean'] == pytest.approx(steady['flicker_input']['mean'], rel=1e-6)
+    assert 'identity_restored' not in noisy and 'identity angle skipped' in text
+
+
+def test_evaluate_video_tracks_faces_with_a_detector(videos):
+    code, text = evaluate_video('--input', videos['in'], '--restored', videos['steady'], '--landmarks', 'auto')
+    assert code == 0 and '1 face track(s)' in text
+    ratio = float(text.split('ratio restored / input |')[1].split('|')[0])
+    assert 0.7 < ratio < 1.3
+
+
+def test_evaluate_video_bad_inputs_are_one_sentence_each(videos, tmp_path, capsys):
+    not_video = tmp_path / 'notes.mp4'
+    not_video.write_text('not a video')
+    cases = [
+        (['--restored', str(not_video)], 'is not a video FFmpeg can read'),
+        (['--restored', videos['short']], 'The input has 16 frames and the restored video 10'),
+        (['--restored', videos['small']], 'not the input frames (192x144) times one scale factor'),
+        (['--restored', videos['in']], 'are the same file'),
+        (['--restored', videos['steady'], '--landmarks', str(not_video)], 'is not a landmarks file'),
+    ]
+    for args, message in cases:
+        code = run_cli(evaluate_main, ['video', '--input', videos['in'], *args])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count('error:') == 1, err

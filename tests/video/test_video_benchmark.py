@@ -1,0 +1,71 @@
+"""scripts/benchmark_video.py at tiny sizes (--quick): the whole code path (clip, per-frame and stabilised restoration,
+flicker and identity angle, targets, CPU throughput, JSON and Markdown) in seconds; and its parts."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('av')
+
+from gfpgan.benchmark.video import (ClipDetector, build_video_restorer, evaluate_targets, main,  # noqa: E402
+                                    set_noise_strength, talking_head_clip)
+from gfpgan.errors import run_cli  # noqa: E402
+
+
+def test_quick_benchmark_writes_every_figure(tmp_path, capsys):
+    out, md = tmp_path / 'bench.json', tmp_path / 'bench.md'
+    assert main(['--quick', '--no_cuda', '--output', str(out), '--markdown', str(md)]) == 0
+    report = json.loads(out.read_text())
+    stability = report['stability']
+    for case in ('input', 'per_frame', 'stabilised'):
+        assert stability[case]['pairs'] == 11 and math.isfinite(stability[case]['flicker'])
+        assert stability[case]['identity'] >= 0
+    assert stability['per_frame']['flicker'] > stability['input']['flicker']  # a random restorer adds flicker
+    assert [t['target'] for t in report['targets']] == ['flicker_vs_input', 'flicker_gain', 'identity_gain',
+                                                        'cuda_720p_fps']
+    assert report['targets'][-1]['status'] == 'n/a'  # no CUDA row
+    assert {t['status'] for t in report['targets'][:3]} <= {'pass', 'fail'}
+    (row, ) = report['throughput']
+    assert row['device'] == 'cpu' and row['frames'] == 3 and row['fps'] > 0
+    assert 'RANDOM ArcFace' in report['identity_network']
+    printed = capsys.readouterr().out
+    assert 'stabilised flicker / input flicker <= 1.1' in printed and md.read_text().strip() in printed
+
+
+def test_targets_pass_and_fail_by_the_issue_thresholds():
+    good = {'input': {'flicker': 2.0}, 'per_frame': {'flicker': 6.5, 'identity': 4.0},
+            'stabilised': {'flicker': 2.1, 'identity': 1.9}}
+    rows = {r['target']: r for r in evaluate_targets(good, [{'fps': 30.0}])}
+    assert [rows[k]['status'] for k in rows] == ['pass'] * 4
+    assert rows['flicker_gain']['value'] == pytest.approx(6.5 / 2.1)
+    bad = {'input': {'flicker': 2.0}, 'per_frame': {'flicker': 6.0, 'identity': 3.0},
+           'stabilised': {'flicker': 2.3, 'identity': 2.0}}
+    rows = {r['target']: r for r in evaluate_targets(bad, [{'fps': 20.0}])}
+    assert [rows[k]['status'] for k in rows] == ['fail'] * 4
+
+
+def test_clip_detector_and_fresh_noise():
+    clip = talking_head_clip(4, (96, 72), landmark_noise=1.0)
+    detector = ClipDetector(clip.frames, clip.noisy_landmarks)
+    (face, ) = detector.detect(clip.frames[2].copy())
+    assert np.allclose(face['landmarks'], clip.noisy_landmarks[2])
+    assert detector.detect(np.zeros_like(clip.frames[0])) == []
+    restorer, what = build_video_restorer(detector, face_size=32, upscale=1)
+    assert 'random' in what
+    crop = np.ascontiguousarray(clip.frames[0][:32, :32])
+    torch.manual_seed(1)
+    fresh = [restorer.restore_faces([crop], randomize_noise=True)[0] for _ in range(2)]
+    fixed = [restorer.restore_faces([crop], randomize_noise=False)[0] for _ in range(2)]
+    assert np.array_equal(fixed[0], fixed[1]) and not np.array_equal(fresh[0], fresh[1])
+    assert set_noise_strength(restorer.gfpgan, 0.0) > 0
+    silent = [restorer.restore_faces([crop], randomize_noise=True)[0] for _ in range(2)]
+    assert np.array_equal(silent[0], silent[1])  # strength 0: fresh noise changes nothing
+
+
+def test_bad_options_are_reported_before_any_work(tmp_path, capsys):
+    code = run_cli(main, ['--frames', '4', '--span', '2', '--output', str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and '--frames must be at least 8' in err and '--span must lie in (0, 1]' in err
+    assert 'is a folder; give a file name' in err
