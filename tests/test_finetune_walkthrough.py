@@ -80,14 +80,15 @@ def test_photos_to_a_finetuned_model_to_restored_photos(tmp_path, monkeypatch, c
     kept = sorted(os.listdir('datasets/myfaces/images'))
     assert len(kept) >= 2 and os.path.isfile('datasets/myfaces/components.pth')
     assert os.listdir('datasets/myfaces_val/lq') and os.listdir('datasets/myfaces_val/gt')
-    printed = capsys.readouterr().out
-    assert 'too small' in printed  # the 200-pixel copy
     manifest = load_manifest('datasets/myfaces')
-    sheet = write_contact_sheet(manifest, 'my_photos', 'datasets/myfaces', 'datasets/myfaces/contact_sheet.jpg')
+    small = [face for face in manifest['faces'] if face['source'] == 'astronaut_small.jpg']
+    assert small and not any(face['kept'] for face in small)  # the 200-pixel copy is rejected, with its reason
+    assert small[0]['reason'] in capsys.readouterr().out  # in the summary table
+    sheet = write_contact_sheet(manifest, 'my_photos', 'datasets/myfaces', 'sheet.png')
     plan = sheet_plan(manifest, 128, None, 10)
     assert cv2.imread(sheet).shape == (plan['height'], plan['width'], 3)
     titles = [title for title, _, _ in plan['groups']]
-    assert titles[0] == 'kept' and 'too small' in titles
+    assert titles[0] == 'kept' and small[0]['reason'] in titles
     times['prepare'] = time.perf_counter() - start
 
     # (2) the pretrained files, random, in the release layouts, where download_pretrained.py puts them

@@ -17,7 +17,7 @@ import os
 import cv2
 import numpy as np
 
-__all__ = ['SHEET_LIMIT', 'KEPT_COLOUR', 'REJECTED_COLOUR', 'MISSING_GREY', 'reason_group', 'sheet_groups',
+__all__ = ['SHEET_LIMIT', 'KEPT_COLOUR', 'REJECTED_COLOUR', 'MISSING_GREY', 'MEASURE_OF', 'sheet_groups',
            'sheet_layout', 'sheet_plan', 'face_tile', 'contact_sheet', 'write_contact_sheet']
 
 SHEET_LIMIT = 1000  # tiles at most, whatever max_faces says (10 columns of 128 px: a 1.3 x 13 kpx picture)
@@ -27,14 +27,19 @@ BACKGROUND = (32, 32, 32)
 BORDER, GAP, LINE = 3, 4, 20  # frame width, space between tiles, height of a header / group-title text line
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MARGIN = 0.3  # crop of a rejected face: its box grown by this fraction of its side on each side
+# the manifest measure a reason is about, written on its tiles
+MEASURE_OF = {'too blurry': 'sharpness', 'too dark': 'luminance', 'too bright': 'luminance', 'strong profile': 'yaw',
+              'grayscale': 'colourfulness'}
 
 
-def reason_group(record):
-    """The group title of a manifest record: 'kept', or its reason with the particulars after ' of ' dropped
-    ('near duplicate of 00000003.png' -> 'near duplicate'), so that similar rejections sit together."""
+def _label(record):
+    """What a tile says: the file name of a kept face; the reason of a rejected one, with the measure it failed
+    ('too blurry: 12'), so that thresholds can be judged from the sheet."""
     if record.get('kept'):
-        return 'kept'
-    return str(record.get('reason') or 'rejected').split(' of ', 1)[0]
+        return record.get('name', '?')
+    reason = record.get('reason') or 'rejected'
+    measure = record.get(MEASURE_OF.get(reason, ''))
+    return f'{reason}: {measure:.0f}' if isinstance(measure, (int, float)) else reason
 
 
 def _evenly_spaced(items, count):
@@ -45,12 +50,14 @@ def _evenly_spaced(items, count):
 
 
 def sheet_groups(manifest, max_faces=None):
-    """[(title, shown records, total)] of ``manifest``: kept first (when any), then each reason group in order of
-    first appearance; at most ``max_faces`` (and SHEET_LIMIT) records shown in all, shared as the module docstring
-    says (a group may show none when there are fewer places than groups)."""
-    groups = {'kept': []}
-    for record in manifest.get('faces', []):
-        groups.setdefault(reason_group(record), []).append(record)
+    """[(title, shown records, total)] of ``manifest``: kept first, then each reason group (its particulars dropped:
+    'near duplicate of 00000003.png' -> 'near duplicate') in the order of the summary table; at most ``max_faces``
+    (and SHEET_LIMIT) shown in all, shared as the module docstring says (a group may show none when there are fewer
+    places than groups)."""
+    from .dataset_preparation import reason_group, summary_counts
+    groups = {title: [] for title in summary_counts(manifest)}
+    for record in manifest['faces']:
+        groups['kept' if record.get('kept') else reason_group(record['reason'])].append(record)
     groups = [(title, records) for title, records in groups.items() if records]
     limit = SHEET_LIMIT if max_faces is None else max(0, min(int(max_faces), SHEET_LIMIT))
     places = [0] * len(groups)
@@ -217,8 +224,7 @@ def contact_sheet(manifest, input_folder, output_folder, thumb=128, max_faces=No
     for record, x, y in plan['tiles']:
         if record.get('kept'):
             picture = _read(os.path.join(output_folder, IMAGES, record.get('name', '')))
-            sheet[y:y + thumb, x:x + thumb] = face_tile(picture, thumb, True, record.get('name', '?'),
-                                                        record.get('source', ''))
+            sheet[y:y + thumb, x:x + thumb] = face_tile(picture, thumb, True, _label(record), record.get('source', ''))
         else:
             by_source.setdefault(record.get('source', ''), []).append((record, x, y))
     for source, placed in by_source.items():  # each source photo read once, then dropped
@@ -226,8 +232,7 @@ def contact_sheet(manifest, input_folder, output_folder, thumb=128, max_faces=No
         for record, x, y in placed:
             box = record.get('box')
             picture = None if photo is None else _box_crop(photo, box) if box is not None else photo
-            sheet[y:y + thumb, x:x + thumb] = face_tile(picture, thumb, False, record.get('reason') or 'rejected',
-                                                        source)
+            sheet[y:y + thumb, x:x + thumb] = face_tile(picture, thumb, False, _label(record), source)
     return sheet
 
 

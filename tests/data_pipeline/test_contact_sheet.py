@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gfpgan.data.contact_sheet import (BORDER, KEPT_COLOUR, MISSING_GREY, REJECTED_COLOUR, SHEET_LIMIT, contact_sheet,
-                                       sheet_groups, sheet_layout, sheet_plan,
+                                       face_tile, sheet_groups, sheet_layout, sheet_plan,
                                        write_contact_sheet)
 from gfpgan.utils.fileio import is_temporary_name
 
@@ -38,7 +38,7 @@ def dataset(tmp_path):
         {'source': 'empty.jpg', 'face': None, 'kept': False, 'reason': 'no face'},
         {'source': 'sub/group.png', 'face': 2, 'box': BOX, 'kept': True, 'name': '00000001.png'},
         {'source': 'gone.png', 'face': None, 'kept': False, 'reason': 'unreadable'},
-        {'source': 'moved.png', 'face': 0, 'box': BOX, 'kept': False, 'reason': 'too blurry'},
+        {'source': 'moved.png', 'face': 0, 'box': BOX, 'kept': False, 'reason': 'too blurry', 'sharpness': 12.3},
         {'source': 'sub/group.png', 'face': 3, 'box': BOX, 'kept': False, 'reason': 'near duplicate of 00000000.png'},
     ]
     return photos, out, {'faces': faces, 'sources': ['sub/group.png', 'empty.jpg', 'gone.png', 'moved.png']}
@@ -55,14 +55,14 @@ def test_groups_layout_colours_and_contents(dataset):
     plan = sheet_plan(manifest, THUMB, None, 3)
     groups, tiles, titles = plan['groups'], plan['tiles'], plan['titles']
     assert [(title, len(records), total) for title, records, total in groups] == [
-        ('kept', 2, 2), ('too blurry', 2, 2), ('no face', 1, 1), ('unreadable', 1, 1), ('near duplicate', 1, 1)]
-    assert ' '.join(plan['header']) == 'kept 2, too blurry 2, no face 1, unreadable 1, near duplicate 1 - all 7 shown'
+        ('kept', 2, 2), ('unreadable', 1, 1), ('no face', 1, 1), ('too blurry', 2, 2), ('near duplicate', 1, 1)]
+    assert ' '.join(plan['header']) == 'kept 2, unreadable 1, no face 1, too blurry 2, near duplicate 1 - all 7 shown'
     height, width = plan['height'], plan['width']
     assert sheet.shape == (height, width, 3) and sheet.dtype == np.uint8
     assert (height, width, tiles, titles) == sheet_layout(groups, THUMB, 3, header_lines=len(plan['header']))
     assert width == 4 + 3 * (THUMB + 4)
-    assert [t for t, _ in titles] == ['kept: 2', 'too blurry: 2', 'no face: 1', 'unreadable: 1', 'near duplicate: 1']
-    assert [r['face'] for r, _, _ in tiles] == [0, 2, 1, 0, None, None, 3]
+    assert [t for t, _ in titles] == ['kept: 2', 'unreadable: 1', 'no face: 1', 'too blurry: 2', 'near duplicate: 1']
+    assert [r['face'] for r, _, _ in tiles] == [0, 2, None, None, 1, 0, 3]  # groups in the summary table's order
     # every group starts a row: the two kept faces side by side, the next group below them
     (_, x0, y0), (_, x1, y1), (_, x2, y2) = tiles[:3]
     assert y0 == y1 and x1 == x0 + THUMB + 4 and x2 == x0 and y2 > y0 + THUMB
@@ -90,6 +90,9 @@ def test_groups_layout_colours_and_contents(dataset):
     # missing sources: grey tiles, no error
     for key in (('gone.png', None), ('moved.png', 0)):
         assert np.all(_middle(by_face[key]) == MISSING_GREY)
+    # the label: the reason with the measure it failed
+    assert np.array_equal(by_face[('moved.png', 0)], face_tile(None, THUMB, False, 'too blurry: 12', 'moved.png'))
+    assert not np.array_equal(by_face[('moved.png', 0)], face_tile(None, THUMB, False, 'too blurry', 'moved.png'))
 
 
 def test_labels_are_white_text_on_a_dark_strip(dataset):
@@ -115,11 +118,11 @@ def test_big_sets_show_a_sample_of_every_group():
               for i in range(5)]
     groups = sheet_groups({'faces': faces}, max_faces=9)
     assert [(t, len(shown), total) for t, shown, total in groups] == [
-        ('kept', 3, 30), ('too blurry', 2, 10), ('too dark', 2, 5), ('near duplicate', 2, 5)]
+        ('kept', 3, 30), ('too dark', 2, 5), ('too blurry', 2, 10), ('near duplicate', 2, 5)]
     kept = [r['source'] for r in groups[0][1]]
     assert kept == ['0.png', '10.png', '20.png']  # evenly spaced, first included
     few = sheet_groups({'faces': faces}, max_faces=2)
-    assert [len(shown) for _, shown, _ in few] == [1, 1, 0, 0] and [t for _, _, t in few] == [30, 10, 5, 5]
+    assert [len(shown) for _, shown, _ in few] == [1, 1, 0, 0] and [t for _, _, t in few] == [30, 5, 10, 5]
     many = [dict(faces[0], source=f'{i}.png') for i in range(SHEET_LIMIT + 200)]
     assert len(sheet_groups({'faces': many})[0][1]) == SHEET_LIMIT
 
