@@ -6,11 +6,13 @@ metadata, and the audio and subtitle streams, which are copied packet by packet,
 ``VideoWriter`` encodes frames (codecs in ``gfpgan.video.codecs``) to a hidden temporary file and, on ``close``, remuxes
 it with the source's audio and subtitle packets and renames it into place: the final name never holds a partial file.
 """
+import atexit
 import dataclasses
 import logging
 import os
 import queue
 import threading
+import weakref
 from fractions import Fraction
 
 import numpy as np
@@ -31,6 +33,15 @@ VIDEO_EXTENSIONS = ('.mp4', '.mov', '.mkv', '.avi', '.webm', '.m4v', '.mpg', '.m
                     '.wmv', '.3gp', '.ogv', '.mxf')
 _QUEUE_FRAMES = 4  # decoded frames the decode thread keeps ready
 _POLL_S = 0.1
+_LIVE_READERS = weakref.WeakSet()  # readers whose decode thread runs
+
+
+@atexit.register
+def _stop_live_readers():
+    """Stop running decode threads before the interpreter finalizes (a daemon thread still inside FFmpeg then could
+    take the process down)."""
+    for reader in list(_LIVE_READERS):
+        reader.close()
 
 
 def is_video_file(path):
@@ -233,6 +244,7 @@ class VideoReader:
         if self._thread is not None:
             self._thread.join()
         self._thread = self._stop = None
+        _LIVE_READERS.discard(self)
 
     def __iter__(self):
         self.close()
@@ -245,6 +257,7 @@ class VideoReader:
         self._thread = threading.Thread(target=self._decode, args=(frames, stop), name='gfpgan-video-decode',
                                         daemon=True)
         self._thread.start()
+        _LIVE_READERS.add(self)
         try:
             while True:
                 item = frames.get()

@@ -1,6 +1,8 @@
 """Video in and out through PyAV: timing, rotation, copied audio / subtitles, codec choice, bad files, atomic output."""
+import gc
 import logging
 import os
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -319,6 +321,17 @@ def test_writer_checks_timestamps_and_needs_a_frame(tmp_path, small_clip):
         with VideoWriter(tmp_path / 'o.mkv', info, 160, 120):
             pass
     assert not (tmp_path / 'o.mkv').exists()
+
+
+def test_reader_holds_only_a_few_frames_ahead(tmp_path, small_clip):
+    src = write_clip(tmp_path / 'in.mkv', small_clip.frames, audio=None)
+    with VideoReader(src) as reader:
+        frames = iter(reader)
+        first = next(frames)
+        time.sleep(0.5)  # the decode thread runs ahead until its queue is full, then waits
+        alive = sum(type(obj) is VideoFrame for obj in gc.get_objects())
+        assert alive <= 7 and first.index == 0  # 24 frames in the file; the queue holds 4, plus the one in hand
+        assert sum(1 for _ in frames) == 23
 
 
 def test_reader_can_stop_early_and_read_again(tmp_path, small_clip):
