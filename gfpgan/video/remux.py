@@ -2,9 +2,10 @@
 packets unchanged (no decoding, no re-encoding), interleaved by time as a player reads them. Streaming: one packet
 of each file is held at a time."""
 import heapq
+import io
 import itertools
 
-from .codecs import VideoError, av_errors, import_av, main_video_stream
+from .codecs import VideoError, av_errors, ffmpeg_reason, import_av, main_video_stream
 
 __all__ = ['remux', 'COPIED_STREAM_TYPES']
 
@@ -40,45 +41,60 @@ def _copy_tags(source, target):
             target[key] = value
 
 
-def remux(video_path, source_path, out_path, fmt, muxer_options):
+def _refusal(fmt, stream, errors):
+    """Why the muxer ``fmt`` cannot hold a copy of ``stream`` (its header is tried in memory), or None."""
+    av = import_av()
+    try:
+        with av.open(io.BytesIO(), 'w', format=fmt) as probe_out:
+            probe_out.add_stream_from_template(stream, opaque=True)
+            probe_out.start_encoding()
+    except (ValueError, ) + errors as err:
+        return ffmpeg_reason(err)
+    return None
+
+
+def remux(video_path, source_path, out_path, fmt, muxer_options, name=None):
     """Write ``out_path`` (muxer ``fmt``): the video stream of ``video_path`` and the audio and subtitle streams of
     ``source_path``, packets copied unchanged, with the source's container and stream tags (title, language, ...).
-    ``muxer_options(fmt, time_bases)`` gives the muxer's options. Returns one sentence per source stream that the
-    container cannot hold and that was left out."""
+    ``muxer_options(fmt, time_bases)`` gives the muxer's options; ``name`` is the file named in messages (default
+    ``out_path``). Returns one sentence per source stream that the container cannot hold and that was left out, or
+    that stopped early."""
     av = import_av()
     errors = av_errors(av)
+    name = name or out_path
     problems = []
     with av.open(video_path) as video_in, av.open(source_path, metadata_errors='replace') as source_in:
         video = video_in.streams.video[0]
-        copied = [s for s in source_in.streams if s.type in COPIED_STREAM_TYPES]
+        copied = []
+        for stream in source_in.streams:
+            if stream.type not in COPIED_STREAM_TYPES:
+                continue
+            refusal = _refusal(fmt, stream, errors)
+            if refusal is None:
+                copied.append(stream)
+            else:
+                codec = stream.codec_context.name if stream.codec_context is not None else 'unknown codec'
+                problems.append(f'its {stream.type} stream #{stream.index} ({codec}) cannot be stored in {fmt} output '
+                                f'and was left out ({refusal}); write a .mkv to keep it')
         time_bases = [video.time_base] + [s.time_base for s in copied]
-        with av.open(out_path, 'w', format=fmt, options=muxer_options(fmt, time_bases)) as out:
-            _copy_tags(source_in.metadata, out.metadata)
-            targets = {}
-            out_video = out.add_stream_from_template(video, opaque=True)
-            source_video = main_video_stream(source_in)
-            if source_video is not None:
-                _copy_tags(source_video.metadata, out_video.metadata)
-            kept = []
-            for stream in copied:
-                name = stream.codec_context.name if stream.codec_context is not None else 'unknown codec'
-                try:
-                    target = out.add_stream_from_template(stream, opaque=True)
-                except (ValueError, ) + errors as err:
-                    problems.append(f'its {stream.type} stream #{stream.index} ({name}) cannot be stored in a {fmt} '
-                                    f'file and was left out ({err}); write a .mkv to keep it')
-                    continue
-                _copy_tags(stream.metadata, target.metadata)
-                target.disposition = stream.disposition
-                targets[stream.index] = target
-                kept.append(stream)
-            sequences = [_timed_packets(video_in, [video], 0, errors, problems)]
-            if kept:
-                sequences.append(_timed_packets(source_in, kept, 1, errors, problems))
-            for _, order, _, packet in heapq.merge(*sequences):
-                packet.stream = out_video if order == 0 else targets[packet.stream.index]
-                try:
+        try:
+            with av.open(out_path, 'w', format=fmt, options=muxer_options(fmt, time_bases)) as out:
+                _copy_tags(source_in.metadata, out.metadata)
+                out_video = out.add_stream_from_template(video, opaque=True)
+                source_video = main_video_stream(source_in)
+                if source_video is not None:
+                    _copy_tags(source_video.metadata, out_video.metadata)
+                targets = {}
+                for stream in copied:
+                    targets[stream.index] = out.add_stream_from_template(stream, opaque=True)
+                    _copy_tags(stream.metadata, targets[stream.index].metadata)
+                    targets[stream.index].disposition = stream.disposition
+                sequences = [_timed_packets(video_in, [video], 0, errors, problems)]
+                if copied:
+                    sequences.append(_timed_packets(source_in, copied, 1, errors, problems))
+                for _, order, _, packet in heapq.merge(*sequences):
+                    packet.stream = out_video if order == 0 else targets[packet.stream.index]
                     out.mux(packet)
-                except errors as err:
-                    raise VideoError(f"Cannot write '{out_path}' ({err}).") from err
+        except errors as err:
+            raise VideoError(f"Cannot write the video '{name}' ({ffmpeg_reason(err)}).") from err
     return problems

@@ -207,7 +207,7 @@ class VideoWriter:
             if source:
                 self._final_tmp = temporary_name(self.path, 'mux')
                 self.dropped_streams = remux(self._video_tmp, source, self._final_tmp, self.format,
-                                             _muxer_options)
+                                             _muxer_options, name=self.path)
                 remove_file(self._video_tmp)
                 done = self._final_tmp
             else:
