@@ -351,6 +351,11 @@ def test_force_yml_overrides(workdir):
     assert opt['force_yml'][0] == 'train:ema_decay=0.999'
 
 
+def test_force_yml_removes_a_dataset_set_to_null(workdir):
+    opt = load_options(OFFICIAL, overrides=['datasets:val=~'])
+    assert list(opt['datasets']) == ['train'] and opt['datasets']['train']['phase'] == 'train'
+
+
 def test_force_yml_errors_say_where_the_value_came_from(workdir):
     message = error_of(OFFICIAL, overrides=['train:total_iter=abc'])
     assert message.startswith(f'Option `train.total_iter` (set by --force_yml) in {OFFICIAL} must be an integer')

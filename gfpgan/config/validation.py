@@ -91,6 +91,8 @@ def load_options(path, overrides=(), is_train=True, debug=False, root_path=None,
     path = os.fspath(path)
     opt = read_yaml(path)
     overridden = apply_overrides(opt, overrides, path)
+    if isinstance(opt.get('datasets'), dict):  # `--force_yml datasets:val=~` (or `val: ~` in the file) removes it
+        opt['datasets'] = {phase: block for phase, block in opt['datasets'].items() if block is not None}
     run = _new_run(path, is_train, overridden)
     opt = check_spec(SCHEMA, opt, '', run, None)
     if not isinstance(opt.get('name'), str) or not isinstance(opt.get('datasets'), dict):
