@@ -113,10 +113,11 @@ def _restore(restorer, frames, options):
     return [image for _, image in restore_frames(restorer, frames, options)]
 
 
-def _measure(frames, restored, landmarks, identity):
+def _measure(frames, restored, landmarks, identity, size=None):
     """FlickerMeter and IdentityMeter results of ``restored`` frames (their input ``frames``; ``identity`` None:
-    no identity angle); the track's true ``landmarks`` place the regions, start the motion and align the faces."""
-    flicker = FlickerMeter(landmarks)
+    no identity angle); the track's true ``landmarks`` place the regions, start the motion and align the faces;
+    ``size``: measure the frames resized to it (the input at the restored size)."""
+    flicker = FlickerMeter(landmarks, size=size)
     angles = IdentityMeter(identity) if identity is not None else None
     for src, out, points in zip(frames, restored, landmarks):
         flicker.add(out, src)
@@ -127,18 +128,19 @@ def _measure(frames, restored, landmarks, identity):
 
 
 def stability_case(restorer, clip, identity=None):
-    """Flicker and consecutive identity angle of the input clip, of per-frame restoration (every stability switch
-    off: fresh noise, raw landmarks) and of the stabilised path (all on), measured with the clip's true landmarks."""
+    """Flicker and consecutive identity angle of the input clip (upscaled to the restored size), of per-frame
+    restoration (every stability switch off: fresh noise, raw landmarks) and of the stabilised path (all on),
+    measured with the clip's true landmarks."""
     from gfpgan.video.pipeline import StabilityOptions
-    rows = {'input': _measure(clip.frames, clip.frames, clip.true_landmarks, identity)}
-    timings = {}
+    rows = {}
     for name, options in (('per_frame', StabilityOptions.off()), ('stabilised', StabilityOptions())):
         start = time.perf_counter()
         restored = _restore(restorer, clip.frames, options)
-        timings[name] = time.perf_counter() - start
-        rows[name] = _measure(clip.frames, restored, clip.true_landmarks, identity)
-        rows[name]['seconds'] = timings[name]
-    return rows
+        seconds = time.perf_counter() - start
+        rows[name] = dict(_measure(clip.frames, restored, clip.true_landmarks, identity), seconds=seconds)
+    size = restored[0].shape[1::-1]
+    rows['input'] = _measure(clip.frames, clip.frames, clip.true_landmarks, identity, size)
+    return {k: rows[k] for k in ('input', 'per_frame', 'stabilised')}
 
 
 def throughput_case(restorer, frames, device, warmup=2):

@@ -28,8 +28,10 @@ Even a perfect, noise-free video does not score 0 once its face moves: resamplin
 warp's) leaves a floor of a few grey levels on a detailed face; it is the same for input and output.
 
 ``face_flicker`` returns every pair's value and their mean. Measured on the input video it is the flicker the
-content itself has (talking, lighting, compression); a restorer that adds none scores about the same on its output,
-so the ratio output / input is the restorer's added flicker (1.0: none).
+content itself has (talking, lighting, compression). The input is measured upscaled (bicubic) to the restored
+frames' size (``size``): an upscaled image is smoother, so per-pixel differences at its own size would flatter any
+upscaled output; this way a restorer that only upscales scores the input's flicker, and the ratio output / input is
+the flicker the restorer added (1.0: none).
 
 **Consecutive identity angle** (degrees): the mean ArcFace angle between the aligned faces of consecutive frames of
 one track (``gfpgan.metrics.identity_angle``'s protocol and network), skipping pairs where either face is missing.
@@ -243,16 +245,19 @@ class FlickerMeter:
         smooth_window, erode, max_jump: the landmark smoothing window (frames), the face region's shrink, the jump
             that breaks a track (``track_segments``).
         blur (float): Gaussian sigma in input pixels applied to both grey frames first (0: none).
+        size ((w, h) | None): measure the frames resized to this size (bicubic) first: the input at its restoration's
+            size, so that the two compare (an upscale alone then adds no flicker: ratio 1); None: as they come.
 
     ``add(frame, reference=None)`` takes the next measured (H, W, 3) BGR uint8 frame and the input frame it
     restores (needed with ``motion='flow'`` when they differ); ``result`` is the FlickerResult so far.
     """
 
     def __init__(self, landmarks, cuts=(), motion='flow', scale=None, smooth_window=7, erode=0.15, max_jump=1.0,
-                 blur=0.0):
+                 blur=0.0, size=None):
         if motion not in ('landmarks', 'flow'):
             raise ValueError(f"The flicker motion must be 'landmarks' or 'flow', got {motion!r}.")
         self.motion, self.scale, self.erode, self.blur = motion, scale, erode, blur
+        self.size = None if size is None else (int(size[0]), int(size[1]))
         # flow: the raw landmarks' similarity only starts the flow, which corrects it (smoothing would misplace the
         # ends of a short, fast segment); landmarks: the smoothed similarity is the motion
         window = smooth_window if motion == 'landmarks' else 1
@@ -268,11 +273,13 @@ class FlickerMeter:
             raise ValueError(f'More frames than landmarks ({len(self.motions) + 1}) were given to the flicker metric.')
         ref = frame if reference is None else reference
         if self.scale is None:
-            self.scale = frame.shape[1] / ref.shape[1]
+            self.scale = (self.size[0] if self.size else frame.shape[1]) / ref.shape[1]
         needed = (t < len(self.motions) and self.motions[t] is not None) or (t > 0 and self.motions[t - 1] is not None)
         if not needed:  # no pair of this frame is compared: nothing to keep
             self._prev = self._prev_ref = None
             return
+        if self.size is not None and frame.shape[1::-1] != self.size:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_CUBIC)
         grey = grey_levels(frame, self.blur * self.scale)
         if t > 0 and self.motions[t - 1] is not None and self._prev is not None:
             self.result.values[t - 1] = self._pair(grey, ref, t - 1)
@@ -289,7 +296,7 @@ class FlickerMeter:
 
 
 def face_flicker(frames, landmarks, reference_frames=None, cuts=(), motion='flow', scale=None, smooth_window=7,
-                 erode=0.15, max_jump=1.0, blur=0.0):
+                 erode=0.15, max_jump=1.0, blur=0.0, size=None):
     """Face-region flicker of ``frames`` (see the module docstring), in grey levels per pixel per frame.
 
     Args:
@@ -302,7 +309,7 @@ def face_flicker(frames, landmarks, reference_frames=None, cuts=(), motion='flow
     Returns:
         FlickerResult: ``values`` per pair (None where skipped) and ``mean``.
     """
-    meter = FlickerMeter(landmarks, cuts, motion, scale, smooth_window, erode, max_jump, blur)
+    meter = FlickerMeter(landmarks, cuts, motion, scale, smooth_window, erode, max_jump, blur, size)
     refs = iter(reference_frames) if reference_frames is not None else None
     for t, frame in enumerate(frames):
         ref = next(refs, None) if refs is not None else None

@@ -29,9 +29,10 @@ and the identity angle between the faces of consecutive frames.
 
 Flicker: for each pair of consecutive frames, the mean |frame t - frame t+1 warped back onto frame t| in 8-bit grey
 levels per pixel, inside each tracked face's region (the FFHQ face ellipse, shrunk 15 %), after compensating the
-face's own motion as measured on the INPUT (Farneback optical flow, or --motion landmarks: the similarity between
-the temporally smoothed 5-point landmarks). The same motion is applied to the restored frames (scaled when they are
-larger), so the two numbers compare: the ratio restored / input is the flicker the restoration added (1.0: none).
+face's own motion as measured on the INPUT (Farneback optical flow started from the landmarks' similarity, or
+--motion landmarks: the similarity between the temporally smoothed 5-point landmarks). The same motion is applied
+to the restored frames (scaled when they are larger) and the input is measured upscaled (bicubic) to their size, so
+the two numbers compare: the ratio restored / input is the flicker the restoration added (1.0: none).
 Pairs across a shot cut, where the face is missing, or where the landmarks jump are skipped and counted.
 
 Identity angle: the mean ArcFace angle (degrees) between consecutive aligned faces of a track, with
@@ -104,13 +105,16 @@ def _progress(iterable, total, what, enabled):
 
 
 def measure_video(input_path, restored_path, tracks, cuts=(), motion='flow', identity=None, progress=True):
-    """Flicker and consecutive identity angle of every track on the input and the restored video, read together
-    in one pass (bounded memory). Returns {'input': {...}, 'restored': {...}, 'tracks': {...}, 'frames': n}."""
-    from gfpgan.video.io import VideoReader
+    """Flicker (the input's measured upscaled to the restored size) and consecutive identity angle of every track
+    on the input and the restored video, read together in one pass (bounded memory). Returns the summary:
+    {'flicker_input', 'flicker_restored', 'flicker_ratio', ('identity_...'), 'tracks', 'frames', 'scale'}."""
+    from gfpgan.video.io import VideoReader, probe
+    info = probe(restored_path)
     meters = {}
     for tid, landmarks in tracks.items():
         meters[tid] = {
-            'flicker': {video: FlickerMeter(landmarks, cuts, motion) for video in ('input', 'restored')},
+            'flicker': {'input': FlickerMeter(landmarks, cuts, motion, size=(info.width, info.height)),
+                        'restored': FlickerMeter(landmarks, cuts, motion)},
             'aligned_at': pair_motions(landmarks, cuts)[0],  # smoothed: the aligned faces do not jitter
             'identity': {k: IdentityMeter(identity) for k in ('input', 'restored')} if identity else None,
         }
@@ -127,7 +131,7 @@ def measure_video(input_path, restored_path, tracks, cuts=(), motion='flow', ide
                                            'one entry per frame.')
             scale = out.image.shape[1] / src.image.shape[1]
             for meter in meters.values():
-                meter['flicker']['input'].add(src.image)
+                meter['flicker']['input'].add(src.image, src.image)
                 meter['flicker']['restored'].add(out.image, src.image)
                 if meter['identity']:
                     smoothed = meter['aligned_at'][src.index]

@@ -187,7 +187,7 @@ def test_evaluate_video_measures_added_flicker(videos, tmp_path):
     steady = json.loads(report.read_text())
     assert code == 0 and 'face flicker' in text and 'RANDOM ArcFace' in text
     assert steady['frames'] == 16 and steady['scale'] == 2 and steady['flicker_input']['pairs'] == 15
-    assert steady['flicker_ratio'] < 1.3  # an upscale adds no flicker
+    assert 0.9 < steady['flicker_ratio'] < 1.1  # an upscale adds no flicker (the input is measured upscaled)
     assert steady['identity_restored']['pairs'] == 15 and steady['identity_restored']['mean'] >= 0
     code, text = evaluate_video('--input', videos['in'], '--restored', videos['noisy'], '--landmarks',
                                 videos['landmarks'], '--json', str(tmp_path / 'noisy.json'))
@@ -201,7 +201,7 @@ def test_evaluate_video_tracks_faces_with_a_detector(videos):
     code, text = evaluate_video('--input', videos['in'], '--restored', videos['steady'], '--landmarks', 'auto')
     assert code == 0 and '1 face track(s)' in text
     ratio = float(text.split('ratio restored / input |')[1].split('|')[0])
-    assert 0.7 < ratio < 1.3
+    assert 0.9 < ratio < 1.1
 
 
 def test_evaluate_video_bad_inputs_are_one_sentence_each(videos, tmp_path, capsys):
