@@ -27,8 +27,10 @@ def test_quick_benchmark_writes_every_figure(tmp_path, capsys):
                                                         'cuda_720p_fps']
     assert report['targets'][-1]['status'] == 'n/a'  # no CUDA row
     assert {t['status'] for t in report['targets'][:3]} <= {'pass', 'fail'}
-    (row, ) = report['throughput']
-    assert row['device'] == 'cpu' and row['frames'] == 3 and row['fps'] > 0
+    memory, files = report['throughput']
+    assert memory['path'] == 'frames in memory' and files['path'].startswith('file to file')
+    for row in (memory, files):
+        assert row['device'] == 'cpu' and row['frames'] == 3 and row['fps'] > 0
     assert 'RANDOM ArcFace' in report['identity_network']
     printed = capsys.readouterr().out
     assert 'stabilised flicker / input flicker <= 1.1' in printed and md.read_text().strip() in printed
@@ -52,6 +54,10 @@ def test_clip_detector_and_fresh_noise():
     (face, ) = detector.detect(clip.frames[2].copy())
     assert np.allclose(face['landmarks'], clip.noisy_landmarks[2])
     assert detector.detect(np.zeros_like(clip.frames[0])) == []
+    in_order = ClipDetector(clip.frames, clip.noisy_landmarks, in_order=True)
+    for k in range(2):  # frames it cannot recognise (decoded copies) are taken in order
+        (face, ) = in_order.detect(np.zeros_like(clip.frames[0]))
+        assert np.allclose(face['landmarks'], clip.noisy_landmarks[k])
     restorer, what = build_video_restorer(detector, face_size=32, upscale=1)
     assert 'random' in what
     crop = np.ascontiguousarray(clip.frames[0][:32, :32])
