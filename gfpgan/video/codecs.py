@@ -7,13 +7,14 @@ format it is fed and its quality options. ``auto`` is H.264 (libx264) where the 
 import dataclasses
 import functools
 import os
+from fractions import Fraction
 
 from gfpgan.errors import GFPGANError
 from gfpgan.utils.optional import import_optional
 
 __all__ = [
     'VideoError', 'VideoCodec', 'VIDEO_CODECS', 'CODEC_ALIASES', 'OUTPUT_FORMATS', 'import_av', 'av_errors',
-    'ffmpeg_reason', 'main_video_stream', 'encoder_available', 'available_video_codecs', 'output_format',
+    'ffmpeg_reason', 'main_video_stream', 'stream_end', 'encoder_available', 'available_video_codecs', 'output_format',
     'resolve_codec', 'encoder_options'
 ]
 
@@ -74,6 +75,22 @@ def main_video_stream(container):
         if not stream.disposition & still:
             return stream
     return None
+
+
+def stream_end(stream, start=None):
+    """Where ``stream`` ends (its last frame's pts + duration) in its time base, or None where the file does not
+    say: the stream's duration counted from ``start`` (default: its start time), else Matroska's ``DURATION`` tag
+    (``HH:MM:SS.nnnnnnnnn``, the end's own timestamp)."""
+    start = stream.start_time if start is None else start
+    if stream.duration:
+        return (start or 0) + stream.duration
+    text = stream.metadata.get('DURATION') or stream.metadata.get('duration')
+    try:
+        hours, minutes, seconds = text.split(':')
+        end = (Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)) / stream.time_base
+    except (AttributeError, ValueError, TypeError, ZeroDivisionError):
+        return None
+    return round(end) or None
 
 
 def import_av():

@@ -8,6 +8,7 @@ it with the source's audio and subtitle packets and renames it into place: the f
 """
 import atexit
 import dataclasses
+import itertools
 import logging
 import os
 import queue
@@ -18,7 +19,7 @@ from fractions import Fraction
 import numpy as np
 
 from .codecs import (OUTPUT_FORMATS, VIDEO_CODECS, VideoError, av_errors, available_video_codecs, ffmpeg_reason,
-                     import_av, main_video_stream)
+                     import_av, main_video_stream, stream_end)
 from .writer import VideoWriter
 
 __all__ = [
@@ -152,25 +153,28 @@ def _rotation_of(frame, stream):
     return int(round(degrees / 90.0)) * 90 % 360
 
 
-def _frame_rate(stream):
-    """The average frame rate; FFmpeg's guess where the average is missing or implausible (Matroska's average is
-    thrown off by the missing decode timestamps of its first packets)."""
+_MAX_FPS = 240
+_RATE_PACKETS = 120  # packets whose timestamps estimate the frame rate when the container's figures are implausible
+
+
+def _plausible(rate, stream):
+    return rate and 0 < rate <= _MAX_FPS and rate * stream.time_base < 1
+
+
+def _frame_rate(container, stream):
+    """The average frame rate: the container's, else FFmpeg's guess, else the mean gap between the first packets'
+    timestamps (a variable-rate Matroska file has neither: its average is thrown off by the missing decode timestamps
+    of its first packets, and the guess is its millisecond clock)."""
     average, guess = stream.average_rate, stream.guessed_rate or stream.base_rate
-    if average and 0 < average <= 1000 and (not guess or guess / 4 <= average <= guess * 4):
+    if _plausible(average, stream) and (not _plausible(guess, stream) or guess / 4 <= average <= guess * 4):
         return Fraction(average)
-    return Fraction(guess or average or 25)
-
-
-def _tagged_duration(stream, time_base):
-    """The stream's length in ``time_base`` units from Matroska's ``DURATION`` tag (``HH:MM:SS.nnnnnnnnn``), or
-    None."""
-    text = stream.metadata.get('DURATION') or stream.metadata.get('duration')
-    try:
-        hours, minutes, seconds = text.split(':')
-        total = Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
-    except (AttributeError, ValueError):
-        return None
-    return round(total / time_base) or None
+    if _plausible(guess, stream) and not _plausible(average, stream) and average is None:
+        return Fraction(guess)
+    container.seek(0, stream=stream)
+    stamps = sorted(p.pts for p in itertools.islice(container.demux(stream), _RATE_PACKETS) if p.pts is not None)
+    if len(stamps) > 1 and stamps[-1] > stamps[0]:
+        return Fraction(len(stamps) - 1) / ((stamps[-1] - stamps[0]) * stream.time_base)
+    return Fraction(guess) if _plausible(guess, stream) else Fraction(25)
 
 
 def _color_of(frame):
@@ -197,11 +201,12 @@ def probe(path):
         rotation = _rotation_of(first, stream)
         width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
         time_base = stream.time_base or Fraction(1, 25)
-        rate = _frame_rate(stream)
+        rate = _frame_rate(container, stream)
         start = first.pts if first.pts is not None else (stream.start_time or 0)
-        length = stream.duration or _tagged_duration(stream, time_base)  # in time_base units
-        end = start + length if length else None
-        duration = float(length * time_base) if length else (container.duration / 1e6 if container.duration else None)
+        end = stream_end(stream, start)
+        duration = float((end - start) * time_base) if end else None
+        if duration is None and container.duration:
+            duration = container.duration / 1e6
         return VideoInfo(
             path=path, width=width, height=height, fps=float(rate), time_base=time_base,
             frame_count=stream.frames or None, duration=duration, rotation=rotation,

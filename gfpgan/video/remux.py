@@ -1,11 +1,13 @@
 """Put a freshly encoded video stream together with a source file's audio and subtitle streams, copying their
 packets unchanged (no decoding, no re-encoding), interleaved by time as a player reads them. Streaming: one packet
 of each file is held at a time."""
+import array
+import bisect
 import heapq
 import io
 import itertools
 
-from .codecs import VideoError, av_errors, ffmpeg_reason, import_av, main_video_stream
+from .codecs import VideoError, av_errors, ffmpeg_reason, import_av, main_video_stream, stream_end
 
 __all__ = ['remux', 'COPIED_STREAM_TYPES']
 
@@ -13,6 +15,30 @@ COPIED_STREAM_TYPES = ('audio', 'subtitle')
 # container tags the muxer writes itself; copying the source's would describe the source's encoder, not ours
 _EMPTY_MOV_TEXT = b'\x00\x00'  # an MP4 text sample of no characters
 _OWN_TAGS = ('major_brand', 'minor_version', 'compatible_brands', 'encoder', 'ENCODER', 'DURATION', 'duration')
+
+
+def _frame_durations(path, end_time=None):
+    """(sorted presentation timestamps, end timestamp or None) of the video in ``path``: each frame lasts until the
+    next one, the last until ``end_time`` (s) or the stream's end. A demuxer reports durations in decode order, which
+    B-frames shuffle, so copying its durations would change how long the last frame (and the video) lasts. 8 bytes a
+    frame."""
+    av = import_av()
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stamps = array.array('q', sorted(p.pts for p in container.demux(stream) if p.pts is not None))
+        end = round(end_time / stream.time_base) if end_time is not None else stream_end(stream)
+    return stamps, end
+
+
+def _with_frame_duration(packet, stamps, end):
+    """Set ``packet``'s duration to the gap to the next frame in presentation order (the last: to ``end``)."""
+    if packet.pts is None:
+        return packet
+    i = bisect.bisect_left(stamps, packet.pts)
+    following = stamps[i + 1] if i + 1 < len(stamps) else end
+    if following is not None and following > packet.pts:
+        packet.duration = following - packet.pts
+    return packet
 
 
 def _timed_packets(container, streams, order, errors, problems):
@@ -53,16 +79,17 @@ def _refusal(fmt, stream, errors):
     return None
 
 
-def remux(video_path, source_path, out_path, fmt, muxer_options, name=None):
+def remux(video_path, source_path, out_path, fmt, muxer_options, name=None, end_time=None):
     """Write ``out_path`` (muxer ``fmt``): the video stream of ``video_path`` and the audio and subtitle streams of
     ``source_path``, packets copied unchanged, with the source's container and stream tags (title, language, ...).
     ``muxer_options(fmt, time_bases)`` gives the muxer's options; ``name`` is the file named in messages (default
-    ``out_path``). Returns one sentence per source stream that the container cannot hold and that was left out, or
-    that stopped early."""
+    ``out_path``); ``end_time``: where the video ends in seconds (a Fraction; default: what its file says). Returns
+    one sentence per source stream that the container cannot hold and that was left out, or that stopped early."""
     av = import_av()
     errors = av_errors(av)
     name = name or out_path
     problems = []
+    stamps, end = _frame_durations(video_path, end_time)
     with av.open(video_path) as video_in, av.open(source_path, metadata_errors='replace') as source_in:
         video = video_in.streams.video[0]
         copied = []
@@ -93,6 +120,8 @@ def remux(video_path, source_path, out_path, fmt, muxer_options, name=None):
                 if copied:
                     sequences.append(_timed_packets(source_in, copied, 1, errors, problems))
                 for _, order, _, packet in heapq.merge(*sequences):
+                    if order == 0:
+                        packet = _with_frame_duration(packet, stamps, end)
                     packet.stream = out_video if order == 0 else targets[packet.stream.index]
                     out.mux(packet)
         except errors as err:

@@ -70,6 +70,8 @@ class VideoWriter:
         self.frames_written = 0
         self.dropped_streams = []
         self._pending = None
+        self._durations = {}  # presentation time -> duration (s) of the frames inside the encoder
+        self._end_time = None  # where the last frame ends (s)
         self._last_pts = None
         self._closed = False
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -174,12 +176,23 @@ class VideoWriter:
         frame.pts = pts
         frame.time_base = self._stream_tb
         frame.duration = duration
+        self._durations[pts * self._stream_tb] = duration * self._stream_tb
+        self._end_time = (pts + duration) * self._stream_tb
         try:
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
+            self._mux(self._stream.encode(frame))
         except av_errors(av) as err:
             raise VideoError(f"Encoding '{self.path}' with {self.encoder} failed ({ffmpeg_reason(err)}).") from err
         self.frames_written += 1
+
+    def _mux(self, packets):
+        """Mux encoded packets, each with its own frame's duration: encoders with B-frames (libx264) leave it 0, and
+        the container then guesses the last frame's length from the frame rate."""
+        for packet in packets:
+            if packet.pts is not None:
+                duration = self._durations.pop(packet.pts * packet.time_base, None)
+                if duration is not None and not packet.duration:
+                    packet.duration = max(1, round(duration / packet.time_base))
+            self._container.mux(packet)
 
     def _source_end(self):
         """The source's end timestamp when it closes the last written frame within two nominal frames (then the
@@ -199,15 +212,14 @@ class VideoWriter:
                 self._pending = None
             if self.frames_written == 0:
                 raise VideoError(f"No frames were written to '{self.path}', so no video was made.")
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
+            self._mux(self._stream.encode(None))
             self._container.close()
             self._container = None
             source = self.source.path if self.copy_streams else None
             if source:
                 self._final_tmp = temporary_name(self.path, 'mux')
                 self.dropped_streams = remux(self._video_tmp, source, self._final_tmp, self.format,
-                                             _muxer_options, name=self.path)
+                                             _muxer_options, name=self.path, end_time=self._end_time)
                 remove_file(self._video_tmp)
                 done = self._final_tmp
             else:
