@@ -83,11 +83,11 @@ def check_videos(args, videos, pf, single):
     except GFPGANError as err:
         pf.add(f'{err}')
         return
-    targets = {}
+    targets, codec = {}, None
     for path in videos:
         target = video_output_path(args, path)
         try:
-            resolve_codec(args.video_codec, target)
+            codec = resolve_codec(args.video_codec, target)[0]
         except GFPGANError as err:
             pf.add(f'--video_codec: {err}')
             break
@@ -99,9 +99,14 @@ def check_videos(args, videos, pf, single):
     if single:
         from .io import probe
         try:
-            probe(videos[0])
+            info = probe(videos[0])
         except GFPGANError as err:
             pf.add(f'-i/--input: {err}')
+            return
+        width, height = int(info.width * args.upscale), int(info.height * args.upscale)
+        pf.check(codec is None or not codec.subsampled or (width % 2 == 0 and height % 2 == 0),
+                 f"'{videos[0]}' restored at -s {args.upscale} is {width}x{height}, but {codec and codec.name} "
+                 'needs an even width and height: use an even -s/--upscale or --video_codec ffv1.')
 
 
 def restore_videos(args, restorer, videos, fail):

@@ -38,7 +38,8 @@ class StabilityOptions:
         parser-free mask follows the already smoothed alignment).
     detect_every: run the detector every n-th frame, optical flow in between (with tracking).
     lookahead / window: the frames after / before the current one that the smoothing sees.
-    max_lost: frames a track survives unmatched. cut_threshold: the shot-cut histogram distance.
+    max_lost: frames a track survives unmatched; fill_gaps: of those, how many it is still carried by optical flow
+        and restored (a face the detector misses for a frame or two). cut_threshold: the shot-cut histogram distance.
     """
     tracking: bool = True
     smooth_landmarks: bool = True
@@ -48,6 +49,7 @@ class StabilityOptions:
     lookahead: int = 4
     window: int = 8
     max_lost: int = 5
+    fill_gaps: int = 2
     cut_threshold: float = 0.3
 
     @classmethod
@@ -58,7 +60,7 @@ class StabilityOptions:
     def problems(self):
         """Sentences naming each invalid setting (empty when all are fine)."""
         found = []
-        for name in ('detect_every', 'lookahead', 'window', 'max_lost'):
+        for name in ('detect_every', 'lookahead', 'window', 'max_lost', 'fill_gaps'):
             value = getattr(self, name)
             least = 1 if name == 'detect_every' else 0
             if not isinstance(value, (int, np.integer)) or value < least:
@@ -111,7 +113,8 @@ class FrameRestorer:
         self.tracker = None
         if options.tracking:
             self.tracker = FaceTracker(helper.face_det, options.detect_every, options.max_lost,
-                                       cut_threshold=options.cut_threshold, select=self.select)
+                                       cut_threshold=options.cut_threshold, select=self.select,
+                                       fill_gaps=options.fill_gaps)
         self.next_id = 0
         self.landmarks = TrackWindow(options.window, options.lookahead) \
             if options.tracking and options.smooth_landmarks else None

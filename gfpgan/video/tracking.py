@@ -76,7 +76,8 @@ class _Track:
     box: np.ndarray
     score: float
     landmarks: np.ndarray
-    lost: int = 0  # frames since it was last seen
+    lost: int = 0  # frames since a detection last matched it
+    current: bool = True  # whether its landmarks are those of the previous frame (detected or carried by flow)
 
 
 class FaceTracker:
@@ -87,7 +88,10 @@ class FaceTracker:
         detect_every: run the detector on every n-th frame (and at each cut); in between, each track's landmarks
             are carried by pyramidal Lucas-Kanade optical flow of its five points (a track whose points cannot be
             followed is lost until the next detection).
-        max_lost: frames a track may go unmatched before it ends (it is not restored meanwhile).
+        max_lost: frames a track may go unmatched before it ends (not restored meanwhile, but it keeps its identity
+            and smoothing history if found again).
+        fill_gaps: for up to this many frames an unmatched track is still carried by optical flow and reported
+            (``detected`` False), so a face the detector misses for a frame or two is still restored.
         min_iou / max_distance: a detection may continue a track when their boxes overlap by at least ``min_iou``
             or their landmarks lie on average within ``max_distance`` x the track's box size; among those, the
             assignment of least total (1 - IoU + distance) is taken.
@@ -97,12 +101,13 @@ class FaceTracker:
     """
 
     def __init__(self, detector, detect_every=1, max_lost=5, min_iou=0.2, max_distance=0.5, cut_threshold=0.3,
-                 eye_dist_threshold=5, select=None):
+                 eye_dist_threshold=5, select=None, fill_gaps=2):
         if int(detect_every) < 1:
             raise ValueError(f'detect_every must be at least 1, got {detect_every}.')
         self.detector = detector
         self.detect_every = int(detect_every)
         self.max_lost = int(max_lost)
+        self.fill_gaps = min(int(fill_gaps), self.max_lost)
         self.min_iou = min_iou
         self.max_distance = max_distance
         self.cuts = None if cut_threshold is None else ShotCutDetector(cut_threshold)
@@ -128,14 +133,14 @@ class FaceTracker:
         detect = self.cut or self._since_detection is None or self._since_detection + 1 >= self.detect_every
         if detect:
             self._since_detection = 0
-            faces = self._detect(img)
+            faces = self._detect(img, gray)
         else:
             self._since_detection += 1
             faces = self._follow(gray)
         self._gray = gray
         return faces
 
-    def _detect(self, img):
+    def _detect(self, img, gray):
         found = detect_faces(img, self.detector, eye_dist_threshold=self.eye_dist_threshold, select=self.select)
         matched = self._associate(found)
         faces, used = [], set()
@@ -145,12 +150,19 @@ class FaceTracker:
                 track = _Track(self.next_id, face.box, face.score, face.landmarks)
                 self.next_id += 1
                 self.tracks.append(track)
-            track.box, track.score, track.landmarks, track.lost = face.box, face.score, face.landmarks, 0
+            track.box, track.score, track.landmarks, track.lost, track.current = \
+                face.box, face.score, face.landmarks, 0, True
             used.add(track.track_id)
             faces.append(TrackedFace(track.track_id, face.box.copy(), face.score, face.landmarks.copy()))
         for track in self.tracks:
-            if track.track_id not in used:
-                track.lost += 1
+            if track.track_id in used:
+                continue
+            track.lost += 1
+            moved = self._flow(track, gray) if track.current and track.lost <= self.fill_gaps else None
+            if moved is None:
+                track.current = False
+            else:  # a short miss of the detector: carried by flow, still restored
+                faces.append(self._moved(track, moved))
         self.tracks = [t for t in self.tracks if t.lost <= self.max_lost]
         return faces
 
@@ -173,21 +185,32 @@ class FaceTracker:
     def _follow(self, gray):
         """The live tracks carried from the previous frame by optical flow of their landmarks."""
         faces = []
-        h, w = gray.shape
         for track in self.tracks:
-            if track.lost:
+            if track.lost:  # missed by the last detection: carried only while the gap is short
                 track.lost += 1
+            moved = self._flow(track, gray) if track.current and track.lost <= self.fill_gaps else None
+            if moved is None:
+                track.lost, track.current = max(track.lost, 1), False
                 continue
-            points = track.landmarks.astype(np.float32).reshape(-1, 1, 2)
-            moved, status, _ = cv2.calcOpticalFlowPyrLK(self._gray, gray, points, None, winSize=LK_WINDOW,
-                                                        maxLevel=LK_LEVELS)
-            moved = moved.reshape(-1, 2).astype(np.float64)
-            inside = np.all((moved >= 0) & (moved < [w, h]))
-            if status is None or not status.all() or not inside:
-                track.lost = 1
-                continue
-            shift = (moved - track.landmarks).mean(0)
-            track.landmarks, track.box = moved, track.box + np.tile(shift, 2)
-            faces.append(TrackedFace(track.track_id, track.box.copy(), track.score, moved.copy(), detected=False))
+            faces.append(self._moved(track, moved))
         self.tracks = [t for t in self.tracks if t.lost <= self.max_lost]
         return faces
+
+    def _flow(self, track, gray):
+        """The track's landmarks carried from the previous frame to ``gray`` by pyramidal Lucas-Kanade optical flow,
+        or None when a point is lost or leaves the frame."""
+        h, w = gray.shape
+        points = track.landmarks.astype(np.float32).reshape(-1, 1, 2)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(self._gray, gray, points, None, winSize=LK_WINDOW,
+                                                    maxLevel=LK_LEVELS)
+        if moved is None or status is None or not status.all():
+            return None
+        moved = moved.reshape(-1, 2).astype(np.float64)
+        return moved if np.all((moved >= 0) & (moved < [w, h])) else None
+
+    @staticmethod
+    def _moved(track, moved):
+        """Move ``track`` to the landmarks ``moved`` (its box shifted alike): its ``TrackedFace``, not detected."""
+        shift = (moved - track.landmarks).mean(0)
+        track.landmarks, track.box, track.current = moved, track.box + np.tile(shift, 2), True
+        return TrackedFace(track.track_id, track.box.copy(), track.score, moved.copy(), detected=False)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from gfpgan.video.tracking import FaceTracker, ShotCutDetector, box_iou
-from stable_clip import face_clip
+from gfpgan.video.synthetic import moving_face_clip
+from stable_clip import KnownLandmarks, face_clip
 
 
 def _run(tracker, frames):
@@ -26,18 +27,41 @@ def test_two_faces_keep_their_tracks_even_when_the_detector_swaps_them():
     assert {f.track_id for faces in seen for f in faces} == {0, 1}
 
 
-def test_a_face_entering_and_leaving_gets_one_track_that_ends():
-    path = [None] * 4 + [(60 + 8 * t, 120, 0.5) for t in range(10)] + [None] * 10
-    still = [(250, 120, 0.4)] * 24
-    frames, _, detector = face_clip([path, still])
+def test_a_face_entering_and_leaving_gets_one_track_that_ends(astronaut_face):
+    face, landmarks = astronaut_face
+    clip = moving_face_clip(face, landmarks, frames=30, size=(320, 240), enter_leave=True, landmark_noise=1.0)
+    detector = KnownLandmarks()
+    for img, points in zip(clip.frames, clip.noisy_landmarks):
+        detector.set(img, [] if points is None else [points])
     tracker = FaceTracker(detector, max_lost=3)
-    seen = _run(tracker, frames)
-    moving = [{f.track_id for f in faces} - {0} for faces in seen]
-    assert all(not ids for ids in moving[:4])  # not there yet
-    assert all(ids == {1} for ids in moving[4:14])  # born once, kept while it moves
-    assert all(not ids for ids in moving[14:])
-    assert [t.track_id for t in tracker.tracks] == [0]  # ended after max_lost unmatched frames
-    assert all(0 in {f.track_id for f in faces} for faces in seen)  # the still face is never lost
+    seen = _run(tracker, clip.frames)
+    present = [points is not None for points in clip.noisy_landmarks]
+    first, last = present.index(True), len(present) - 1 - present[::-1].index(True)
+    assert first > 0 and last < len(present) - 5  # the clip has frames before and after the face
+    assert not any(seen[:first])
+    for faces in seen[first:last + 1]:  # born once, kept while it crosses
+        assert [(f.track_id, f.detected) for f in faces] == [(0, True)]
+    after = [t for t in range(last + 1, len(seen)) if seen[t]]
+    assert len(after) <= tracker.fill_gaps and after == list(range(last + 1, last + 1 + len(after)))
+    assert all(not f.detected for t in after for f in seen[t])  # at most a short flow-carried tail at the edge
+    assert tracker.tracks == []  # ended after max_lost unmatched frames
+
+
+def test_a_face_the_detector_misses_for_a_frame_is_carried_by_flow():
+    path = [(120 + 4 * t, 120, 0.5) for t in range(10)]
+    frames, truth, detector = face_clip([path, [(285, 60, 0.2)] * 10])
+    detector.set(frames[5], [truth[5][1]])  # frame 5: only the other face is found
+    seen = _run(FaceTracker(detector), frames)
+    carried = {f.track_id: f for f in seen[5]}
+    assert set(carried) == {0, 1} and not carried[0].detected and carried[1].detected
+    assert np.abs(carried[0].landmarks - truth[5][0]).max() < 1.5
+    assert all(0 in {f.track_id for f in faces} for faces in seen[6:])  # the same track goes on
+    detector.set(frames[5], [])
+    detector.set(frames[6], [])
+    detector.set(frames[7], [])
+    gap = _run(FaceTracker(detector, fill_gaps=2), frames)
+    assert [len(faces) for faces in gap[4:9]] == [2, 2, 2, 0, 2]  # carried two frames, then no longer
+    assert {f.track_id for f in gap[8]} == {0, 1}  # found again: the same tracks
 
 
 def test_a_cut_ends_every_track_so_the_same_place_starts_a_new_one():

@@ -101,6 +101,9 @@ def test_a_bad_single_video_or_bad_video_options_stop_before_any_work(tmp_path, 
     assert '--crf must lie in 0..63' in err and '--detect_every must be at least 1' in err
     assert "Unknown video codec 'prores-ultra'" in err
     assert not small_restorer  # nothing was built
+    odd = write_clip(tmp_path / 'odd.mkv', [f[:, :-1] for f in still_clip.frames[:2]], audio=None, codec='ffv1')
+    assert cli.main(['-i', str(odd), '-o', str(tmp_path / 'o'), '-s', '1', '--no_progress']) == 2
+    assert '159x120, but h264 needs an even width and height' in capsys.readouterr().err
     inside = tmp_path / 'restored_videos'
     inside.mkdir()
     own = write_clip(inside / 'own.mp4', still_clip.frames[:3], audio=None)
