@@ -2,6 +2,8 @@
 import gc
 import logging
 import os
+import subprocess
+import sys
 import time
 from fractions import Fraction
 
@@ -12,7 +14,7 @@ av = pytest.importorskip('av')
 
 import gfpgan.video.codecs as codecs  # noqa: E402
 from gfpgan.errors import GFPGANError  # noqa: E402
-from gfpgan.utils.fileio import is_temporary_name  # noqa: E402
+from gfpgan.utils.fileio import is_temporary_name, remove_stale_temporaries  # noqa: E402
 from gfpgan.video.io import (VIDEO_EXTENSIONS, ColorTags, VideoError, VideoFrame, VideoReader,  # noqa: E402
                              VideoWriter, available_video_codecs, is_video_file, probe)
 from gfpgan.video.synthetic import write_clip  # noqa: E402
@@ -327,6 +329,37 @@ def test_container_and_stream_tags_are_kept(tmp_path, small_clip):
         assert [s.type for s in result.streams] == ['video', 'audio', 'subtitle']
     with pytest.raises(VideoError, match='is the input video itself'):
         copy_video(out, out)
+
+
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from gfpgan.video.io import VideoWriter, probe
+info = probe(sys.argv[1])
+with VideoWriter(sys.argv[2], info, info.width, info.height) as writer:
+    for i in range(10000):
+        writer.write(np.full((info.height, info.width, 3), i % 255, np.uint8))
+        if i == 60:
+            print('writing', flush=True)
+        time.sleep(0.01)
+"""
+
+
+def test_a_killed_writer_leaves_only_a_recognisable_temporary(tmp_path, small_clip):
+    src = write_clip(tmp_path / 'in.mp4', small_clip.frames[:3], audio=None)
+    out = tmp_path / 'out.mp4'
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child = subprocess.Popen([sys.executable, '-c', KILLED_WRITER, src, str(out)], cwd=root, stdout=subprocess.PIPE,
+                             env={**os.environ, 'PYTHONPATH': root})
+    try:
+        assert child.stdout.readline().strip() == b'writing'
+        child.kill()
+    finally:
+        child.wait(timeout=60)
+    assert not out.exists()
+    leftovers = [name for name in os.listdir(tmp_path) if name.startswith('.out.mp4.')]
+    assert len(leftovers) == 1 and os.path.getsize(tmp_path / leftovers[0]) > 0
+    assert remove_stale_temporaries(tmp_path, min_age_s=0)[0] == 1 and sorted(os.listdir(tmp_path)) == ['in.mp4']
 
 
 def test_writer_checks_timestamps_and_needs_a_frame(tmp_path, small_clip):
