@@ -1,13 +1,19 @@
 """restore_frames: the all-off path is the photo path, fixed noise, smoothing that lowers flicker and never crosses a
-cut, smoothed masks, batching and bounded buffering (tiny random network, known landmarks)."""
+cut, smoothed masks, batching and bounded buffering; restore_video: timestamps and rotation kept, nothing left behind
+by an interrupted run (tiny random network, known landmarks)."""
+import os
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
 from gfpgan.faces.alignment import estimate_alignment
+from gfpgan.faces.detectors import LandmarksDetector
 from gfpgan.faces.templates import FFHQ_TEMPLATE_5
-from gfpgan.video.pipeline import StabilityOptions, restore_frames
+from gfpgan.video.io import VideoReader, probe
+from gfpgan.video.pipeline import StabilityOptions, restore_frames, restore_video
+from gfpgan.video.synthetic import moving_face_clip, write_clip
 from stable_clip import FACE_SIZE, face_clip, tiny_restorer
 
 
@@ -138,3 +144,39 @@ def test_invalid_options_are_named():
     with pytest.raises(ValueError, match='cut_threshold'):
         StabilityOptions(cut_threshold=2).check()
     assert StabilityOptions(window=-1).problems()
+
+
+def _still_video(tmp_path, astronaut_face, **kw):
+    face, landmarks = astronaut_face
+    clip = moving_face_clip(face, landmarks, frames=10, size=(160, 120), path='static', landmark_noise=0)
+    return clip, write_clip(tmp_path / 'in.mp4', clip.frames, audio='sine', **kw)
+
+
+def test_restore_video_keeps_variable_timestamps_and_rotation(tmp_path, astronaut_face):
+    pts = [0, 3000, 9000, 12000, 20000, 21000, 30000, 33000, 36000, 45000]
+    clip, source = _still_video(tmp_path, astronaut_face, vfr_pts=pts, rotation=90)
+    restorer = tiny_restorer(LandmarksDetector(clip.true_landmarks[0]), upscale=2)
+    out = tmp_path / 'out.mp4'
+    summary = restore_video(restorer, source, out, progress=False)
+    assert (summary['frames'], summary['faces'], summary['tracks'], summary['read_errors']) == (10, 10, 1, 0)
+    info = probe(out)
+    assert (info.width, info.height, info.rotation, info.audio_streams) == (320, 240, 90, 1)
+    with VideoReader(out) as reader:
+        assert [frame.pts for frame in reader] == pts
+
+
+def test_a_failing_restoration_leaves_no_output(tmp_path, astronaut_face):
+    clip, source = _still_video(tmp_path, astronaut_face)
+    restorer = tiny_restorer(LandmarksDetector(clip.true_landmarks[0]))
+    calls = []
+
+    def broken(faces, weight=1.0, randomize_noise=True):
+        calls.append(1)
+        if len(calls) > 5:
+            raise KeyboardInterrupt  # an interrupted run
+        return faces
+
+    restorer.restore_faces = broken
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(restorer, source, tmp_path / 'out' / 'never.mp4', progress=False)
+    assert not os.listdir(tmp_path / 'out')  # neither the output nor a temporary is left
