@@ -38,6 +38,9 @@ def test_static_path_and_no_noise(astronaut_face):
     clip = moving_face_clip(face, landmarks, frames=5, size=(160, 120), path='static', landmark_noise=0)
     assert all(np.array_equal(f, clip.frames[0]) for f in clip.frames)
     assert all(np.array_equal(n, t) for n, t in zip(clip.noisy_landmarks, clip.true_landmarks))
+    backdrop = np.full((60, 80, 3), (10, 200, 30), np.uint8)
+    clip = moving_face_clip(face, landmarks, frames=2, size=(160, 120), path='static', background=backdrop)
+    assert tuple(clip.frames[0][2, 2]) == (10, 200, 30)  # a given background, resized to the frame
     with pytest.raises(ValueError, match='path must be one of'):
         moving_face_clip(face, landmarks, path='zigzag')
 

@@ -88,6 +88,15 @@ def test_round_trip_keeps_frames_timing_audio_and_subtitles(tmp_path, small_clip
     assert min(psnr(f.image, g) for f, g in zip(frames, small_clip.frames)) > 30  # crf 18, twice
 
 
+def test_ntsc_frame_rate_is_exact_in_mp4(tmp_path, small_clip):
+    src = write_clip(tmp_path / 'ntsc.mp4', small_clip.frames[:12], fps=Fraction(30000, 1001), audio=None)
+    out = tmp_path / 'ntsc_out.mp4'
+    copy_video(src, out)
+    info = probe(out)
+    assert info.frame_rate == Fraction(30000, 1001) and info.duration == pytest.approx(12 * 1001 / 30000)
+    assert [p * info.time_base for p in video_pts(out)] == [Fraction(1001 * i, 30000) for i in range(12)]
+
+
 @pytest.mark.parametrize('ext, count', [('.mp4', 24), ('.mp4', 20), ('.mkv', 24)])
 def test_variable_frame_rate_start_offset_and_duration_survive_exactly(tmp_path, small_clip, ext, count):
     gaps = [3000, 3600, 4500, 3003, 7200, 1800]
