@@ -62,7 +62,9 @@ def output_problem(input_folder, output_folder):
 
 def _ordered_results(items, detector, opt, workers):
     """``(item, analyse_photo result)`` for each (path, rel) item, in order: in this process for one worker, else
-    from ``workers`` spawned processes (each builds its own detector once), with at most 2 per worker in flight."""
+    from ``workers`` processes (each builds its own detector once), with at most 2 per worker in flight. Where it
+    exists they come from a fork server that imported this package once (no thread of this process is forked: a
+    fork of a process whose other threads hold locks can hang); elsewhere they are spawned."""
     if workers <= 1:
         detector = build_face_detector(detector)
         for item in items:
@@ -71,7 +73,11 @@ def _ordered_results(items, detector, opt, workers):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     items = iter(items)
-    context = multiprocessing.get_context('spawn')  # no fork of a process that may hold torch / OpenMP threads
+    if 'forkserver' in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context('forkserver')
+        context.set_forkserver_preload([analyse_in_worker.__module__])
+    else:
+        context = multiprocessing.get_context('spawn')
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(detector, opt)) as pool:
         pending = deque((item, pool.submit(analyse_in_worker, item)) for _, item in zip(range(2 * workers), items))
         try:
