@@ -47,6 +47,7 @@ import numpy as np
 
 from gfpgan.faces.alignment import align_face, similarity_transform
 from gfpgan.faces.templates import FFHQ_TEMPLATE_5
+from gfpgan.utils.img_util import bgr_to_tensor
 
 from .identity_angle import embedding_angle
 
@@ -176,13 +177,12 @@ def face_region_mask(shape, landmarks5, erode=0.15):
     return mask, (x0, y0, x1, y1)
 
 
-def grey_levels(img, blur=0.0):
-    """(H, W) float32 grey of a BGR uint8 (or float) image on the 0-255 scale (BT.601 weights), Gaussian-blurred
-    with sigma ``blur`` pixels when it is positive."""
+def grey_levels(img):
+    """(H, W) float32 grey of a BGR uint8 (or float) image on the 0-255 scale (BT.601 weights)."""
     img = np.asarray(img)
-    grey = img.astype(np.float32) if img.ndim == 2 else cv2.cvtColor(img[..., :3].astype(np.float32),
-                                                                     cv2.COLOR_BGR2GRAY)
-    return cv2.GaussianBlur(grey, (0, 0), blur) if blur > 0 else grey
+    if img.ndim == 2:
+        return img.astype(np.float32)
+    return cv2.cvtColor(img[..., :3].astype(np.float32), cv2.COLOR_BGR2GRAY)
 
 
 def _farneback(grey, grey_next, initial=None):
@@ -278,9 +278,11 @@ class FlickerMeter:
         if not needed:  # no pair of this frame is compared: nothing to keep
             self._prev = self._prev_ref = None
             return
-        if self.size is not None and frame.shape[1::-1] != self.size:
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_CUBIC)
-        grey = grey_levels(frame, self.blur * self.scale)
+        grey = grey_levels(frame)
+        if self.size is not None and frame.shape[1::-1] != self.size:  # grey first: a third of the resizing
+            grey = cv2.resize(grey, self.size, interpolation=cv2.INTER_CUBIC)
+        if self.blur > 0:
+            grey = cv2.GaussianBlur(grey, (0, 0), self.blur * self.scale)
         if t > 0 and self.motions[t - 1] is not None and self._prev is not None:
             self.result.values[t - 1] = self._pair(grey, ref, t - 1)
         self._prev, self._prev_ref = grey, ref
@@ -335,7 +337,8 @@ class IdentityMeter:
     """Identity angle between the ArcFace embeddings of consecutive faces of one track, fed one face at a time
     (faces embedded ``batch_size`` at a time; only the last embedding is kept between batches).
 
-    ``identity_model``: a ``gfpgan.metrics.identity_angle.IdentityAngle`` (its network and preprocessing).
+    ``identity_model``: a ``gfpgan.metrics.identity_angle.IdentityAngle``: its ``embeddings`` (the network and the
+    metric's gray 128x128 preprocessing) of the faces as RGB in [-1, 1].
     ``add(face)``: the next aligned (H, W, 3) BGR uint8 face, or None when the frame has none; ``result`` (after
     ``flush()``, which ``result`` calls): FlickerResult of angles in degrees per pair (t, t + 1).
     """
@@ -356,7 +359,7 @@ class IdentityMeter:
             size = faces[0].shape[1::-1]
             stack = np.stack([f if f.shape[1::-1] == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
                               for f in faces])
-            found = iter(self.model.embeddings(self.model._to_tensor(stack)).cpu().numpy())
+            found = iter(self.model.embeddings(bgr_to_tensor(stack, (-1, 1))).cpu().numpy())
         for face in self._pending:
             emb = None if face is None else next(found)
             if self._count:
