@@ -218,3 +218,21 @@ def test_evaluate_video_bad_inputs_are_one_sentence_each(videos, tmp_path, capsy
         code = run_cli(evaluate_main, ['video', '--input', videos['in'], *args])
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.count('error:') == 1, err
+
+
+def test_evaluate_video_never_compares_across_a_shot_cut(tmp_path):
+    pytest.importorskip('av')
+    from gfpgan.benchmark.video import astronaut_face
+    from gfpgan.video.synthetic import moving_face_clip, write_clip
+    face, landmarks = astronaut_face()
+    clip = moving_face_clip(face, landmarks, frames=16, size=(192, 144), path='pan', cut_at=8)
+    write_clip(str(tmp_path / 'in.mp4'), clip.frames, audio=None)
+    write_clip(str(tmp_path / 'out.mp4'), [cv2.resize(f, (384, 288), interpolation=cv2.INTER_CUBIC)
+                                           for f in clip.frames], audio=None)
+    code, text = evaluate_video('--input', str(tmp_path / 'in.mp4'), '--restored', str(tmp_path / 'out.mp4'),
+                                '--json', str(tmp_path / 'cut.json'))
+    summary = json.loads((tmp_path / 'cut.json').read_text())
+    assert code == 0 and summary['cuts'] == [8] and '1 shot cut(s)' in text
+    tracks = list(summary['tracks'].values())
+    assert len(tracks) == 2 and [t['flicker_input']['pairs'] for t in tracks] == [7, 7]  # pair (7, 8) is left out
+    assert summary['flicker_input']['pairs'] == 14 and 0.9 < summary['flicker_ratio'] < 1.1
