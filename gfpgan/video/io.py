@@ -240,7 +240,8 @@ class VideoReader:
         self.close()
 
     def __len__(self):
-        return self.info.frame_count or 0
+        """The frame count the file states, else the estimate from its length (0 when neither is known)."""
+        return self.info.estimated_frames or 0
 
     def close(self):
         """Stop the decode thread (if running) and wait for it."""

@@ -1,6 +1,7 @@
 """Writing a video: ``VideoWriter`` encodes upright BGR frames with the source's timestamps and rotation to a hidden
 temporary file and, on ``close``, remuxes it with the source's audio and subtitle packets (``gfpgan.video.remux``)
 into a second temporary that is then renamed into place, so the final name never holds a partial file."""
+import dataclasses
 import logging
 import math
 import os
@@ -63,6 +64,7 @@ class VideoWriter:
         if not 0 <= crf <= 63:
             raise ValueError(f'crf must be in 0..63 (lower is better quality), got {crf}.')
         self.rotation = source.rotation or 0
+        self._color = _yuv_color(source.color) if self.codec.pix_fmt.startswith('yuv') else None
         self.time_base = source.time_base
         self._rate = source.frame_rate or Fraction(source.fps).limit_denominator(1001)
         # AVI counts frames: its time base is one frame, and a timestamp is a frame number
@@ -104,8 +106,8 @@ class VideoWriter:
         stream.codec_context.time_base = _encoder_time_base(self._stream_tb, self.codec.name)
         if self.rotation:
             stream.set_display_rotation(self.rotation)
-        color = self.source.color
-        if color is not None and self.codec.pix_fmt.startswith('yuv'):
+        color = self._color
+        if color is not None:
             context = stream.codec_context
             context.colorspace, context.color_primaries, context.color_trc = (color.colorspace, color.color_primaries,
                                                                               color.color_trc)
@@ -118,10 +120,10 @@ class VideoWriter:
         source's YUV matrix and range and tagged with them."""
         av = import_av()
         frame = av.VideoFrame.from_ndarray(stored, format='bgr24')
-        color = self.source.color
-        if color is None or not self.codec.pix_fmt.startswith('yuv'):
+        color = self._color
+        if color is None:
             return frame
-        known = color.colorspace not in (0, 2)  # 0 RGB, 2 unspecified: FFmpeg's default matrix (BT.601)
+        known = color.colorspace != 2  # 2 unspecified: FFmpeg's default matrix (BT.601)
         frame = frame.reformat(format=self.codec.pix_fmt, dst_colorspace=color.colorspace if known else None,
                                dst_color_range=color.color_range or None)
         frame.colorspace, frame.color_primaries, frame.color_trc = (color.colorspace, color.color_primaries,
@@ -244,6 +246,13 @@ class VideoWriter:
         for tmp in (self._video_tmp, self._final_tmp):
             if tmp:
                 remove_file(tmp)
+
+
+def _yuv_color(color):
+    """The colour tags for YUV output from the source's; an RGB source (matrix 0) leaves the matrix unspecified."""
+    if color is None or color.colorspace != 0:
+        return color
+    return dataclasses.replace(color, colorspace=2)
 
 
 def _encoder_time_base(time_base, codec):

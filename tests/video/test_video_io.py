@@ -1,4 +1,5 @@
 """Video in and out through PyAV: timing, rotation, copied audio / subtitles, codec choice, bad files, atomic output."""
+import dataclasses
 import gc
 import logging
 import os
@@ -166,6 +167,14 @@ def test_colour_matrix_and_range_are_kept_and_tagged(tmp_path):
         wrong = next(container.decode(video=0)).to_ndarray(format='bgr24', src_colorspace='itu601')
     assert error(wrong) > 8
     assert probe(write_clip(tmp_path / 'plain.mp4', [chart] * 2, audio=None)).color.colorspace == 2
+    # an RGB source's matrix (0) is not stamped on YUV output
+    rgb = ColorTags(colorspace=0, color_range=2, color_primaries=1, color_trc=13)
+    info = dataclasses.replace(probe(src), color=rgb, path=None)
+    with VideoWriter(tmp_path / 'from_rgb.mp4', info, 96, 64) as writer:
+        writer.write(chart)
+    assert probe(tmp_path / 'from_rgb.mp4').color == ColorTags(2, 2, 1, 13)
+    with VideoReader(tmp_path / 'from_rgb.mp4') as reader:
+        assert error(next(iter(reader)).image) < 4
 
 
 def test_matroska_with_pcm_audio_and_subrip(tmp_path, small_clip):
