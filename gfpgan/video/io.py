@@ -157,24 +157,28 @@ _MAX_FPS = 240
 _RATE_PACKETS = 120  # packets whose timestamps estimate the frame rate when the container's figures are implausible
 
 
-def _plausible(rate, stream):
-    return rate and 0 < rate <= _MAX_FPS and rate * stream.time_base < 1
+def _plausible(rate, time_base):
+    return bool(rate) and 0 < rate <= _MAX_FPS and rate * time_base < 1
 
 
-def _frame_rate(container, stream):
+def _frame_rate(container, stream, time_base):
     """The average frame rate: the container's, else FFmpeg's guess, else the mean gap between the first packets'
     timestamps (a variable-rate Matroska file has neither: its average is thrown off by the missing decode timestamps
     of its first packets, and the guess is its millisecond clock)."""
     average, guess = stream.average_rate, stream.guessed_rate or stream.base_rate
-    if _plausible(average, stream) and (not _plausible(guess, stream) or guess / 4 <= average <= guess * 4):
+    good_guess = _plausible(guess, time_base)
+    if _plausible(average, time_base) and (not good_guess or guess / 4 <= average <= guess * 4):
         return Fraction(average)
-    if _plausible(guess, stream) and not _plausible(average, stream) and average is None:
+    if average is None and good_guess:
         return Fraction(guess)
-    container.seek(0, stream=stream)
-    stamps = sorted(p.pts for p in itertools.islice(container.demux(stream), _RATE_PACKETS) if p.pts is not None)
+    try:
+        container.seek(0, stream=stream)
+        stamps = sorted(p.pts for p in itertools.islice(container.demux(stream), _RATE_PACKETS) if p.pts is not None)
+    except av_errors(import_av()):
+        stamps = []
     if len(stamps) > 1 and stamps[-1] > stamps[0]:
-        return Fraction(len(stamps) - 1) / ((stamps[-1] - stamps[0]) * stream.time_base)
-    return Fraction(guess) if _plausible(guess, stream) else Fraction(25)
+        return Fraction(len(stamps) - 1) / ((stamps[-1] - stamps[0]) * time_base)
+    return Fraction(guess) if good_guess else Fraction(25)
 
 
 def _color_of(frame):
@@ -201,7 +205,7 @@ def probe(path):
         rotation = _rotation_of(first, stream)
         width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
         time_base = stream.time_base or Fraction(1, 25)
-        rate = _frame_rate(container, stream)
+        rate = _frame_rate(container, stream, time_base)
         start = first.pts if first.pts is not None else (stream.start_time or 0)
         end = stream_end(stream, start)
         duration = float((end - start) * time_base) if end else None
