@@ -75,3 +75,15 @@ def test_bad_options_are_reported_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and '--frames must be at least 8' in err and '--span must lie in (0, 1]' in err
     assert 'is a folder; give a file name' in err
+
+
+def test_restorer_in_reduced_precision_restores_a_frame():
+    """The throughput cases' precision path (bfloat16 autocast here; float16 needs CUDA)."""
+    from gfpgan.benchmark.video import _restore
+    from gfpgan.video.pipeline import StabilityOptions
+    clip = talking_head_clip(3, (96, 72))
+    restorer, _ = build_video_restorer(ClipDetector(clip.frames, clip.noisy_landmarks), face_size=32,
+                                       dtype=torch.bfloat16, batch_size=2)
+    assert restorer.dtype == torch.bfloat16 and restorer.batch_size == 2
+    restored = _restore(restorer, clip.frames, StabilityOptions())
+    assert len(restored) == 3 and restored[0].shape == (144, 192, 3) and restored[0].dtype == np.uint8
