@@ -93,18 +93,21 @@ def _ordered_results(items, detector, opt, workers):
                 future.cancel()
 
 
-def _worker_detector(detector, workers):
-    """What the workers get to build their detector: a name, ``(name, kwargs)``, or the object itself when it can
-    be pickled (one ValueError otherwise)."""
+def _worker_detector(detector, workers, explicit):
+    """``(what the workers build their detector from, workers)``: a name, ``(name, kwargs)``, or the object itself
+    when it can be pickled; an object that cannot is used in this process alone when the number of workers was not
+    given (one ValueError when it was)."""
     if workers <= 1 or isinstance(detector, (str, tuple)):
-        return detector
+        return detector, workers
     import pickle
     try:
         pickle.dumps(detector)
     except Exception:
+        if not explicit:
+            return detector, 1
         raise ValueError(f'The {type(detector).__name__} detector object cannot be sent to worker processes; pass '
                          'its registered name (and kwargs) instead, or use one worker.') from None
-    return detector
+    return detector, workers
 
 
 def _write_png(path, data):
@@ -151,7 +154,7 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **
     problem = output_problem(input_folder, output)
     if problem:
         raise ValueError(problem[:1].upper() + problem[1:])
-    detector = _worker_detector(detector, workers)
+    detector, workers = _worker_detector(detector, workers, opt['workers'] is not None)
     os.makedirs(os.path.join(output, IMAGES), exist_ok=True)
     state = PreparationState(output)
     earlier = (state.options or {}).get('size', opt['size'])

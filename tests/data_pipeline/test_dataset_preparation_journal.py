@@ -126,12 +126,16 @@ def test_two_workers_write_what_one_writes(photos, tmp_path):
     assert _outcome(out) == _outcome(reference)
 
 
-def test_an_unpicklable_detector_needs_one_worker(photos, tmp_path):
+def test_an_unpicklable_detector_runs_in_this_process(photos, tmp_path):
     class Local(LandmarksDetector):  # a class inside a function cannot be pickled
         pass
 
     with pytest.raises(ValueError, match='cannot be sent to worker processes'):
         prepare_dataset(str(photos[0]), str(tmp_path / 'set'), Local(LANDMARKS), progress=False, workers=2)
+    assert not (tmp_path / 'set').exists()
+    # with the number of workers left to the default, such a detector works in this process
+    manifest = prepare_dataset(str(photos[0]), str(tmp_path / 'set'), Local(LANDMARKS), progress=False, **OPTIONS)
+    assert summary_counts(manifest)['kept'] == 4
 
 
 def test_the_lmdb_is_read_by_the_training_dataset(photos, tmp_path):
