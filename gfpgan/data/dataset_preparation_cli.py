@@ -161,6 +161,10 @@ def main(argv=None):
     print_summary(manifest, args.output)
     if args.lmdb and os.path.isdir(os.path.join(args.output, LMDB)):
         print(f'LMDB: {os.path.join(args.output, LMDB)}')
+    if not args.no_contact_sheet:
+        from .contact_sheet import write_contact_sheet
+        path = write_contact_sheet(manifest, args.input, args.output, os.path.join(args.output, CONTACT_SHEET))
+        print(f'Contact sheet: {path}')
     return 0
 
 

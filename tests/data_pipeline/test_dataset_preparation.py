@@ -121,6 +121,8 @@ def test_a_rerun_skips_every_source(prepared, capsys):
     assert run_cli(main, [str(src), str(out), '--quiet', '--largest', '--workers', '1']) == 0
     printed = capsys.readouterr().out
     assert '5 sources skipped' in printed and 'too blurry' in printed
+    sheet = out / 'contact_sheet.jpg'
+    assert f'Contact sheet: {sheet}' in printed and cv2.imread(str(sheet)).shape[1] > 256
 
 
 def test_output_inside_or_equal_to_the_input_is_refused(prepared, tmp_path, capsys):
