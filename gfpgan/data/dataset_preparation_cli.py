@@ -14,20 +14,24 @@ __all__ = ['DESCRIPTION', 'DETECTORS', 'build_parser', 'check_run', 'detector_sp
 DETECTORS = ('dlib_hog', 'dlib_cnn', 'retinaface_resnet50', 'retinaface_mobile0.25', 'yunet')
 CONTACT_SHEET = 'contact_sheet.jpg'
 
+_OUTPUTS = '\n'.join(f'  <output>/{name:<21}{text}' for name, text in (
+    (f'{IMAGES}/NNNNNNNN.png', 'the kept faces, --size x --size (dataroot_gt of the training YAML)'),
+    (META_INFO, 'their names'),
+    (COMPONENTS_FILE, 'their eye/mouth boxes (component_path; keyed as the dataset looks them up)'),
+    (MANIFEST, 'every face: source, index, box, score, landmarks68 or landmarks5,'),
+    ('', 'source->aligned matrix, measures, kept (name) or the reason not'),
+    (JOURNAL, 'the same records, appended photo by photo (what a rerun resumes from)'),
+    (LMDB + '/', 'with --lmdb: the faces as an LMDB (io_backend type lmdb)'),
+    (CONTACT_SHEET, 'kept and rejected faces with their reasons (--no-contact-sheet: none)'))).replace(
+        '  <output>/' + ' ' * 21, ' ' * 32)
+
 DESCRIPTION = f"""\
 Turn a folder of photos (searched recursively; EXIF orientation applied) into a GFPGAN training folder:
 detect faces (dlib: 68 landmarks, aligned as FFHQ was aligned; RetinaFace or YuNet: 5 landmarks,
 aligned on the FFHQ 5-point template), drop the faces that are too small, strongly turned, dark,
 bright, blurry, grayscale (--reject-grayscale) or near duplicates of a kept face, and write
 
-  <output>/{IMAGES}/NNNNNNNN.png   the kept faces, --size x --size (dataroot_gt of the training YAML)
-  <output>/{META_INFO}        their names
-  <output>/{COMPONENTS_FILE}       their eye/mouth boxes (component_path; keyed as the dataset looks them up)
-  <output>/{MANIFEST}         every face: source, index, box, score, landmarks68 or landmarks5,
-                              source->aligned matrix, measures, kept (name) or the reason not
-  <output>/{JOURNAL}        the same records, appended photo by photo (what a rerun resumes from)
-  <output>/{LMDB}/          with --lmdb: the faces as an LMDB (io_backend type lmdb)
-  <output>/{CONTACT_SHEET}    kept and rejected faces with their reasons (--no-contact-sheet: none)
+{_OUTPUTS}
 
 Photos are analysed by --workers processes; the output is the same for any number of them. A rerun
 with the same output skips the photos already done, also after a kill. dlib needs dlib and
