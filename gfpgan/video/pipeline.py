@@ -37,7 +37,8 @@ class StabilityOptions:
     smooth_masks: smooth each track's parsed paste mask over the same window (only with a face parser; the
         parser-free mask follows the already smoothed alignment).
     detect_every: run the detector every n-th frame, optical flow in between (with tracking).
-    lookahead / window: the frames after / before the current one that the smoothing sees.
+    lookahead / window: the frames after / before the current one that the smoothing sees; degree: of the local
+        polynomial fitted to the landmarks (2: exact for accelerating motion, 1: for constant speed, 0: a mean).
     max_lost: frames a track survives unmatched; fill_gaps: of those, how many it is still carried by optical flow
         and restored (a face the detector misses for a frame or two). cut_threshold: the shot-cut histogram distance.
     """
@@ -48,6 +49,7 @@ class StabilityOptions:
     detect_every: int = 1
     lookahead: int = 4
     window: int = 8
+    degree: int = 2
     max_lost: int = 5
     fill_gaps: int = 2
     cut_threshold: float = 0.3
@@ -60,7 +62,7 @@ class StabilityOptions:
     def problems(self):
         """Sentences naming each invalid setting (empty when all are fine)."""
         found = []
-        for name in ('detect_every', 'lookahead', 'window', 'max_lost', 'fill_gaps'):
+        for name in ('detect_every', 'lookahead', 'window', 'max_lost', 'fill_gaps', 'degree'):
             value = getattr(self, name)
             least = 1 if name == 'detect_every' else 0
             if not isinstance(value, (int, np.integer)) or value < least:
@@ -116,7 +118,7 @@ class FrameRestorer:
                                        cut_threshold=options.cut_threshold, select=self.select,
                                        fill_gaps=options.fill_gaps)
         self.next_id = 0
-        self.landmarks = TrackWindow(options.window, options.lookahead) \
+        self.landmarks = TrackWindow(options.window, options.lookahead, degree=options.degree) \
             if options.tracking and options.smooth_landmarks else None
         self.masks = TrackWindow(options.window, options.lookahead, degree=0) \
             if options.tracking and options.smooth_masks and helper.use_parse else None

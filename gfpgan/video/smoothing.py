@@ -1,7 +1,7 @@
 """Smoothing over time along one face track: the value at frame t is a Gaussian-weighted local polynomial fit to the
 track's own observations in [t - window, t + lookahead] (a Savitzky-Golay filter with Gaussian weights, evaluated
-at t). Degree 1 for the 5-point landmarks: a face moving at constant speed is followed without lag whatever the
-window's asymmetry (at a track's start or end, where the window is cut short), while the landmark noise is
+at t). Degree 2 for the 5-point landmarks: a face that moves, speeds up or turns is followed without lag whatever
+the window's asymmetry (at a track's start or end, where the window is cut short), while the landmark noise is
 averaged. Degree 0 (a weighted mean) for the paste masks, which live in the aligned face's frame and so do not
 move with the face. A track never spans a shot cut, so neither does a window."""
 import collections
@@ -14,16 +14,17 @@ __all__ = ['local_fit_weights', 'TrackWindow', 'noise_gain']
 
 def local_fit_weights(offsets, sigma, degree=1):
     """Weights w (n,) such that sum_i w_i v_i is the value at offset 0 of the least-squares polynomial of
-    ``degree`` (0 or 1) fitted to values v_i at frame ``offsets`` (n,) with Gaussian weights of std ``sigma``
-    frames. The weights sum to 1, and for degree 1 reproduce any linear motion exactly; a window with a single
-    frame (or degree 1 with all offsets equal) falls back to the weighted mean."""
+    ``degree`` fitted to values v_i at frame ``offsets`` (n,) with Gaussian weights of std ``sigma`` frames. The
+    weights sum to 1 and reproduce any polynomial motion of that degree exactly. A window with too few distinct
+    frames for the degree is fitted with the highest degree it allows (one frame: the frame itself)."""
     x = np.asarray(offsets, dtype=np.float64)
     g = np.exp(-0.5 * (x / sigma)**2)
-    s0, s1, s2 = g.sum(), (g * x).sum(), (g * x * x).sum()
-    det = s0 * s2 - s1 * s1
-    if degree == 0 or det <= 1e-9 * max(s0 * s2, 1e-12):
-        return g / s0
-    return g * (s2 - s1 * x) / det
+    degree = min(int(degree), len(np.unique(x)) - 1)
+    if degree <= 0:
+        return g / g.sum()
+    basis = np.vander(x / sigma, degree + 1, increasing=True)  # offsets scaled by sigma: a well-conditioned system
+    normal = basis.T @ (g[:, None] * basis)
+    return np.linalg.solve(normal, basis.T * g)[0]
 
 
 class TrackWindow:
@@ -33,7 +34,7 @@ class TrackWindow:
     added (or the track or video has ended), ``forget_before(t)`` to drop what no later frame needs (memory stays
     bounded: ``window + lookahead + 1`` observations a track)."""
 
-    def __init__(self, window=8, lookahead=4, sigma=None, degree=1):
+    def __init__(self, window=8, lookahead=4, sigma=None, degree=2):
         if window < 0 or lookahead < 0:
             raise ValueError(f'window and lookahead must be >= 0 frames, got {window} and {lookahead}.')
         self.window = int(window)
@@ -67,7 +68,7 @@ class TrackWindow:
         return sum(map(len, self._tracks.values()))
 
 
-def noise_gain(window, lookahead, sigma=None, degree=1):
+def noise_gain(window, lookahead, sigma=None, degree=2):
     """The factor by which independent noise of the observations is scaled at a frame with a full window:
     sqrt(sum w_i^2) (1 = no smoothing)."""
     sigma = float(sigma) if sigma else max(1.0, (window + lookahead) / 3)

@@ -7,15 +7,19 @@ from gfpgan.video.smoothing import TrackWindow, local_fit_weights, noise_gain
 
 
 @pytest.mark.parametrize('offsets', [range(-8, 5), range(-8, 1), range(0, 5), [-3, -1, 0, 2]])
-def test_linear_fit_weights_sum_to_one_and_follow_linear_motion_without_lag(offsets):
+def test_fit_weights_sum_to_one_and_follow_polynomial_motion_without_lag(offsets):
     offsets = np.array(list(offsets), np.float64)
-    w = local_fit_weights(offsets, sigma=4)
+    w = local_fit_weights(offsets, sigma=4, degree=1)
     assert w.sum() == pytest.approx(1)
     for speed in (0.5, -3.0):
         assert (w * (10 + speed * offsets)).sum() == pytest.approx(10)  # the value at offset 0, no lag
+    w2 = local_fit_weights(offsets, sigma=4, degree=2)
+    assert (w2 * (10 + 2 * offsets - 0.7 * offsets**2)).sum() == pytest.approx(10)  # accelerating: still exact
+    assert (w * (10 - 0.7 * offsets**2)).sum() != pytest.approx(10)  # (which degree 1 is not)
     mean = local_fit_weights(offsets, sigma=4, degree=0)
     assert mean.sum() == pytest.approx(1) and np.all(mean > 0)
     assert np.array_equal(local_fit_weights([0.0], 4), [1.0])  # a window of one frame: the frame itself
+    assert local_fit_weights([0.0, 1.0], 4, degree=2) == pytest.approx([1, 0])  # two frames: a line through them
 
 
 def _path(n):
@@ -46,12 +50,13 @@ def test_smoothing_lowers_landmark_jitter_on_a_noisy_smooth_path():
     smoothed = _smooth_all(noisy, window=8, lookahead=4)
     rms_before = np.sqrt(((noisy - truth)**2).sum(-1).mean())
     rms_after = np.sqrt(((smoothed - truth)**2).sum(-1).mean())
-    # measured: 2.08 px -> 0.70 px (noise gain 0.32 at a full window; the curvature of the path adds a little bias)
-    assert rms_after < 0.45 * rms_before
-    assert noise_gain(8, 4) == pytest.approx(0.32, abs=0.01)
-    # frame-to-frame jitter (the second difference, which a smooth path hardly has) falls even more
+    # measured: 2.08 px -> 0.87 px (noise gain 0.41 at a full window, 0.32 for a local line, which lags on turns)
+    assert rms_after < 0.5 * rms_before
+    assert noise_gain(8, 4) == pytest.approx(0.41, abs=0.01)
+    assert noise_gain(8, 4, degree=1) == pytest.approx(0.32, abs=0.01)
+    # frame-to-frame jitter (the second difference, which a smooth path hardly has) falls far more: 5.03 -> 0.28
     jitter = lambda p: np.sqrt((np.diff(p, 2, axis=0)**2).sum(-1).mean())  # noqa: E731
-    assert jitter(smoothed) < 0.25 * jitter(noisy)
+    assert jitter(smoothed) < 0.1 * jitter(noisy)
 
 
 def test_a_window_holds_only_its_own_track():
