@@ -29,7 +29,7 @@ LMDB = 'images.lmdb'
 # faces to 20-124 (9-44): 30 rejects every face blurred by 3 px but the sharpest, and keeps every sharp original.
 # max_yaw (degrees, faces.quality.estimate_yaw): the demo's frontal faces measure 2-14, turned ones 23-50, a
 # face looking aside 58. near_duplicate (bits of 64, pHash of the aligned face): a copy of a demo photo rescaled to
-# 0.8 and saved as JPEG (quality 70) measures 0-6 (10 for one small dark face); different faces 18-50, mean 29.
+# 0.8 and saved as JPEG (quality 70) measures 0-6; different faces 18-50, mean 29 (docs/dataset_preparation.md).
 # grayscale_threshold (colourfulness): gray demo photos 0.0, colour ones 33-105.
 DEFAULTS = dict(size=512, largest=False, min_face=64, min_quad_ratio=0.5, blur_threshold=30.0,
                 luminance=(40.0, 215.0), max_yaw=55.0, near_duplicate=8, reject_grayscale=False,
@@ -169,8 +169,8 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **
     extra = {'skipped_as_done': len(paths) - len(todo)}
     state.start({k: list(v) if isinstance(v, tuple) else v for k, v in opt.items() if k in _RECORDED_OPTIONS})
     last_save, save_cost = time.monotonic(), 0.0
+    bar = tqdm(total=len(todo), desc='photos', unit='photo', disable=not progress)
     try:
-        bar = tqdm(total=len(todo), desc='photos', unit='photo', disable=not progress)
         for (_, rel), results in _ordered_results(todo, detector, opt, workers):
             records, kept = _judge_source(state, output, results, opt['near_duplicate'])
             state.add_source(rel, records, kept)
@@ -182,8 +182,8 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **
                 state.write_aggregates(extra)
                 last_save = time.monotonic()
                 save_cost = last_save - started
-        bar.close()
     finally:
+        bar.close()
         state.close()
         state.write_aggregates(extra)
     if opt['lmdb'] and state.kept:

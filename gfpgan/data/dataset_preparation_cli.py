@@ -122,7 +122,7 @@ def check_run(args):
     weight file (None for dlib)."""
     from gfpgan.preflight import Preflight
     pf = Preflight()
-    if pf.folder(args.input, 'input'):
+    if pf.folder(args.input, 'input') and pf.images(args.input, 'input', recursive=True):
         problem = output_problem(args.input, args.output)
         pf.check(problem is None, f'output: {problem}')
     pf.output_folder(args.output, 'output')

@@ -169,3 +169,13 @@ def test_the_command_checks_every_option_before_any_work(photos, tmp_path, monke
     assert run_cli(main, [src, str(out), '--detector', 'retinaface_resnet50', '--detector-weights',
                           str(tmp_path / 'missing.pth')]) == 2
     assert "--detector-weights: '" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_folder_without_photos_is_one_sentence(tmp_path, capsys):
+    from gfpgan.data.dataset_preparation_cli import main
+    from gfpgan.errors import run_cli
+    (tmp_path / 'empty' / 'sub').mkdir(parents=True)
+    (tmp_path / 'empty' / 'notes.txt').write_text('no photo here')
+    assert run_cli(main, [str(tmp_path / 'empty'), str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err
+    assert 'input:' in err and 'Traceback' not in err and not (tmp_path / 'out').exists()
