@@ -296,7 +296,8 @@ def restore_video(restorer, input_path, output_path, options=None, codec='auto',
     with VideoReader(input_path) as reader:
         info = reader.info
         size = int(info.width * restorer.upscale), int(info.height * restorer.upscale)
-        bar = tqdm(total=info.frame_count, unit='frame', desc=os.path.basename(os.fspath(input_path)),
+        total = info.frame_count or (round(info.duration * info.fps) if info.duration and info.fps else None)
+        bar = tqdm(total=total, unit='frame', desc=os.path.basename(os.fspath(input_path)),
                    disable=not progress, leave=False)
         try:
             with VideoWriter(output_path, info, *size, codec=codec, crf=crf) as writer:
