@@ -13,8 +13,8 @@ from gfpgan.faces.templates import MEAN_SHAPE_68, five_points_of
 
 skimage_data = pytest.importorskip('skimage.data')
 
-# A head in millimetres (x right, y down, z towards the camera): eye centres 64 mm apart, nose tip 27 mm in front of
-# the eye-mouth line (ratio 0.42, not the estimator's 0.4), mouth corners 50 mm apart, a little behind the eyes.
+# A head in millimetres (x right, y down, z towards the camera): eye centres 64 mm apart, nose tip 28 mm in front of
+# the eye-mouth line (ratio 0.44, not the estimator's 0.4), mouth corners 50 mm apart, a little behind the eyes.
 HEAD = np.array([[-32.0, 0.0, 0.0], [32.0, 0.0, 0.0], [0.0, 35.0, 26.0], [-25.0, 70.0, -4.0], [25.0, 70.0, -4.0]])
 
 
