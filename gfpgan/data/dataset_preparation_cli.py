@@ -72,6 +72,9 @@ def build_parser():
     parser.add_argument('--detector-weights', metavar='PATH',
                         help='weight file of a RetinaFace / YuNet detector (default: the catalogue file in '
                         'experiments/pretrained_models)')
+    parser.add_argument('--detect-size', type=int, default=DEFAULTS['detect_size'], metavar='PIXELS',
+                        help='find faces on a copy of each photo shrunk to this long side (faster on big photos; '
+                        'alignment uses the full photo; default %(default)s, 0: full size)')
     parser.add_argument('--workers', type=int, default=None,
                         help=f'worker processes detecting and aligning (default min(4, CPUs) = {default_workers()})')
     parser.add_argument('--lmdb', action='store_true', help=f'also pack the faces into <output>/{LMDB}')
@@ -134,6 +137,8 @@ def check_run(args):
     pf.check(-1 <= args.near_duplicate <= 64,
              f'--near-duplicate: {args.near_duplicate} is not a number of bits from 0 to 64 (or -1: off).')
     pf.check(args.grayscale_threshold >= 0, f'--grayscale-threshold: {args.grayscale_threshold} is negative.')
+    pf.check(args.detect_size == 0 or args.detect_size >= 64,
+             f'--detect-size: {args.detect_size} is too small to find faces in; use 64 or more (0: full size).')
     pf.check(args.workers is None or args.workers >= 1, f'--workers: {args.workers} is not a positive number.')
     weights = _check_detector(pf, args)
     pf.check(not args.lmdb or importlib.util.find_spec('lmdb') is not None,
@@ -161,7 +166,8 @@ def main(argv=None):
                                min_quad_ratio=args.min_quad_ratio, blur_threshold=args.blur_threshold,
                                luminance=tuple(args.luminance), max_yaw=args.max_yaw,
                                near_duplicate=args.near_duplicate, reject_grayscale=args.reject_grayscale,
-                               grayscale_threshold=args.grayscale_threshold, workers=args.workers, lmdb=args.lmdb)
+                               grayscale_threshold=args.grayscale_threshold, detect_size=args.detect_size,
+                               workers=args.workers, lmdb=args.lmdb)
     print_summary(manifest, args.output)
     if args.lmdb and os.path.isdir(os.path.join(args.output, LMDB)):
         print(f'LMDB: {os.path.join(args.output, LMDB)}')

@@ -79,3 +79,22 @@ def test_a_yaw_limit_rejects_strong_profiles(run, tmp_path):
     assert face['reason'] == 'strong profile' and 1.0 < abs(face['yaw']) < 10
     assert summary_counts(manifest) == {'kept': 0, 'not the largest': 1, 'strong profile': 1}
     assert np.asarray(face['matrix']).shape == (3, 3)  # aligned all the same: the contact sheet can show it
+
+
+def test_a_big_photo_is_searched_shrunk_and_aligned_from_the_full_one(run, tmp_path):
+    src = tmp_path / 'big'
+    src.mkdir()
+    astronaut = cv2.imread(str(run[0] / 'a_astronaut.png'))
+    cv2.imwrite(str(src / 'big.png'), cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC))
+    faces = []
+    for detect_size, out in ((512, 'shrunk'), (0, 'full')):
+        manifest = prepare_dataset(str(src), str(tmp_path / out), 'dlib_hog', progress=False,
+                                   **{**OPTIONS, 'detect_size': detect_size})
+        faces.append(next(f for f in manifest['faces'] if f['kept']))
+    shrunk, full = faces
+    assert shrunk['detect_scale'] == 0.25 and 'detect_scale' not in full
+    lm_shrunk, lm_full = np.asarray(shrunk['landmarks68']), np.asarray(full['landmarks68'])
+    eyes = np.linalg.norm(lm_full[36:42].mean(0) - lm_full[42:48].mean(0))
+    assert np.linalg.norm(lm_shrunk - lm_full, axis=1).mean() < 0.02 * eyes  # about 170 px apart
+    assert 0.8 < shrunk['box_side'] / full['box_side'] < 1.25  # (dlib's boxes snap to its pyramid levels)
+    assert abs(shrunk['sharpness'] - full['sharpness']) < 0.1 * full['sharpness']  # aligned from the full photo
