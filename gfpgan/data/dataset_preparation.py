@@ -31,15 +31,19 @@ LMDB = 'images.lmdb'
 # face looking aside 58. near_duplicate (bits of 64, pHash of the aligned face): a copy of a demo photo rescaled to
 # 0.8 and saved as JPEG (quality 70) measures 0-6; different faces 18-50, mean 29 (docs/dataset_preparation.md).
 # grayscale_threshold (colourfulness): gray demo photos 0.0, colour ones 33-105.
+# min_score: None keeps what the detector reports; dlib HOG scored the demo's two non-faces (a badge, a car seat)
+# 0.12 and 0.02, its real faces 0.21-2.77.
 # detect_size: long side of the copy faces are detected on (dlib HOG: 0.1 s at 512 px, 0.36 s at 1024, 1.5 s at 2048;
 # the astronaut upscaled to 2048 px and detected at 1024 gives landmarks within 1.5 px of those found at 2048).
 DEFAULTS = dict(size=512, largest=False, min_face=64, min_quad_ratio=0.5, blur_threshold=30.0,
                 luminance=(40.0, 215.0), max_yaw=55.0, near_duplicate=8, reject_grayscale=False,
-                grayscale_threshold=8.0, detect_size=1024, workers=None, lmdb=False, save_seconds=60.0)
-REASONS = ('unreadable', 'no face', 'not the largest', 'smaller than --min-face', 'too small', 'strong profile',
-           'too dark', 'too bright', 'too blurry', 'grayscale', 'near duplicate')
+                grayscale_threshold=8.0, min_score=None, detect_size=1024, workers=None, lmdb=False,
+                save_seconds=60.0)
+REASONS = ('unreadable', 'no face', 'not the largest', 'low detection score', 'smaller than --min-face', 'too small',
+           'strong profile', 'too dark', 'too bright', 'too blurry', 'grayscale', 'near duplicate')
 _RECORDED_OPTIONS = ('size', 'largest', 'min_face', 'min_quad_ratio', 'blur_threshold', 'luminance', 'max_yaw',
-                     'near_duplicate', 'reject_grayscale', 'grayscale_threshold', 'detect_size', 'detector')
+                     'near_duplicate', 'reject_grayscale', 'grayscale_threshold', 'min_score', 'detect_size',
+                     'detector')
 
 
 def default_workers():

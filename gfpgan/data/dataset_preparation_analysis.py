@@ -75,6 +75,8 @@ def face_verdict(face, img, opt):
     side = float(min(box[2] - box[0], box[3] - box[1]))
     measures = {'box_side': side, 'quad_size': float(_crop_side(face, opt['size'])),
                 'yaw': float(estimate_yaw(face.get('landmarks68', face['landmarks'])))}
+    if opt['min_score'] is not None and face['score'] < opt['min_score']:
+        return 'low detection score', None, None, None, measures
     if side < opt['min_face']:
         return 'smaller than --min-face', None, None, None, measures
     if measures['quad_size'] < opt['size'] * opt['min_quad_ratio']:

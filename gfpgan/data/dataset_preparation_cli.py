@@ -72,6 +72,9 @@ def build_parser():
     parser.add_argument('--detector-weights', metavar='PATH',
                         help='weight file of a RetinaFace / YuNet detector (default: the catalogue file in '
                         'experiments/pretrained_models)')
+    parser.add_argument('--min-score', type=float, default=DEFAULTS['min_score'],
+                        help="reject detections scoring below this (default: keep all the detector reports; dlib "
+                        'HOG scores: demo faces 0.21-2.77, non-faces 0.02-0.12)')
     parser.add_argument('--detect-size', type=int, default=DEFAULTS['detect_size'], metavar='PIXELS',
                         help='find faces on a copy of each photo shrunk to this long side (faster on big photos; '
                         'alignment uses the full photo; default %(default)s, 0: full size)')
@@ -166,7 +169,8 @@ def main(argv=None):
                                min_quad_ratio=args.min_quad_ratio, blur_threshold=args.blur_threshold,
                                luminance=tuple(args.luminance), max_yaw=args.max_yaw,
                                near_duplicate=args.near_duplicate, reject_grayscale=args.reject_grayscale,
-                               grayscale_threshold=args.grayscale_threshold, detect_size=args.detect_size,
+                               grayscale_threshold=args.grayscale_threshold, min_score=args.min_score,
+                               detect_size=args.detect_size,
                                workers=args.workers, lmdb=args.lmdb)
     print_summary(manifest, args.output)
     if args.lmdb and os.path.isdir(os.path.join(args.output, LMDB)):

@@ -69,7 +69,7 @@ def test_a_copy_added_later_is_a_near_duplicate_with_two_workers(run, capsys):
     assert (out / 'meta_info.txt').read_text().split() == ['00000000.png', '00000001.png']
 
 
-def test_a_yaw_limit_rejects_strong_profiles(run, tmp_path):
+def test_a_yaw_limit_rejects_strong_profiles_and_a_score_limit_non_faces(run, tmp_path):
     src = tmp_path / 'one'
     src.mkdir()
     shutil.copy(run[0] / 'a_astronaut.png', src / 'a.png')
@@ -79,6 +79,12 @@ def test_a_yaw_limit_rejects_strong_profiles(run, tmp_path):
     assert face['reason'] == 'strong profile' and 1.0 < abs(face['yaw']) < 10
     assert summary_counts(manifest) == {'kept': 0, 'not the largest': 1, 'strong profile': 1}
     assert np.asarray(face['matrix']).shape == (3, 3)  # aligned all the same: the contact sheet can show it
+    # dlib also reports the mission badge on her suit, with a low score
+    manifest = prepare_dataset(str(src), str(tmp_path / 'out2'), 'dlib_hog', progress=False,
+                               **{**OPTIONS, 'largest': False, 'min_score': 0.15})
+    scores = {f['face']: (f['score'], f.get('reason')) for f in manifest['faces']}
+    assert len(scores) == 2 and scores[0][0] > 1 and scores[0][1] is None
+    assert scores[1][0] < 0.15 and scores[1][1] == 'low detection score'
 
 
 def test_a_big_photo_is_searched_shrunk_and_aligned_from_the_full_one(run, tmp_path):
