@@ -3,6 +3,7 @@
 random GFPGAN restorer."""
 import cv2
 import numpy as np
+import pytest
 import torch
 from skimage import data as skdata
 
@@ -11,6 +12,18 @@ from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
 from gfpgan.faces.templates import FFHQ_TEMPLATE_5
 
 FACE_SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """One torch thread in a test that imports this fixture: the tiny networks gain nothing from more, and on a
+    shared machine two spinning threads per process made these tests 10x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 # the astronaut photo's face: its landmarks are the FFHQ template placed on this square of the photo
 _FACE_BOX = (150, 20, 350)  # x, y, side
 

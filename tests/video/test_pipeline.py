@@ -14,7 +14,7 @@ from gfpgan.faces.templates import FFHQ_TEMPLATE_5
 from gfpgan.video.io import VideoReader, probe
 from gfpgan.video.pipeline import StabilityOptions, restore_frames, restore_video
 from gfpgan.video.synthetic import moving_face_clip, write_clip
-from stable_clip import FACE_SIZE, face_clip, tiny_restorer
+from stable_clip import FACE_SIZE, face_clip, single_torch_thread, tiny_restorer  # noqa: F401 (autouse)
 
 
 def _restore(restorer, frames, options=None, **kw):

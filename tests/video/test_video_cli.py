@@ -12,7 +12,7 @@ from gfpgan.restoration import cli
 from gfpgan.video.inference import stability_options, video_output_path
 from gfpgan.video.io import probe
 from gfpgan.video.synthetic import moving_face_clip, write_clip
-from stable_clip import tiny_restorer
+from stable_clip import single_torch_thread, tiny_restorer  # noqa: F401 (autouse)
 
 
 @pytest.fixture(scope='module')
