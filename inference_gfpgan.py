@@ -1,4 +1,5 @@
-"""Restore the faces in photos with GFPGAN (the original's command line; see --help). Logic: gfpgan/restoration/."""
+"""Restore the faces in photos and videos with GFPGAN (the original's command line, plus videos; see --help). Logic:
+gfpgan/restoration/ and gfpgan/video/."""
 import sys
 
 from gfpgan.errors import run_cli
