@@ -153,8 +153,11 @@ _WORKER = {}
 
 
 def init_worker(detector, opt):
-    """Worker process start: one thread for OpenCV / torch (the processes are the parallelism), the detector built
-    once."""
+    """Worker process start: Ctrl-C left to the main process (which stops the pool and saves what is done, with no
+    traceback from each worker), one thread for OpenCV / torch (the processes are the parallelism), the detector
+    built once."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
     import torch
     torch.set_num_threads(1)
