@@ -2,7 +2,7 @@
 talking-head clip frame by frame with fresh decoder noise and no smoothing, and through the stabilised path
 (``gfpgan.video.pipeline`` with every ``StabilityOptions`` switch on); the face-region flicker and consecutive
 identity angle of both (``gfpgan.metrics.temporal``) against the input's and the targets; frames/s on the CPU for a
-480p clip and on CUDA for a 720p one."""
+480p clip and on CUDA for a 720p one; ``--picture``: the stability case drawn (``video_picture``)."""
 import hashlib
 import math
 import os
@@ -130,19 +130,22 @@ def _measure(frames, restored, landmarks, identity, size=None):
         if angles is not None:
             angles.add(aligned_face(out, points, scale=out.shape[1] / src.shape[1]))
     return {'flicker': flicker.result.mean, 'pairs': flicker.result.compared,
-            'identity': angles.result.mean if angles is not None else None}
+            'identity': angles.result.mean if angles is not None else None, 'values': flicker.result.values}
 
 
-def stability_case(restorer, clip, identity=None):
-    """Flicker and consecutive identity angle of the input clip (upscaled to the restored size), of per-frame
-    restoration (every stability switch off: fresh noise, raw landmarks) and of the stabilised path (all on),
-    measured with the clip's true landmarks."""
+def stability_case(restorer, clip, identity=None, outputs=None):
+    """Flicker (mean and per pair: 'values') and consecutive identity angle of the input clip (upscaled to the
+    restored size), of per-frame restoration (every stability switch off: fresh noise, raw landmarks) and of the
+    stabilised path (all on), measured with the clip's true landmarks. ``outputs``: a dict that receives the restored
+    frames of 'per_frame' and 'stabilised' (for the picture)."""
     from gfpgan.video.pipeline import StabilityOptions
     rows = {}
     for name, options in (('per_frame', StabilityOptions.off()), ('stabilised', StabilityOptions())):
         start = time.perf_counter()
         restored = _restore(restorer, clip.frames, options)
         seconds = time.perf_counter() - start
+        if outputs is not None:
+            outputs[name] = restored
         rows[name] = dict(_measure(clip.frames, restored, clip.true_landmarks, identity), seconds=seconds)
     size = restored[0].shape[1::-1]
     rows['input'] = _measure(clip.frames, clip.frames, clip.true_landmarks, identity, size)
@@ -247,6 +250,26 @@ def _identity_network(arcface, device):
                 f'RANDOM ArcFace ({ARCFACE_WEIGHTS} not found): the angles compare the two paths only')
 
 
+def _clip_description(args):
+    return (f'astronaut face, {args.span:g} of a figure-of-eight with zoom and roll, {args.frames} frames at '
+            f'{args.clip_size[0]}x{args.clip_size[1]}, {args.landmark_noise:g} px landmark jitter, '
+            f'upscale {args.upscale}')
+
+
+def write_picture(path, clip, restored, stability, title):
+    """Write the picture of ``gfpgan.benchmark.video_picture`` (input | per frame | stabilised faces over a few
+    frames, the per-pair flicker chart) to ``path`` (.jpg / .jpeg: quality 90; .png) atomically."""
+    import cv2
+
+    from gfpgan.utils.img_util import imwrite
+
+    from .video_picture import video_picture
+    image = video_picture(clip.frames, clip.true_landmarks, restored, stability, title)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90] if path.lower().endswith(('.jpg', '.jpeg')) else None
+    imwrite(image, path, params)
+    return image
+
+
 def run_video_benchmark(args, log=print):
     """Run the stability case, then the throughput cases; returns the report dict (see scripts/benchmark_video.py)."""
     from gfpgan.utils.benchmark import machine_info
@@ -256,7 +279,12 @@ def run_video_benchmark(args, log=print):
     restorer, what = build_video_restorer(detector, args.face_size, args.model_path, args.upscale, 'cpu')
     identity, identity_what = _identity_network(args.arcface, 'cpu')
     log(f'stability: {args.frames} frames at {size[0]}x{size[1]}, {what}', flush=True)
-    stability = stability_case(restorer, clip, identity)
+    outputs = {} if getattr(args, 'picture', None) else None
+    stability = stability_case(restorer, clip, identity, outputs)
+    if outputs is not None:
+        write_picture(args.picture, clip, outputs, stability, f'{_clip_description(args)}; {what}')
+        log(f'wrote {args.picture}', flush=True)
+        del outputs
     throughput = []
     cases = [('cpu', torch.float32, tuple(args.cpu_size), args.cpu_frames, 1)]
     if torch.cuda.is_available() and not args.no_cuda:
@@ -283,9 +311,7 @@ def run_video_benchmark(args, log=print):
         'machine': machine_info(),
         'clip': {'frames': args.frames, 'size': list(size), 'landmark_noise_px': args.landmark_noise,
                  'span': args.span,
-                 'description': f'astronaut face, {args.span:g} of a figure-of-eight with zoom and roll, '
-                                f'{args.frames} frames at {size[0]}x{size[1]}, {args.landmark_noise:g} px landmark '
-                                f'jitter, upscale {args.upscale}'},
+                 'description': _clip_description(args)},
         'restorer': what,
         'identity_network': identity_what,
         'stability': stability,
@@ -318,9 +344,13 @@ encode H.264, audio copied): on the CPU for a 480p clip, and on CUDA (when avail
 
   python scripts/benchmark_video.py --output benchmark_video.json --markdown benchmark_video.md
   python scripts/benchmark_video.py --quick   # the same code path at tiny sizes, in seconds
+  python scripts/benchmark_video.py --cpu_frames 0 --picture assets/video_stability.jpg   # the README's picture
 
 Prints Markdown tables and writes JSON: {"machine", "clip", "restorer", "identity_network", "stability": {"input",
-"per_frame", "stabilised": {"flicker", "pairs", "identity", "seconds"}}, "throughput": [...], "targets": [...]}.
+"per_frame", "stabilised": {"flicker", "values" (per pair), "pairs", "identity", "seconds"}}, "throughput": [...],
+"targets": [...]}. --picture also draws the stability case: input | per frame | stabilised faces over 8 consecutive
+frames (aligned by the true landmarks, so the head's motion is removed and only flicker changes between columns) and
+the chart of every pair's flicker (gfpgan.benchmark.video_picture).
 """
 
 
@@ -361,6 +391,10 @@ def main(argv=None):
                         'the same code path in seconds, for tests')
     parser.add_argument('--output', default='benchmark_video.json', help='JSON file to write')
     parser.add_argument('--markdown', metavar='FILE', help='also write the tables to FILE')
+    parser.add_argument('--picture', metavar='FILE',
+                        help='also draw the stability case to FILE (.jpg or .png): input | per frame | stabilised '
+                        'faces over 8 consecutive frames, aligned by the true landmarks, and the per-pair flicker '
+                        'chart of the whole clip')
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
@@ -375,7 +409,9 @@ def main(argv=None):
     pf.check(min(args.clip_size + args.cpu_size + args.cuda_size) >= 64, 'clip sizes must be at least 64x64 pixels.')
     pf.check(0 < args.span <= 1, f'--span must lie in (0, 1], got {args.span}.')
     pf.check(args.landmark_noise >= 0, f'--landmark_noise must be >= 0, got {args.landmark_noise}.')
-    for path, flag in ((args.output, '--output'), (args.markdown, '--markdown')):
+    pf.check(not args.picture or args.picture.lower().endswith(('.jpg', '.jpeg', '.png')),
+             f"--picture: '{args.picture}' must end in .jpg, .jpeg or .png.")
+    for path, flag in ((args.output, '--output'), (args.markdown, '--markdown'), (args.picture, '--picture')):
         if path:
             pf.check(not os.path.isdir(path), f"{flag}: '{path}' is a folder; give a file name.")
             pf.output_folder(os.path.dirname(os.path.abspath(path)), flag)

@@ -1,8 +1,11 @@
 """scripts/benchmark_video.py at tiny sizes (--quick): the whole code path (clip, per-frame and stabilised restoration,
-flicker and identity angle, targets, CPU throughput, JSON and Markdown) in seconds; and its parts."""
+flicker and identity angle, targets, CPU throughput, JSON, Markdown and the picture) in seconds; and its parts."""
+import contextlib
+import io
 import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,14 +17,27 @@ from gfpgan.benchmark.video import (ClipDetector, build_video_restorer, evaluate
 from gfpgan.errors import run_cli  # noqa: E402
 
 
-def test_quick_benchmark_writes_every_figure(tmp_path, capsys):
-    out, md = tmp_path / 'bench.json', tmp_path / 'bench.md'
-    assert main(['--quick', '--no_cuda', '--output', str(out), '--markdown', str(md)]) == 0
-    report = json.loads(out.read_text())
+@pytest.fixture(scope='module')
+def quick_run(tmp_path_factory):
+    """One --quick run with every output: (folder, printed text)."""
+    folder = tmp_path_factory.mktemp('video_bench')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(['--quick', '--no_cuda', '--output', str(folder / 'bench.json'), '--markdown',
+                     str(folder / 'bench.md'), '--picture', str(folder / 'stability.png')]) == 0
+    return folder, printed.getvalue()
+
+
+def test_quick_benchmark_writes_every_figure(quick_run):
+    folder, printed = quick_run
+    md = folder / 'bench.md'
+    report = json.loads((folder / 'bench.json').read_text())
     stability = report['stability']
     for case in ('input', 'per_frame', 'stabilised'):
         assert stability[case]['pairs'] == 11 and math.isfinite(stability[case]['flicker'])
         assert stability[case]['identity'] >= 0
+        values = stability[case]['values']  # per pair: what the mean and the picture's chart come from
+        assert len(values) == 11 and stability[case]['flicker'] == pytest.approx(np.mean(values))
     assert stability['per_frame']['flicker'] > stability['input']['flicker']  # a random restorer adds flicker
     assert [t['target'] for t in report['targets']] == ['flicker_vs_input', 'flicker_gain', 'identity_gain',
                                                         'cuda_720p_fps']
@@ -32,8 +48,37 @@ def test_quick_benchmark_writes_every_figure(tmp_path, capsys):
     for row in (memory, files):
         assert row['device'] == 'cpu' and row['frames'] == 3 and row['fps'] > 0
     assert 'RANDOM ArcFace' in report['identity_network']
-    printed = capsys.readouterr().out
     assert 'stabilised flicker / input flicker <= 1.1' in printed and md.read_text().strip() in printed
+
+
+def test_picture_shows_three_rows_of_faces_and_the_flicker_chart(quick_run):
+    from gfpgan.benchmark.video_picture import (CASES, CHART_HEIGHT, CHART_MARGINS, HEADER_HEIGHT, LABEL_WIDTH, TILE,
+                                                TITLE_HEIGHT)
+    folder, printed = quick_run
+    stability = json.loads((folder / 'bench.json').read_text())['stability']
+    image = cv2.imread(str(folder / 'stability.png'))
+    assert image is not None and image.shape == (TITLE_HEIGHT + HEADER_HEIGHT + 3 * TILE[1] + CHART_HEIGHT,
+                                                 LABEL_WIDTH + 8 * TILE[0], 3)  # 8 of the 12 frames
+    assert image.shape[1] <= 1200 and f"wrote {folder / 'stability.png'}" in printed
+    top = TITLE_HEIGHT + HEADER_HEIGHT
+    rows = [image[top + r * TILE[1]:top + (r + 1) * TILE[1], LABEL_WIDTH:].astype(np.float32) for r in range(3)]
+    for row in rows:  # faces in every tile, not the dark background
+        tiles = row.reshape(TILE[1], 8, TILE[0], 3)
+        assert (tiles.std(axis=(0, 2, 3)) > 10).all()
+    assert np.abs(rows[1] - rows[2]).mean() > 1  # the two restorations differ
+    left, right, top, bottom = CHART_MARGINS
+    chart = image[-CHART_HEIGHT + top:-bottom, left:-right].astype(np.int32)  # the plot area
+
+    def line_height(colour):  # mean row of the pixels drawn in a case's colour (lower row: higher flicker)
+        hits = np.nonzero((np.abs(chart - colour).max(axis=2) < 12))[0]
+        assert hits.size > 20
+        return hits.mean()
+
+    heights = {key: line_height(colour) for key, _, colour in CASES}
+    mean = {key: stability[key]['flicker'] for key in heights}
+    for a, b in (('per_frame', 'input'), ('per_frame', 'stabilised')):
+        if abs(mean[a] - mean[b]) > 2:  # the higher flicker is drawn higher up
+            assert (heights[a] < heights[b]) == (mean[a] > mean[b])
 
 
 def test_targets_pass_and_fail_by_the_issue_thresholds():
@@ -71,9 +116,10 @@ def test_clip_detector_and_fresh_noise():
 
 
 def test_bad_options_are_reported_before_any_work(tmp_path, capsys):
-    code = run_cli(main, ['--frames', '4', '--span', '2', '--output', str(tmp_path)])
+    code = run_cli(main, ['--frames', '4', '--span', '2', '--output', str(tmp_path), '--picture', 'faces.gif'])
     err = capsys.readouterr().err
     assert code == 2 and '--frames must be at least 8' in err and '--span must lie in (0, 1]' in err
+    assert "--picture: 'faces.gif' must end in .jpg, .jpeg or .png." in err
     assert 'is a folder; give a file name' in err
 
 
