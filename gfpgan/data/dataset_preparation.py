@@ -4,13 +4,14 @@ bright / blurry / grayscale faces and near duplicates, and write images, meta_in
 journal and a manifest recording every face's fate, and optionally an LMDB, so that FFHQDegradationDataset trains on
 the result and a rerun resumes. Photos are analysed by worker processes; the main process names, deduplicates and
 writes in source order, so the output does not depend on the number of workers."""
+import functools
 import os
 import time
-from collections import deque
 
 import numpy as np
 
 from gfpgan.faces.quality import hamming_distances, laplacian_variance, mean_luminance
+from gfpgan.utils.concurrency import ordered_map
 from gfpgan.utils.fileio import atomic_write
 
 from .dataset_preparation_analysis import analyse_in_worker, analyse_photo, build_face_detector, init_worker, read_photo
@@ -78,25 +79,17 @@ def _ordered_results(items, detector, opt, workers):
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    items = iter(items)
     if 'forkserver' in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context('forkserver')
         context.set_forkserver_preload([analyse_in_worker.__module__])
     else:
         context = multiprocessing.get_context('spawn')
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(detector, opt)) as pool:
-        pending = deque((item, pool.submit(analyse_in_worker, item)) for _, item in zip(range(2 * workers), items))
+        results = ordered_map(functools.partial(pool.submit, analyse_in_worker), items, 2 * workers)
         try:
-            while pending:
-                item, future = pending.popleft()
-                result = future.result()
-                for nxt in items:
-                    pending.append((nxt, pool.submit(analyse_in_worker, nxt)))
-                    break
-                yield item, result
+            yield from results
         finally:
-            for _, future in pending:
-                future.cancel()
+            results.close()  # cancels what is still pending before the pool waits for its workers
 
 
 def _worker_detector(detector, workers, explicit):

@@ -1,16 +1,18 @@
 """Pack a folder of images into an LMDB database in BasicSR's layout, the one existing FFHQ LMDBs use:
 ``<name>.lmdb/{data.mdb, lock.mdb, meta_info.txt}``, key = file stem, value = PNG bytes."""
+import functools
 import os
 import secrets
 import shutil
 import time
-from collections import Counter, deque
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 from tqdm import tqdm
 
 from gfpgan.data.storage import scan_images
+from gfpgan.utils.concurrency import ordered_map
 from gfpgan.utils.fileio import atomic_write
 from gfpgan.utils.img_util import ImageReadError, imdecode, read_image_bytes
 from gfpgan.utils.optional import import_optional
@@ -40,19 +42,13 @@ def encode_png(path, compress_level=1):
 def _ordered_map(function, items, workers):
     """``map(function, items)`` on a thread pool, in order, with a bounded number of results in flight
     (OpenCV releases the GIL while decoding and encoding, so threads run in parallel)."""
-    items = iter(items)
     with ThreadPoolExecutor(workers) as pool:
-        pending = deque(pool.submit(function, item) for _, item in zip(range(4 * workers), items))
+        results = ordered_map(functools.partial(pool.submit, function), items, 4 * workers)
         try:
-            while pending:
-                result = pending.popleft().result()
-                for item in items:
-                    pending.append(pool.submit(function, item))
-                    break
+            for _, result in results:
                 yield result
         finally:
-            for future in pending:
-                future.cancel()
+            results.close()  # cancels what is still pending before the pool waits for its threads
 
 
 def _new_sibling_folder(parent, name, suffix):

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from gfpgan.config.spec import Value
+from gfpgan.utils.concurrency import POLL_S, put_unless_stopped as _put
 from gfpgan.utils.validation import is_int
 
 #: The prefetcher's options in a `datasets.<phase>` block, declared once: the options schema composes them
@@ -22,7 +23,6 @@ PREFETCH_OPTIONS = {
     'num_prefetch_queue': Value('int', minimum=1),
 }
 PREFETCH_MODES = (None, ) + PREFETCH_OPTIONS['prefetch_mode'].choices
-_POLL_S = 0.1  # how often a blocked producer or consumer looks whether the other side went away
 
 
 def check_prefetch_options(opt):
@@ -106,17 +106,6 @@ def _stop_live_prefetchers():
         prefetcher.close(timeout=_EXIT_JOIN_S)
 
 
-def _put(out, item, stop):
-    """Put `item` into `out` unless `stop` is set first; return whether it was put."""
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=_POLL_S)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
 def _produce(iterator, out, stop):
     """Thread body: fill `out` from `iterator`, then an end marker or the error that stopped it."""
     try:
@@ -150,7 +139,7 @@ class ThreadPrefetcher:
             return None
         while True:
             try:
-                item = self._queue.get(timeout=_POLL_S)
+                item = self._queue.get(timeout=POLL_S)
                 break
             except queue.Empty:
                 if not self._thread.is_alive() and self._queue.empty():

@@ -18,6 +18,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from gfpgan.utils.concurrency import put_unless_stopped
+
 from .codecs import (OUTPUT_FORMATS, VIDEO_CODECS, VideoError, av_errors, available_video_codecs, ffmpeg_reason,
                      import_av, main_video_stream, stream_end)
 from .writer import VideoWriter
@@ -33,7 +35,6 @@ logger = logging.getLogger('gfpgan')
 VIDEO_EXTENSIONS = ('.mp4', '.mov', '.mkv', '.avi', '.webm', '.m4v', '.mpg', '.mpeg', '.m2ts', '.mts', '.ts', '.flv',
                     '.wmv', '.3gp', '.ogv', '.mxf')
 _QUEUE_FRAMES = 4  # decoded frames the decode thread keeps ready
-_POLL_S = 0.1
 _LIVE_READERS = weakref.WeakSet()  # readers whose decode thread runs
 
 
@@ -284,15 +285,6 @@ class VideoReader:
             logger.warning(f"'{self.path}': {self.errors} read/decode error(s), the file is damaged or truncated; "
                            f'{self.frames_read}{expected} frames were read.')
 
-    def _put(self, frames, stop, item):
-        while not stop.is_set():
-            try:
-                frames.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def _decode(self, frames, stop):
         """The decode thread: demux, decode, convert to upright BGR, hand over; None marks the end."""
         av = import_av()
@@ -302,12 +294,12 @@ class VideoReader:
                 stream = _video_stream(container, self.path)
                 stream.thread_type = 'AUTO'
                 for frame in self._frames(container, stream, errors):
-                    if not self._put(frames, stop, frame):
+                    if not put_unless_stopped(frames, frame, stop):
                         return
         except BaseException as err:  # noqa: B902 - handed to the consumer, which re-raises it
-            self._put(frames, stop, err)
+            put_unless_stopped(frames, err, stop)
             return
-        self._put(frames, stop, None)
+        put_unless_stopped(frames, None, stop)
 
     def _frames(self, container, stream, errors):
         info = self.info
