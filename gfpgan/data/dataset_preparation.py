@@ -14,7 +14,8 @@ from gfpgan.faces.quality import hamming_distances, laplacian_variance, mean_lum
 from gfpgan.utils.concurrency import ordered_map
 from gfpgan.utils.fileio import atomic_write
 
-from .dataset_preparation_analysis import analyse_in_worker, analyse_photo, build_face_detector, init_worker, read_photo
+from .dataset_preparation_analysis import (PHOTO_EXTENSIONS, analyse_in_worker, analyse_photo, build_face_detector,
+                                           init_worker, read_photo)
 from .dataset_preparation_journal import (COMPONENTS_FILE, IMAGES, JOURNAL, MANIFEST, META_INFO, PreparationState,
                                           load_manifest)
 
@@ -162,7 +163,7 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **
                          'choose another output folder.')
     state.remove_orphan_images()
     done = set(state.sources)
-    paths = scan_images(input_folder, recursive=True)
+    paths = scan_images(input_folder, recursive=True, extensions=PHOTO_EXTENSIONS)
     todo = [(p, os.path.relpath(p, input_folder).replace(os.sep, '/')) for p in paths]
     todo = [(p, rel) for p, rel in todo if rel not in done]
     extra = {'skipped_as_done': len(paths) - len(todo)}

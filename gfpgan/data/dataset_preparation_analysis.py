@@ -1,6 +1,7 @@
 """The per-photo work of the dataset preparation, run in worker processes: read a photo, detect its faces, align each
 (FFHQ's procedure from 68 landmarks, the 5-point template otherwise), measure it and judge it against the options.
 Everything that depends on the faces kept before (names, near duplicates) is left to the main process."""
+import io
 import math
 
 import cv2
@@ -11,14 +12,34 @@ from gfpgan.faces.ffhq_alignment import align_ffhq, ffhq_quad, transform_points
 from gfpgan.faces.quality import (colourfulness, estimate_yaw, hash_to_hex, laplacian_variance, mean_luminance,
                                   perceptual_hash)
 
-__all__ = ['read_photo', 'detect_faces', 'align_detected_face', 'face_verdict', 'analyse_photo', 'build_face_detector',
-           'init_worker', 'analyse_in_worker']
+from .storage import IMAGE_EXTENSIONS
+
+__all__ = ['PHOTO_EXTENSIONS', 'read_photo', 'detect_faces', 'align_detected_face', 'face_verdict', 'analyse_photo',
+           'build_face_detector', 'init_worker', 'analyse_in_worker']
+
+
+#: The photo files looked for in the input folder: what OpenCV reads (the training images' formats, Netpbm,
+#: JPEG 2000, GIF) and what only Pillow reads (TGA, ICO, PCX, DIB).
+PHOTO_EXTENSIONS = IMAGE_EXTENSIONS + ('.jfif', '.jpe', '.ppm', '.pgm', '.pbm', '.pnm', '.jp2', '.gif', '.tga', '.ico',
+                                       '.pcx', '.dib')
 
 
 def read_photo(path):
-    """A photo as (H, W, 3) BGR uint8 with its EXIF orientation applied (cv2.imread's IMREAD_COLOR), or None."""
+    """A photo as (H, W, 3) BGR uint8 with its EXIF orientation applied, or None when neither OpenCV (IMREAD_COLOR)
+    nor Pillow (first frame, ``exif_transpose``) can decode it."""
     data = np.fromfile(path, dtype=np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if not data.size:
+        return None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is not None:
+        return img
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as photo:
+            rgb = np.asarray(ImageOps.exif_transpose(photo).convert('RGB'))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def detect_faces(detector, img, max_side):

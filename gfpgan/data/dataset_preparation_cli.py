@@ -26,7 +26,8 @@ _OUTPUTS = '\n'.join(f'  <output>/{name:<21}{text}' for name, text in (
         '  <output>/' + ' ' * 21, ' ' * 32)
 
 DESCRIPTION = f"""\
-Turn a folder of photos (searched recursively; EXIF orientation applied) into a GFPGAN training folder:
+Turn a folder of photos (searched recursively; any format OpenCV or Pillow reads: jpg, png, webp, tif, bmp, ppm,
+jp2, gif, tga, pcx ...; EXIF orientation applied) into a GFPGAN training folder:
 detect faces (dlib: 68 landmarks, aligned as FFHQ was aligned; RetinaFace or YuNet: 5 landmarks,
 aligned on the FFHQ 5-point template), drop the faces that are too small, strongly turned, dark,
 bright, blurry, grayscale (--reject-grayscale) or near duplicates of a kept face, and write

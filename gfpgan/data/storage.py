@@ -20,20 +20,21 @@ _META_LINE = re.compile(r'^(?P<name>.+)\s+\((?P<shape>\s*\d+(?:\s*,\s*\d+)*\s*,?
 _CREATE_HINT = 'python scripts/create_lmdb.py <image folder> {path}'
 
 
-def is_image_file(name):
-    """Whether ``name`` ends with one of IMAGE_EXTENSIONS, in any case."""
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+def is_image_file(name, extensions=IMAGE_EXTENSIONS):
+    """Whether ``name`` ends with one of ``extensions`` (lower-case, with the dot), in any case."""
+    return os.path.splitext(name)[1].lower() in extensions
 
 
 def _given_as(option):
     return f" (given as '{option}')" if option else ''
 
 
-def scan_images(folder, recursive=False, option=None):
+def scan_images(folder, recursive=False, option=None, extensions=IMAGE_EXTENSIONS):
     """Full paths of the image files in ``folder`` (subfolders too with ``recursive``), sorted by their
     path relative to ``folder``: a deterministic order, which index-keyed files (eye/mouth boxes) rely on.
 
-    Hidden files and folders (names starting with '.') are skipped. A missing or image-less folder is
+    ``extensions``: the file endings counted as images. Hidden files and folders (names starting with '.') are
+    skipped. A missing or image-less folder is
     a FileNotFoundError naming it and, when given, the ``option`` it came from (e.g. 'dataroot_gt').
     """
     folder = os.fspath(folder)
@@ -50,7 +51,7 @@ def scan_images(folder, recursive=False, option=None):
                     continue
                 name = os.path.join(relative, entry.name) if relative else entry.name
                 if entry.is_file():
-                    if is_image_file(entry.name):
+                    if is_image_file(entry.name, extensions):
                         found.append(name)
                 elif entry.is_dir():
                     subfolders.append(name)
@@ -68,7 +69,7 @@ def scan_images(folder, recursive=False, option=None):
         else:
             hint = ''
         raise FileNotFoundError(f"The image folder '{folder}'{_given_as(option)} holds no images "
-                                f"({', '.join(IMAGE_EXTENSIONS)}){hint}.")
+                                f"({', '.join(extensions)}){hint}.")
     found.sort(key=lambda name: name.replace(os.sep, '/'))
     return [os.path.join(folder, name) for name in found]
 

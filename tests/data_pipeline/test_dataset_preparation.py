@@ -159,3 +159,25 @@ def test_missing_dlib_is_one_sentence(prepared, tmp_path, monkeypatch, capsys):
     assert run_cli(main, [str(prepared[0]), str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
     assert 'dlib is not installed' in err and 'Traceback' not in err and not (tmp_path / 'out').exists()
+
+
+def test_photos_only_pillow_reads_are_found_and_read(tmp_path):
+    from PIL import Image
+
+    from gfpgan.data.dataset_preparation import read_photo
+    from gfpgan.data.dataset_preparation_analysis import PHOTO_EXTENSIONS
+    from gfpgan.data.storage import scan_images
+    rgb = skimage_data.astronaut()[::4, ::4]
+    Image.fromarray(rgb).save(tmp_path / 'a.gif')
+    Image.fromarray(rgb).save(tmp_path / 'b.ppm')
+    Image.fromarray(rgb).save(tmp_path / 'c.tga')  # OpenCV cannot decode TGA, PCX
+    Image.fromarray(rgb).save(tmp_path / 'd.pcx')
+    (tmp_path / 'e.tga').write_bytes(b'not really a picture')
+    names = [p.rsplit('/', 1)[1] for p in scan_images(str(tmp_path), extensions=PHOTO_EXTENSIONS)]
+    assert names == ['a.gif', 'b.ppm', 'c.tga', 'd.pcx', 'e.tga']
+    assert cv2.imread(str(tmp_path / 'c.tga')) is None and cv2.imread(str(tmp_path / 'd.pcx')) is None
+    gif = read_photo(str(tmp_path / 'a.gif'))
+    assert gif.shape == rgb.shape and np.abs(gif[:, :, ::-1].astype(int) - rgb).mean() < 12  # palette quantised
+    for name in ('b.ppm', 'c.tga', 'd.pcx'):
+        assert np.array_equal(read_photo(str(tmp_path / name))[:, :, ::-1], rgb), name
+    assert read_photo(str(tmp_path / 'e.tga')) is None
