@@ -125,11 +125,12 @@ class FFHQDegradationDataset(ImageDataset):
         if self.crop_components:
             self.require(opt, 'component_path', owner='FFHQDegradationDataset with crop_components')
             self.components_list = load_component_boxes(o['component_path'])
-            missing = [i for i in range(len(self)) if dataset_key(i) not in self.components_list]
+            self.component_keys = self._component_keys()
+            missing = [i for i, key in enumerate(self.component_keys) if key not in self.components_list]
             if missing:
                 raise ValueError(f"The component boxes file '{o['component_path']}' has no entry "
-                                 f"'{dataset_key(missing[0])}' for image {self.paths[missing[0]]} ({len(missing)} of "
-                                 f'{len(self)} images lack boxes); make boxes for this dataset with '
+                                 f"'{self.component_keys[missing[0]]}' for image {self.paths[missing[0]]} "
+                                 f'({len(missing)} of {len(self)} images lack boxes); make boxes for this dataset with '
                                  'scripts/extract_components.py.')
         logger.info(
             'FFHQDegradationDataset: %d images in %s; blur %s sigma %s, downsample %s, noise %s, jpeg %s, '
@@ -165,13 +166,23 @@ class FFHQDegradationDataset(ImageDataset):
                 img = adjust[i](img, factor)
         return img
 
+    def _component_keys(self):
+        """The box-file key of each image: its file name without extension when the file has an entry for every
+        image's name (a file made by prepare_dataset.py: some images may then be removed from the folder), else its
+        index as 8 digits, the original's rule (the release file for FFHQ, whose images are
+        named 00000.png ...)."""
+        stems = [self.source.stem(path) for path in self.paths]
+        if all(stem in self.components_list for stem in stems):
+            return stems
+        return [dataset_key(i) for i in range(len(self))]
+
     def get_component_coordinates(self, index, status):
         """[loc_left_eye, loc_right_eye, loc_mouth], each a (4,) float32 tensor [x1, y1, x2, y2] in out_size
         pixels, for image ``index``; ``status`` is the augmentation status [hflip, ...] (a flip swaps the eyes and
         mirrors x), eyes enlarged by ``eye_enlarge_ratio``. The loaded boxes are never modified."""
         return list(
             component_locations(
-                self.components_list[dataset_key(index)],
+                self.components_list[self.component_keys[index]],
                 self.out_size,
                 hflip=bool(status[0]),
                 eye_enlarge_ratio=self.eye_enlarge_ratio))

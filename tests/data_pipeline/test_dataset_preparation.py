@@ -112,6 +112,24 @@ def test_the_training_dataset_reads_the_output(prepared):
     assert tuple(sample['gt'].shape) == (3, 512, 512) and 'loc_left_eye' in sample
 
 
+def test_boxes_follow_the_image_names_when_faces_are_removed(prepared, tmp_path):
+    import shutil
+
+    from gfpgan.faces.components import component_locations
+    _, out, _, _ = prepared
+    images = tmp_path / 'images'
+    images.mkdir()
+    shutil.copy(out / 'images' / '00000001.png', images)  # the user dropped 00000000.png after the contact sheet
+    boxes = load_component_boxes(str(out / 'components.pth'))
+    ds = FFHQDegradationDataset(
+        dict(dataroot_gt=str(images), io_backend={'type': 'disk'}, out_size=512, use_hflip=False,
+             crop_components=True, component_path=str(out / 'components.pth'), mean=[0.5] * 3, std=[0.5] * 3))
+    assert ds.component_keys == ['00000001'] and boxes['00000000'] != boxes['00000001']
+    wanted = component_locations(boxes['00000001'], 512)
+    for got, expected in zip(ds.get_component_coordinates(0, [False]), wanted):
+        assert np.allclose(np.asarray(got), np.asarray(expected))
+
+
 def test_a_rerun_skips_every_source(prepared, capsys):
     src, out, manifest, detector = prepared
     before = (out / 'components.pth').read_bytes()
