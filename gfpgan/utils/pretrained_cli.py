@@ -42,7 +42,8 @@ def build_parser():
         'uses',
         nargs='*',
         metavar='use',
-        help=f"what the files are for: {', '.join(pretrained.USES)} or all (default: inference)")
+        help=f"what the files are for: {', '.join(pretrained.USES)} or all (default: inference, unless --files is "
+        'given)')
     p.add_argument(
         '-v',
         '--version',
@@ -66,7 +67,7 @@ def build_parser():
 
 def selected_files(args):
     """The catalogue names the options ask for, in catalogue order; ValueError for unknown uses or files."""
-    uses = args.uses or ['inference']
+    uses = args.uses or ([] if args.files else ['inference'])  # --files alone: just those files
     unknown = [u for u in uses if u != 'all' and u not in pretrained.USES]
     if unknown:
         raise ValueError(f"Unknown use {unknown[0]!r}; choose from {', '.join(pretrained.USES)} or all.")
