@@ -15,13 +15,15 @@ import time
 
 import numpy as np
 
+from gfpgan.faces.alignment import similarity_transform, warp_face
 from gfpgan.restoration.core import Face, align_faces, as_bgr_uint8, detect_faces, inverse_affines, pad_faces, \
     paste_faces
 
 from .smoothing import TrackWindow
 from .tracking import FaceTracker, TrackedFace
 
-__all__ = ['StabilityOptions', 'FrameRestorer', 'restore_frames', 'restore_video', 'frame_image']
+__all__ = ['StabilityOptions', 'FrameRestorer', 'restore_frames', 'restore_video', 'frame_image',
+           'steady_alignment']
 
 ENCODE_QUEUE_FRAMES = 4  # restored frames waiting for the encode thread
 
@@ -31,7 +33,8 @@ class StabilityOptions:
     """What makes a restored video steady; each can be switched off to compare.
 
     tracking: follow faces across frames (off: every frame detected alone, no cut detection, so nothing is smoothed).
-    smooth_landmarks: smooth each track's landmarks over [t - window, t + lookahead] frames before alignment.
+    smooth_landmarks: smooth each track's landmarks over [t - window, t + lookahead] frames before alignment, and
+        fit the crop to them by least squares (``steady_alignment``), not by the photo path's robust LMEDS fit.
     fixed_noise: the decoder's fixed noise buffers for every face and frame (off: fresh noise every forward pass,
         as for photos).
     smooth_masks: smooth each track's parsed paste mask over the same window (only with a face parser; the
@@ -182,7 +185,10 @@ class FrameRestorer:
             self.landmarks.forget_before(work.index + 1)
         if helper.pad_blur:
             faces = pad_faces(work.image, faces)
-        work.aligned = align_faces(work.image, faces, helper.face_template, helper.face_size)
+        if self.landmarks is None:
+            work.aligned = align_faces(work.image, faces, helper.face_template, helper.face_size)
+        else:
+            work.aligned = steady_alignment(work.image, faces, helper.face_template, helper.face_size)
 
     def _restore_batch(self):
         """Restore the faces of the gathered frames in one go (``batch_size`` a forward pass) and parse their masks."""
@@ -214,6 +220,20 @@ class FrameRestorer:
             background = restorer.bg_upsampler.enhance(work.image, outscale=restorer.upscale)[0]
         return paste_faces(work.image, work.restored, inverse_affines(work.aligned, helper.upscale_factor),
                            helper.upscale_factor, background, face_mask)
+
+
+def steady_alignment(img, faces, template, size):
+    """``align_faces`` with a least-squares similarity fit instead of the photo path's LMEDS one, for smoothed
+    landmarks. LMEDS keeps the points that agree best with the template and refits on those alone; the set it keeps
+    changes from one frame to the next as a face's points drift against the template by a fraction of a pixel, and
+    then the crop jumps (by 1-2 crop pixels on the benchmark clip: the restored face flickers for that pair). The
+    least-squares fit moves as little as the smoothed landmarks do."""
+    out = []
+    for face in faces:
+        matrix = similarity_transform(np.asarray(face.landmarks, np.float64), np.asarray(template, np.float64))
+        crop = warp_face(img if face.source is None else face.source, matrix, size)
+        out.append(dataclasses.replace(face, affine=matrix, crop=crop))
+    return out
 
 
 def _by_identity(faces, masks):
