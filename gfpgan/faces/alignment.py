@@ -9,8 +9,8 @@ import numpy as np
 from .templates import FFHQ_TEMPLATE_5
 
 __all__ = [
-    'BORDER_MODES', 'CROP_BORDER_VALUE', 'similarity_transform', 'estimate_alignment', 'warp_face', 'inverse_affine',
-    'align_face', 'pad_blur'
+    'BORDER_MODES', 'CROP_BORDER_VALUE', 'similarity_transform', 'estimate_alignment', 'least_squares_alignment',
+    'warp_face', 'inverse_affine', 'align_face', 'pad_blur'
 ]
 
 CROP_BORDER_VALUE = (135, 133, 132)  # gray outside the source image, in BGR
@@ -38,6 +38,12 @@ def estimate_alignment(landmarks, template):
     """(2, 3) similarity taking photo ``landmarks`` (N, 2) onto ``template`` (N, 2), as facexlib fits it (LMEDS: the
     robust fit that matches skimage's SimilarityTransform on these points)."""
     return cv2.estimateAffinePartial2D(landmarks, template, method=cv2.LMEDS)[0]
+
+
+def least_squares_alignment(landmarks, template):
+    """(2, 3) least-squares similarity taking ``landmarks`` onto ``template``: it moves as little as the landmarks
+    do, where LMEDS (``estimate_alignment``) may switch the points it trusts between two nearly equal inputs."""
+    return similarity_transform(np.asarray(landmarks, np.float64), np.asarray(template, np.float64))
 
 
 def warp_face(img, matrix, size, border_mode='constant'):

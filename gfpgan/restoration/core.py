@@ -83,12 +83,13 @@ def pad_faces(img, faces, blur_ratio=0.01):
     return out
 
 
-def align_faces(img, faces, template, size, border_mode='constant'):
+def align_faces(img, faces, template, size, border_mode='constant', fit=estimate_alignment):
     """``faces`` (new records) with ``affine`` fitting their landmarks onto ``template`` and ``crop``, their source
-    (``img`` unless padded) warped into a ``size`` = (w, h) crop."""
+    (``img`` unless padded) warped into a ``size`` = (w, h) crop. ``fit(landmarks, template)`` -> (2, 3) similarity:
+    the photo path's robust LMEDS fit, or e.g. ``least_squares_alignment``."""
     out = []
     for face in faces:
-        matrix = estimate_alignment(face.landmarks, template)
+        matrix = fit(face.landmarks, template)
         crop = warp_face(img if face.source is None else face.source, matrix, size, border_mode)
         out.append(dataclasses.replace(face, affine=matrix, crop=crop))
     return out

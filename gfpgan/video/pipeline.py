@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from gfpgan.faces.alignment import similarity_transform, warp_face
+from gfpgan.faces.alignment import least_squares_alignment
 from gfpgan.restoration.core import Face, align_faces, as_bgr_uint8, detect_faces, inverse_affines, pad_faces, \
     paste_faces
 
@@ -228,12 +228,7 @@ def steady_alignment(img, faces, template, size):
     changes from one frame to the next as a face's points drift against the template by a fraction of a pixel, and
     then the crop jumps (by 1-2 crop pixels on the benchmark clip: the restored face flickers for that pair). The
     least-squares fit moves as little as the smoothed landmarks do."""
-    out = []
-    for face in faces:
-        matrix = similarity_transform(np.asarray(face.landmarks, np.float64), np.asarray(template, np.float64))
-        crop = warp_face(img if face.source is None else face.source, matrix, size)
-        out.append(dataclasses.replace(face, affine=matrix, crop=crop))
-    return out
+    return align_faces(img, faces, template, size, fit=least_squares_alignment)
 
 
 def _by_identity(faces, masks):

@@ -50,3 +50,14 @@ def test_face_selection():
     assert select_index(boxes, 200, 200, 'largest') == 0 and select_index(boxes, 200, 200, 'center') == 1
     with pytest.raises(ValueError, match='largest, center'):
         select_index(boxes, 200, 200, 'first')
+
+
+def test_least_squares_alignment_moves_the_crop_less_than_the_landmarks_move():
+    from gfpgan.faces.alignment import least_squares_alignment
+    photo = _moved(FFHQ_TEMPLATE_5, 0.7, np.deg2rad(12), np.array([31.0, -17.0]))
+    matrix = least_squares_alignment(photo, FFHQ_TEMPLATE_5)
+    assert np.allclose(matrix, similarity_transform(photo, FFHQ_TEMPLATE_5))
+    nudged = photo.copy()
+    nudged[2] += (0.25, 0.0)  # the nose drifts a quarter pixel: the fitted crop moves by less than that
+    moved = np.abs(np.c_[photo, np.ones(5)] @ (least_squares_alignment(nudged, FFHQ_TEMPLATE_5) - matrix).T)
+    assert 0 < moved.max() < 0.25 / 0.7
