@@ -8,6 +8,7 @@ from gfpgan.errors import add_debug_argument
 
 from .dataset_preparation import (COMPONENTS_FILE, DEFAULTS, IMAGES, JOURNAL, LMDB, MANIFEST, META_INFO,
                                   default_workers, output_problem, prepare_dataset, summary_counts)
+from .dataset_preparation_journal import foreign_output_problem
 
 __all__ = ['DESCRIPTION', 'DETECTORS', 'build_parser', 'check_run', 'detector_spec', 'main', 'print_summary']
 
@@ -132,6 +133,8 @@ def check_run(args):
     if pf.folder(args.input, 'input') and pf.images(args.input, 'input', recursive=True):
         problem = output_problem(args.input, args.output)
         pf.check(problem is None, f'output: {problem}')
+    problem = foreign_output_problem(args.output)
+    pf.check(problem is None, f'output: {problem}')
     pf.output_folder(args.output, 'output')
     low, high = args.luminance
     pf.check(0 <= low < high <= 255, f'--luminance: {low} {high} is not a range 0 <= LOW < HIGH <= 255.')

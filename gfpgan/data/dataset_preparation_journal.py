@@ -16,7 +16,8 @@ from gfpgan.utils.fileio import atomic_write
 
 from .components import dataset_key, save_component_boxes
 
-__all__ = ['IMAGES', 'META_INFO', 'COMPONENTS_FILE', 'MANIFEST', 'JOURNAL', 'PreparationState', 'load_manifest']
+__all__ = ['IMAGES', 'META_INFO', 'COMPONENTS_FILE', 'MANIFEST', 'JOURNAL', 'PreparationState', 'load_manifest',
+           'foreign_output_problem']
 
 IMAGES, META_INFO, COMPONENTS_FILE, MANIFEST, JOURNAL = ('images', 'meta_info.txt', 'components.pth',
                                                          'manifest.json', 'manifest.jsonl')
@@ -25,6 +26,22 @@ _FACE_NAME = re.compile(r'(\d{8})\.png')
 
 def _dumps(value):
     return json.dumps(value, separators=(',', ':'), ensure_ascii=True)
+
+
+def foreign_output_problem(output):
+    """Why ``output`` cannot receive a prepared dataset (one sentence), or None: without a journal of ours, a
+    manifest.json (an earlier version's output) or any file in images/ (someone else's images, which the run would
+    take for faces of an interrupted run and delete) is refused."""
+    if os.path.exists(os.path.join(output, JOURNAL)):
+        return None
+    if os.path.isfile(os.path.join(output, MANIFEST)):
+        return (f"'{output}' holds a manifest.json but no {JOURNAL} (an earlier version's output); choose another "
+                'output folder.')
+    images = os.path.join(output, IMAGES)
+    if os.path.isdir(images) and any(not name.startswith('.') for name in os.listdir(images)):
+        return (f"'{images}' already holds files that prepare_dataset did not make; choose an empty or new output "
+                'folder.')
+    return None
 
 
 class PreparationState:
@@ -37,9 +54,9 @@ class PreparationState:
         self.sources, self.boxes, self.options = [], {}, None
         self._hashes = np.zeros(1024, dtype=np.uint64)
         self.kept = 0
-        if not os.path.exists(self.path) and os.path.isfile(os.path.join(output, MANIFEST)):
-            raise ValueError(f"'{output}' holds a manifest.json but no {JOURNAL} (an earlier version's output); "
-                             'choose another output folder.')
+        problem = foreign_output_problem(output)
+        if problem:
+            raise ValueError(problem)
         if os.path.exists(self.path):
             self._read()
 

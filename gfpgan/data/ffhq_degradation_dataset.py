@@ -125,7 +125,7 @@ class FFHQDegradationDataset(ImageDataset):
         if self.crop_components:
             self.require(opt, 'component_path', owner='FFHQDegradationDataset with crop_components')
             self.components_list = load_component_boxes(o['component_path'])
-            self.component_keys = self._component_keys()
+            self.component_keys = self._component_keys(o['component_path'])
             missing = [i for i, key in enumerate(self.component_keys) if key not in self.components_list]
             if missing:
                 raise ValueError(f"The component boxes file '{o['component_path']}' has no entry "
@@ -166,15 +166,24 @@ class FFHQDegradationDataset(ImageDataset):
                 img = adjust[i](img, factor)
         return img
 
-    def _component_keys(self):
+    def _component_keys(self, component_path):
         """The box-file key of each image: its file name without extension when the file has an entry for every
         image's name (a file made by prepare_dataset.py: some images may then be removed from the folder), else its
-        index as 8 digits, the original's rule (the release file for FFHQ, whose images are
-        named 00000.png ...)."""
+        index as 8 digits, the original's rule (the release file for FFHQ, whose images are named 00000.png ...).
+        A file that names some images but would give them another image's boxes by position is refused."""
         stems = [self.source.stem(path) for path in self.paths]
         if all(stem in self.components_list for stem in stems):
             return stems
-        return [dataset_key(i) for i in range(len(self))]
+        by_position = [dataset_key(i) for i in range(len(self))]
+        clash = next((i for i, stem in enumerate(stems) if stem in self.components_list and stem != by_position[i]),
+                     None)
+        if clash is not None:
+            unnamed = next(self.paths[i] for i, stem in enumerate(stems) if stem not in self.components_list)
+            raise ValueError(f"The component boxes file '{component_path}' names images by file name, "
+                             f"but has no entry for {unnamed}, and by position image {self.paths[clash]} would get "
+                             f"the boxes of '{by_position[clash]}'; make boxes for the images added to this folder "
+                             '(scripts/extract_components.py) or remove them.')
+        return by_position
 
     def get_component_coordinates(self, index, status):
         """[loc_left_eye, loc_right_eye, loc_mouth], each a (4,) float32 tensor [x1, y1, x2, y2] in out_size

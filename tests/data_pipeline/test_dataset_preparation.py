@@ -199,3 +199,30 @@ def test_photos_only_pillow_reads_are_found_and_read(tmp_path):
     for name in ('b.ppm', 'c.tga', 'd.pcx'):
         assert np.array_equal(read_photo(str(tmp_path / name))[:, :, ::-1], rgb), name
     assert read_photo(str(tmp_path / 'e.tga')) is None
+
+
+def test_an_added_image_without_boxes_is_refused_not_given_a_neighbours_boxes(prepared, tmp_path):
+    import shutil
+    _, out, _, _ = prepared
+    images = tmp_path / 'images'
+    images.mkdir()
+    shutil.copy(out / 'images' / '00000001.png', images)
+    shutil.copy(out / 'images' / '00000001.png', images / 'mine.png')  # by position it would get 00000001's boxes
+    options = dict(dataroot_gt=str(images), io_backend={'type': 'disk'}, out_size=512, use_hflip=False,
+                   crop_components=True, component_path=str(out / 'components.pth'), mean=[0.5] * 3, std=[0.5] * 3)
+    with pytest.raises(ValueError, match=r"no entry for .*mine\.png, and by position image .*00000001\.png would get"):
+        FFHQDegradationDataset(options)
+
+
+def test_an_output_folder_with_foreign_images_is_refused_before_anything_is_deleted(prepared, tmp_path, capsys):
+    src, _, _, _ = prepared
+    out = tmp_path / 'out'
+    (out / 'images').mkdir(parents=True)
+    (out / 'images' / '00000000.png').write_bytes(b'my own picture')
+    assert run_cli(main, [str(src), str(out), '--quiet', '--workers', '1']) == 2
+    err = capsys.readouterr().err
+    assert 'already holds files that prepare_dataset did not make' in err
+    assert (out / 'images' / '00000000.png').read_bytes() == b'my own picture'
+    with pytest.raises(ValueError, match='did not make'):
+        prepare_dataset(str(src), str(out), 'dlib_hog', progress=False, workers=1)
+    assert (out / 'images' / '00000000.png').read_bytes() == b'my own picture'
