@@ -120,13 +120,14 @@ class Preflight:
                 self.add(f'{what}: {err}')
             return None
 
-    def images(self, folder, what, recursive=False):
-        """`folder` must be a folder holding images; returns their paths (empty when it does not)."""
-        from gfpgan.data.storage import scan_images
+    def images(self, folder, what, recursive=False, extensions=None):
+        """`folder` must be a folder holding images (files with one of ``extensions``, default the training
+        images' IMAGE_EXTENSIONS); returns their paths (empty when it does not)."""
+        from gfpgan.data.storage import IMAGE_EXTENSIONS, scan_images
         if folder is None:
             return []
         try:
-            return scan_images(folder, recursive=recursive)
+            return scan_images(folder, recursive=recursive, extensions=extensions or IMAGE_EXTENSIONS)
         except OSError as err:  # missing, not a folder, or no image in it
             self.add(f'{what}: {err}')
             return []

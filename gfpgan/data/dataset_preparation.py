@@ -138,12 +138,13 @@ def _judge_source(state, output, results, threshold):
     return records, kept
 
 
-def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **options):
+def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, light=False, **options):
     """Turn the photos under ``input_folder`` (recursive) into an aligned training folder ``output`` and return its
     manifest (dict). ``detector``: a registered name ('dlib_hog' | 'dlib_cnn' give 68 points; 'yunet',
     'retinaface_*' 5), ``(name, kwargs)``, or an object whose ``detect(img)`` gives box, score and landmarks
-    (+ landmarks68); each worker process builds its own. Sources already in the journal are skipped. Options: see
-    DEFAULTS (``workers`` None: default_workers())."""
+    (+ landmarks68); each worker process builds its own. Sources already in the journal are skipped. ``light``:
+    return the face records without landmarks and matrices (they stay in manifest.json). Options: see DEFAULTS
+    (``workers`` None: default_workers())."""
     from tqdm import tqdm
 
     from .storage import scan_images
@@ -166,7 +167,7 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **
     paths = scan_images(input_folder, recursive=True, extensions=PHOTO_EXTENSIONS)
     todo = [(p, os.path.relpath(p, input_folder).replace(os.sep, '/')) for p in paths]
     todo = [(p, rel) for p, rel in todo if rel not in done]
-    extra = {'skipped_as_done': len(paths) - len(todo)}
+    extra = {'skipped_as_done': len(paths) - len(todo), 'kept_before': state.kept}
     state.start({k: list(v) if isinstance(v, tuple) else v for k, v in opt.items() if k in _RECORDED_OPTIONS})
     last_save, save_cost = time.monotonic(), 0.0
     bar = tqdm(total=len(todo), desc='photos', unit='photo', disable=not progress)
@@ -189,7 +190,7 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, **
     if opt['lmdb'] and state.kept:
         from .lmdb_util import create_lmdb
         create_lmdb(os.path.join(output, IMAGES), os.path.join(output, LMDB), overwrite=True, progress=progress)
-    return load_manifest(output)
+    return load_manifest(output, light=light)
 
 
 def reason_group(reason):

@@ -3,14 +3,17 @@ table; the work is ``gfpgan.data.dataset_preparation``."""
 import argparse
 import importlib.util
 import os
+import sys
 
 from gfpgan.errors import add_debug_argument
 
 from .dataset_preparation import (COMPONENTS_FILE, DEFAULTS, IMAGES, JOURNAL, LMDB, MANIFEST, META_INFO,
                                   default_workers, output_problem, prepare_dataset, summary_counts)
+from .dataset_preparation_analysis import PHOTO_EXTENSIONS
 from .dataset_preparation_journal import foreign_output_problem
 
-__all__ = ['DESCRIPTION', 'DETECTORS', 'build_parser', 'check_run', 'detector_spec', 'main', 'print_summary']
+__all__ = ['DESCRIPTION', 'DETECTORS', 'REASON_OPTIONS', 'no_face_kept',
+           'build_parser', 'check_run', 'detector_spec', 'main', 'print_summary']
 
 DETECTORS = ('dlib_hog', 'dlib_cnn', 'retinaface_resnet50', 'retinaface_mobile0.25', 'yunet')
 CONTACT_SHEET = 'contact_sheet.jpg'
@@ -130,7 +133,7 @@ def check_run(args):
     weight file (None for dlib)."""
     from gfpgan.preflight import Preflight
     pf = Preflight()
-    if pf.folder(args.input, 'input') and pf.images(args.input, 'input', recursive=True):
+    if pf.folder(args.input, 'input') and pf.images(args.input, 'input', recursive=True, extensions=PHOTO_EXTENSIONS):
         problem = output_problem(args.input, args.output)
         pf.check(problem is None, f'output: {problem}')
     problem = foreign_output_problem(args.output)
@@ -154,15 +157,43 @@ def check_run(args):
     return weights
 
 
+#: The option that decides each rejection: named when a run keeps no face.
+REASON_OPTIONS = {
+    'unreadable': 'the photos themselves (not a format OpenCV or Pillow reads)',
+    'no face': '--detector dlib_cnn, or --detect-size 0 for small faces in big photos',
+    'not the largest': '--largest',
+    'low detection score': '--min-score',
+    'smaller than --min-face': '--min-face',
+    'too small': '--min-quad-ratio',
+    'strong profile': '--max-yaw',
+    'too dark': '--luminance',
+    'too bright': '--luminance',
+    'too blurry': '--blur-threshold',
+    'grayscale': '--reject-grayscale',
+    'near duplicate': '--near-duplicate',
+}
+
+
 def print_summary(manifest, output):
-    """The table printed at the end: kept and rejected faces per reason."""
+    """The table printed at the end: kept and rejected faces per reason (this run and earlier ones); returns the
+    counts."""
     counts = summary_counts(manifest)
     width = max(len(k) for k in counts)
     print(f'{"faces":<{width}}  count')
     for key, value in counts.items():
         print(f'{key:<{width}}  {value:5d}')
-    print(f"Wrote {counts['kept']} aligned faces to {os.path.join(output, IMAGES)} "
+    new = counts['kept'] - manifest.get('kept_before', 0)
+    print(f"Wrote {new} new aligned faces to {os.path.join(output, IMAGES)}, {counts['kept']} in all "
           f"({manifest.get('skipped_as_done', 0)} sources skipped as already done).")
+    return counts
+
+
+def no_face_kept(counts):
+    """The sentence for a run that kept no face: the most common reason and the option deciding it."""
+    reason, n = max(((r, n) for r, n in counts.items() if r != 'kept'), key=lambda item: item[1],
+                    default=('no face', 0))
+    return (f"no face was kept: most were rejected as '{reason}' ({n}); see the contact sheet and adjust "
+            f'{REASON_OPTIONS.get(reason, "the filters")}.')
 
 
 def main(argv=None):
@@ -175,14 +206,17 @@ def main(argv=None):
                                near_duplicate=args.near_duplicate, reject_grayscale=args.reject_grayscale,
                                grayscale_threshold=args.grayscale_threshold, min_score=args.min_score,
                                detect_size=args.detect_size,
-                               workers=args.workers, lmdb=args.lmdb)
-    print_summary(manifest, args.output)
+                               workers=args.workers, lmdb=args.lmdb, light=True)
+    counts = print_summary(manifest, args.output)
     if args.lmdb and os.path.isdir(os.path.join(args.output, LMDB)):
         print(f'LMDB: {os.path.join(args.output, LMDB)}')
     if not args.no_contact_sheet:
         from .contact_sheet import write_contact_sheet
         path = write_contact_sheet(manifest, args.input, args.output, os.path.join(args.output, CONTACT_SHEET))
         print(f'Contact sheet: {path}')
+    if not counts['kept']:
+        print(f'error: {no_face_kept(counts)}', file=sys.stderr)
+        return 1
     return 0
 
 

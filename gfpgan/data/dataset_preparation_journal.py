@@ -155,7 +155,17 @@ class PreparationState:
             out.write(b'\n]}\n')
 
 
-def load_manifest(output):
-    """The manifest.json of the output folder ``output`` as a dict."""
+_GEOMETRY = ('landmarks68', 'landmarks5', 'matrix')
+
+
+def _without_geometry(record):
+    for key in _GEOMETRY:
+        record.pop(key, None)
+    return record
+
+
+def load_manifest(output, light=False):
+    """The manifest.json of the output folder ``output`` as a dict; ``light``: the face records without their
+    landmarks and matrices (dropped as each record is parsed: about a seventh of the memory for a big set)."""
     with open(os.path.join(output, MANIFEST), encoding='utf-8') as f:
-        return json.load(f)
+        return json.load(f, object_hook=_without_geometry if light else None)

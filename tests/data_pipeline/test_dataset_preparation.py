@@ -3,6 +3,7 @@ blurred / dark / tiny copies rejected with their reasons, boxes around the eyes 
 from the output, a rerun skipping everything, and the output refused inside the input."""
 import importlib.util
 import json
+import re
 
 import cv2
 import numpy as np
@@ -226,3 +227,23 @@ def test_an_output_folder_with_foreign_images_is_refused_before_anything_is_dele
     with pytest.raises(ValueError, match='did not make'):
         prepare_dataset(str(src), str(out), 'dlib_hog', progress=False, workers=1)
     assert (out / 'images' / '00000000.png').read_bytes() == b'my own picture'
+
+
+def test_a_folder_of_pillow_only_photos_runs_and_a_run_keeping_nothing_says_why(tmp_path, capsys):
+    from PIL import Image
+    src, out = tmp_path / 'tga', tmp_path / 'out'
+    src.mkdir()
+    Image.fromarray(skimage_data.astronaut()).save(src / 'astronaut.tga')  # OpenCV cannot read TGA
+    argv = [str(src), str(out), '--quiet', '--workers', '1', '--no-contact-sheet']
+    assert run_cli(main, argv) == 1  # the astronaut's face is small in its photo: 'too small' at the defaults
+    captured = capsys.readouterr()
+    assert re.search(r"error: no face was kept: most were rejected as 'too small' \(\d\); .*--min-quad-ratio",
+                     captured.err)
+    assert 'Wrote 0 new aligned faces' in captured.out
+    out2 = tmp_path / 'out2'
+    assert run_cli(main, argv[:1] + [str(out2)] + argv[2:] + ['--min-quad-ratio', '0.25']) == 0
+    kept = int(re.search(r'Wrote (\d+) new aligned faces', capsys.readouterr().out).group(1))
+    assert kept >= 1
+    (src / 'copy.tga').write_bytes((src / 'astronaut.tga').read_bytes())
+    assert run_cli(main, argv[:1] + [str(out2)] + argv[2:] + ['--min-quad-ratio', '0.25']) == 0
+    assert f'Wrote 0 new aligned faces to {out2}/images, {kept} in all' in capsys.readouterr().out  # duplicates
