@@ -11,7 +11,11 @@
    degraded) with GFPGANer, detection replaced by the landmarks the face-set builder found, pasted back at the
    factor it was shrunk by (its eye distance over the template's at the model's size, rounded: x5 for that photo
    with the landmarks found today; metrics.json records it): results/<name>/photo_comparison.png (degraded,
-   enlarged | restored | original).
+   enlarged | restored | original);
+5. (unless --no-video; needs PyAV) restores a 48-frame made-up clip of a held-out face moving with a detector's
+   landmark jitter, per frame and through the stabilised video path (gfpgan.demo.video):
+   results/<name>/video_side_by_side.mp4 (input | per frame | stabilised, the clip's audio copied), a still of it
+   (video_side_by_side.png) and the face flicker of the three in metrics.json.
 """
 import argparse
 import json
@@ -95,6 +99,19 @@ def held_out_photo(faces_dir):
     return None
 
 
+def held_out_face(test_dir):
+    """(face, landmarks): the first held-out face of the set (FFHQ-aligned BGR uint8) and its 5 points, the FFHQ
+    template at its size; None when the folder has no image."""
+    import cv2
+
+    from gfpgan.faces.templates import FFHQ_TEMPLATE_5
+    for name in sorted(os.listdir(test_dir)):
+        face = cv2.imread(os.path.join(test_dir, name), cv2.IMREAD_COLOR)
+        if face is not None:
+            return face, FFHQ_TEMPLATE_5 * np.array([face.shape[1], face.shape[0]]) / 512
+    return None
+
+
 def restore_photo(net, original, landmarks, face_size, seed=1234):
     """Step 4: ``original`` (BGR) shrunk so the face at ``landmarks`` is at the model's scale, blurred, noised and
     JPEG-compressed, restored whole by GFPGANer and pasted back at the shrink factor. Returns the comparison
@@ -102,6 +119,7 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
     import cv2
 
     from gfpgan import GFPGANer
+    from gfpgan.demo.video import degrade
     from gfpgan.faces.templates import FFHQ_TEMPLATE_5
     from gfpgan.restoration import LandmarksDetector
     template_eyes = np.linalg.norm(FFHQ_TEMPLATE_5[1] - FFHQ_TEMPLATE_5[0]) * face_size / 512
@@ -109,10 +127,7 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
     h, w = original.shape[:2]
     original = original[:h - h % scale, :w - w % scale]
     small = cv2.resize(original, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
-    rng = np.random.default_rng(seed)
-    small = cv2.GaussianBlur(small, (0, 0), 0.8).astype(np.float32) + rng.normal(0, 6, small.shape)
-    _, jpeg = cv2.imencode('.jpg', np.clip(small, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 50])
-    degraded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    degraded = degrade(small, np.random.default_rng(seed))
     restorer = GFPGANer(
         net=net,
         upscale=scale,
@@ -124,6 +139,19 @@ def restore_photo(net, original, landmarks, face_size, seed=1234):
     _, _, restored = restorer.enhance(degraded)
     enlarged = cv2.resize(degraded, (restored.shape[1], restored.shape[0]), interpolation=cv2.INTER_LANCZOS4)
     return np.concatenate([enlarged, restored, original], axis=1), scale
+
+
+def video_step(net, test_dir, face_size, out_dir):
+    """Step 5 (gfpgan.demo.video): the side-by-side video of the first held-out face; its metrics.json entry, or
+    None (said in one line) without PyAV or a held-out face."""
+    from gfpgan.demo.video import restore_demo_video, video_available
+    print('== 5/5 restoring a made-up clip of a held-out face, per frame and stabilised', flush=True)
+    face = held_out_face(test_dir)
+    if not video_available() or face is None:
+        why = 'PyAV is not installed (pip install av)' if face is not None else f'no held-out face in {test_dir}'
+        print(f'   skipped: {why}')
+        return None
+    return restore_demo_video(net, *face, face_size, out_dir)
 
 
 def check_run(args):
@@ -153,6 +181,8 @@ def main(argv=None):
     parser.add_argument('--copies', type=int, default=4, help='degraded copies of each held-out face (default 4)')
     parser.add_argument(
         '--workdir', default=ROOT, help='where experiments/ and results/ go (default: the repository, as train.py)')
+    parser.add_argument(
+        '--no-video', action='store_true', help='skip step 5, the side-by-side video of a restored made-up clip')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
     check_run(args)
@@ -166,14 +196,15 @@ def main(argv=None):
     from gfpgan.utils.fileio import atomic_write
     from gfpgan.utils.img_util import imwrite
     start = time.time()
+    steps = 4 if args.no_video else 5
 
-    print('== 1/4 building the face set', flush=True)
+    print(f'== 1/{steps} building the face set', flush=True)
     if not os.path.isfile(os.path.join(args.faces, 'components.pth')):
         build_demo_faces(args.faces, size=128, download=not args.no_download, log=print)
     train_dir, test_dir = os.path.join(args.faces, 'train'), os.path.join(args.faces, 'test')
     print(f'   {len(os.listdir(train_dir))} training and {len(os.listdir(test_dir))} held-out faces in {args.faces}')
 
-    print(f'== 2/4 training options/train_gfpgan_tiny.yml for {args.iters} iterations', flush=True)
+    print(f'== 2/{steps} training options/train_gfpgan_tiny.yml for {args.iters} iterations', flush=True)
     code = train_main(args.workdir, [
         '-opt', TINY, '--force_yml', f'name={args.name}', f'train:total_iter={args.iters}',
         f'logger:save_checkpoint_freq={args.iters}', f'logger:print_freq={max(1, args.iters // 10)}',
@@ -183,7 +214,7 @@ def main(argv=None):
     if code != 0:
         return code
 
-    print('== 3/4 restoring the held-out faces', flush=True)
+    print(f'== 3/{steps} restoring the held-out faces', flush=True)
     with open(TINY) as f:
         options = yaml.safe_load(f)
     net = build_network(options['network_g'])
@@ -208,7 +239,7 @@ def main(argv=None):
         'faces': args.faces,
         'minutes': round((time.time() - start) / 60, 1),
     }
-    print('== 4/4 restoring a whole held-out photo', flush=True)
+    print(f'== 4/{steps} restoring a whole held-out photo', flush=True)
     photo = held_out_photo(args.faces)
     if photo is not None:
         photo, scale = restore_photo(net, *photo, options['network_g']['out_size'])
@@ -216,6 +247,9 @@ def main(argv=None):
         report['photo_comparison'] = {'file': 'photo_comparison.png', 'shrunk_and_restored_by': scale}
     else:
         print('   no held-out photo readable without downloads; skipped')
+    video = None if args.no_video else video_step(net, test_dir, options['network_g']['out_size'], out_dir)
+    if video is not None:
+        report['video'] = video
     metrics_path = os.path.join(out_dir, 'metrics.json')
     with atomic_write(metrics_path) as f:
         f.write(json.dumps(report, indent=2).encode('utf-8'))
@@ -226,4 +260,9 @@ def main(argv=None):
         print(f"\nwhole photo (degraded | restored | original): {os.path.join(out_dir, 'photo_comparison.png')}")
     print(f'\ncomparison (degraded | restored | original): {comparison}\nmetrics: {metrics_path}\n'
           f'model: {model_path}\ntraining log: {os.path.dirname(os.path.dirname(model_path))}')
+    if video is not None:
+        flicker = video['flicker']
+        print(f"\nvideo (input | per frame | stabilised): {os.path.join(out_dir, video['file'])}\n"
+              f"face flicker (grey levels/px/frame): input {flicker['input']:.2f}, per frame "
+              f"{flicker['per_frame']:.2f}, stabilised {flicker['stabilised']:.2f}")
     return 0

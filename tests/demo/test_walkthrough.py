@@ -1,5 +1,6 @@
 """The demo (scripts/demo.py, gfpgan.demo.walkthrough) end to end at a few iterations on a face set made here (the
 real one needs downloads)."""
+import importlib.util
 import json
 
 import cv2
@@ -33,6 +34,9 @@ def test_demo_trains_restores_and_reports(tmp_path):
     grid = cv2.imread(str(out / 'comparison.png'))
     assert grid.shape == (4 * 64 * 3, 3 * 64 * 3, 3)  # rows: degraded | restored | original, enlarged 3x
     assert (tmp_path / 'experiments' / 'demo_gfpgan_tiny' / 'models' / 'net_g_latest.pth').exists()
+    if importlib.util.find_spec('av') is not None:  # step 5: the side-by-side video of a held-out face
+        assert report['video']['frames'] == 48 and (out / report['video']['file']).exists()
+        assert set(report['video']['flicker']) == {'input', 'per_frame', 'stabilised'}
 
 
 def test_restore_photo_shrinks_restores_and_pastes_back_the_whole_photo():
