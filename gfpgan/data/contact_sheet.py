@@ -166,11 +166,7 @@ def _read(path):
         img = read_photo(path)
     except (OSError, ValueError, cv2.error):
         return None
-    if img is None:
-        return None
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    return img[..., :3] if img.dtype == np.uint8 else None
+    return img
 
 
 def sheet_layout(groups, thumb, columns, header_lines=1):

@@ -14,10 +14,11 @@ from gfpgan.faces.quality import hamming_distances, laplacian_variance, mean_lum
 from gfpgan.utils.concurrency import ordered_map
 from gfpgan.utils.fileio import atomic_write
 
+from .components import dataset_key
 from .dataset_preparation_analysis import (PHOTO_EXTENSIONS, analyse_in_worker, analyse_photo, build_face_detector,
                                            init_worker, read_photo)
 from .dataset_preparation_journal import (COMPONENTS_FILE, IMAGES, JOURNAL, MANIFEST, META_INFO, PreparationState,
-                                          load_manifest)
+                                          load_manifest, output_lock)
 
 __all__ = ['DEFAULTS', 'REASONS', 'laplacian_variance', 'mean_luminance', 'read_photo', 'prepare_dataset',
            'output_problem', 'summary_counts', 'default_workers', 'IMAGES', 'META_INFO', 'COMPONENTS_FILE',
@@ -126,11 +127,11 @@ def _judge_source(state, output, results, threshold):
             distances = hamming_distances(phash, known) if len(known) else np.zeros(0, np.int64)
             nearest = int(np.argmin(distances)) if len(distances) else -1
             if nearest >= 0 and distances[nearest] <= threshold:
-                name = f'{nearest:08d}.png'
+                name = f'{dataset_key(nearest)}.png'
                 record.update(kept=False, reason=f'near duplicate of {name}', duplicate_of=name,
                               hash_distance=int(distances[nearest]))
             else:
-                key = f'{state.kept + len(kept):08d}'
+                key = dataset_key(state.kept + len(kept))
                 _write_png(os.path.join(output, IMAGES, f'{key}.png'), png)
                 record.update(kept=True, name=f'{key}.png', key=key)
                 kept.append((key, boxes, phash))
@@ -145,9 +146,6 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, li
     (+ landmarks68); each worker process builds its own. Sources already in the journal are skipped. ``light``:
     return the face records without landmarks and matrices (they stay in manifest.json). Options: see DEFAULTS
     (``workers`` None: default_workers())."""
-    from tqdm import tqdm
-
-    from .storage import scan_images
     opt = {**DEFAULTS, **options}
     opt['detector'] = detector if isinstance(detector, str) else detector[0] if isinstance(detector, tuple) else \
         type(detector).__name__
@@ -157,6 +155,17 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, li
         raise ValueError(problem[:1].upper() + problem[1:])
     detector, workers = _worker_detector(detector, workers, opt['workers'] is not None)
     os.makedirs(os.path.join(output, IMAGES), exist_ok=True)
+    with output_lock(output):
+        _prepare_locked(input_folder, output, detector, workers, opt, progress)
+    return load_manifest(output, light=light)
+
+
+def _prepare_locked(input_folder, output, detector, workers, opt, progress):
+    """The work of ``prepare_dataset`` once it holds the output folder: resume the journal, analyse the photos not
+    done, judge and write their faces, keep the aggregates current, pack the LMDB."""
+    from tqdm import tqdm
+
+    from .storage import scan_images
     state = PreparationState(output)
     earlier = (state.options or {}).get('size', opt['size'])
     if earlier != opt['size']:
@@ -190,7 +199,6 @@ def prepare_dataset(input_folder, output, detector='dlib_hog', progress=True, li
     if opt['lmdb'] and state.kept:
         from .lmdb_util import create_lmdb
         create_lmdb(os.path.join(output, IMAGES), os.path.join(output, LMDB), overwrite=True, progress=progress)
-    return load_manifest(output, light=light)
 
 
 def reason_group(reason):

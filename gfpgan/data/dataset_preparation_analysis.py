@@ -63,9 +63,9 @@ def detect_faces(detector, img, max_side):
     return faces, scale
 
 
-def _crop_side(face, size):
-    """Source pixels spanned by the side of the aligned crop: FFHQ's quad side from 68 points; from 5 points, the
-    side of the template crop (``size`` over the similarity's scale)."""
+def _crop_side(face):
+    """Source pixels spanned by the side of the aligned crop, whatever its size: FFHQ's quad side from 68 points;
+    from 5 points, the side of the template crop (the template's 512-pixel frame over the similarity's scale)."""
     if 'landmarks68' in face:
         return ffhq_quad(face['landmarks68'])[1]
     from gfpgan.faces.alignment import similarity_transform
@@ -94,7 +94,7 @@ def face_verdict(face, img, opt):
     options (see dataset_preparation.DEFAULTS); the reasons are checked in the order of ``REASONS``."""
     box = np.asarray(face['box'], dtype=np.float64)
     side = float(min(box[2] - box[0], box[3] - box[1]))
-    measures = {'box_side': side, 'quad_size': float(_crop_side(face, opt['size'])),
+    measures = {'box_side': side, 'quad_size': float(_crop_side(face)),
                 'yaw': float(estimate_yaw(face.get('landmarks68', face['landmarks'])))}
     if opt['min_score'] is not None and face['score'] < opt['min_score']:
         return 'low detection score', None, None, None, measures

@@ -6,18 +6,20 @@ with no face: one record with ``face`` null) and a closing ``{"done": source, "b
 a source are appended with one write, flushed and fsync'ed; a source whose closing line is missing (a kill mid-write)
 is cut off on resume and done again. In memory only the sources done, the kept faces' boxes and their hashes are
 held, so memory stays flat while the journal grows; the aggregates stream the journal."""
+import contextlib
 import json
 import os
 import re
 
 import numpy as np
 
+from gfpgan.faces.quality import hash_from_hex
 from gfpgan.utils.fileio import atomic_write
 
 from .components import dataset_key, save_component_boxes
 
 __all__ = ['IMAGES', 'META_INFO', 'COMPONENTS_FILE', 'MANIFEST', 'JOURNAL', 'PreparationState', 'load_manifest',
-           'foreign_output_problem']
+           'foreign_output_problem', 'output_lock']
 
 IMAGES, META_INFO, COMPONENTS_FILE, MANIFEST, JOURNAL = ('images', 'meta_info.txt', 'components.pth',
                                                          'manifest.json', 'manifest.jsonl')
@@ -26,6 +28,25 @@ _FACE_NAME = re.compile(r'(\d{8})\.png')
 
 def _dumps(value):
     return json.dumps(value, separators=(',', ':'), ensure_ascii=True)
+
+
+@contextlib.contextmanager
+def output_lock(output):
+    """Hold the output folder for one run: a second run into it at the same time is refused in one sentence (the
+    two would append to one journal and give faces the same names). An advisory lock on a hidden file, where the
+    platform has ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(os.path.join(output, '.prepare_dataset.lock'), 'a') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"'{output}' is being prepared by another run right now; wait for it to finish or choose "
+                             'another output folder.') from None
+        yield
 
 
 def foreign_output_problem(output):
@@ -88,7 +109,7 @@ class PreparationState:
                 elif 'done' in entry:
                     for record in pending:
                         if record.get('kept'):
-                            self._keep(record['key'], entry['boxes'][record['key']], int(record['phash'], 16))
+                            self._keep(record['key'], entry['boxes'][record['key']], hash_from_hex(record['phash']))
                     self.sources.append(entry['done'])
                     pending = []
                 else:
@@ -111,12 +132,9 @@ class PreparationState:
             self._file.close()
             self._file = None
 
-    def next_key(self):
-        return dataset_key(self.kept)
-
     def add_source(self, rel, records, kept):
-        """Append a source's face records and its kept faces (``[(key, boxes, phash)]``, keys from ``next_key`` in
-        order) to the journal, durably."""
+        """Append a source's face records and its kept faces (``[(key, boxes, phash)]``, keys continuing
+        ``dataset_key(kept)`` in order) to the journal, durably."""
         boxes = {key: box for key, box, _ in kept}
         lines = [_dumps(record) for record in records] + [_dumps({'done': rel, 'boxes': boxes})]
         self._file.write(('\n'.join(lines) + '\n').encode())

@@ -88,5 +88,6 @@ def hash_from_hex(text):
 
 def hamming_distances(value, hashes):
     """Number of differing bits between the hash ``value`` and each of ``hashes`` (a uint64 array), as an int array."""
-    hashes = np.asarray(hashes, dtype=np.uint64)
-    return np.bitwise_count(hashes ^ np.uint64(value)).astype(np.int64)
+    differ = np.asarray(hashes, dtype=np.uint64) ^ np.uint64(value)
+    # the bytes' set bits (np.bitwise_count needs NumPy 2; the package supports 1.x too)
+    return np.unpackbits(differ.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1, dtype=np.int64)

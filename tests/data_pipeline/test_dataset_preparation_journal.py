@@ -177,3 +177,19 @@ def test_a_folder_without_photos_is_one_sentence(tmp_path, capsys):
     assert run_cli(main, [str(tmp_path / 'empty'), str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
     assert 'input:' in err and 'Traceback' not in err and not (tmp_path / 'out').exists()
+
+
+def test_a_second_run_into_the_same_folder_at_once_is_refused(tmp_path):
+    from gfpgan.data.dataset_preparation_journal import output_lock
+    pytest.importorskip('fcntl')
+    (tmp_path / 'photos').mkdir()
+    cv2.imwrite(str(tmp_path / 'photos' / 'a.png'), np.zeros((64, 64, 3), np.uint8))
+    out = tmp_path / 'out'
+    out.mkdir()
+    run = dict(detector=LandmarksDetector([]), progress=False, workers=1)
+    with output_lock(str(out)):  # another run holds the folder
+        with pytest.raises(ValueError, match='is being prepared by another run right now'):
+            prepare_dataset(str(tmp_path / 'photos'), str(out), **run)
+        assert not (out / 'manifest.jsonl').exists()
+    manifest = prepare_dataset(str(tmp_path / 'photos'), str(out), **run)
+    assert [f['reason'] for f in manifest['faces']] == ['no face']
