@@ -10,7 +10,7 @@ import numpy as np
 
 from gfpgan.errors import add_debug_argument, is_fatal_os_error, os_error_at, run_cli
 from gfpgan.preflight import Preflight
-from gfpgan.video.inference import VIDEO_EPILOG, add_video_arguments, check_videos, is_video_file, restore_videos
+from gfpgan.video.inference import VIDEO_EPILOG, add_video_arguments, check_videos, restore_videos, split_inputs
 
 __all__ = ['main', 'run', 'build_parser', 'check_run', 'required_files']
 
@@ -199,7 +199,7 @@ def check_run(args):
         except OptionsError as err:
             pf.add(f'--opt: {err}')
     paths = list_inputs(args.input, pf)
-    check_videos(args, [p for p in paths if is_video_file(p)], pf, single=os.path.isfile(args.input))
+    check_videos(args, split_inputs(paths)[1], pf, single=os.path.isfile(args.input))
     pf.output_folder(args.output, '-o/--output')
     found = {}
     for name, what in required_files(args):
@@ -338,8 +338,7 @@ def run(argv=None):
     args = build_parser().parse_args(argv)
     paths, found = check_run(args)
     restorer = build_restorer(args, found)
-    videos = [path for path in paths if is_video_file(path)]
-    photos = [path for path in paths if not is_video_file(path)]
+    photos, videos = split_inputs(paths)
     failed = []
     faces = _restore_photos(args, restorer, photos, failed) if photos or not videos else 0
     failed_photos = len(failed)

@@ -14,8 +14,8 @@ from gfpgan.utils.img_util import bgr_to_tensor, tensor_to_bgr
 from .image_mode import split_image
 
 __all__ = [
-    'Face', 'as_bgr_uint8', 'detect_faces', 'pad_faces', 'align_faces', 'blend_strength', 'restore_batch',
-    'paste_faces'
+    'Face', 'as_bgr_uint8', 'three_point_landmarks', 'detect_faces', 'pad_faces', 'align_faces', 'blend_strength',
+    'restore_batch', 'paste_faces'
 ]
 
 logger = logging.getLogger('gfpgan')
@@ -50,6 +50,12 @@ def as_bgr_uint8(img):
     return np.ascontiguousarray(split_image(img)[0])
 
 
+def three_point_landmarks(points):
+    """The (3, 2) eyes and mouth centre of (5, 2) landmarks (left eye, right eye, nose, mouth corners), the points
+    the 3-point alignment templates (GFPGANv1) take."""
+    return np.stack([points[0], points[1], (points[3] + points[4]) / 2])
+
+
 def detect_faces(img, detector, resize=None, eye_dist_threshold=None, three_points=False, select=None):
     """Faces of the (H, W, 3) BGR uint8 ``img`` as ``Face`` records, in the detector's order: detection on ``img``
     resized so its short side is ``resize`` (if given), coordinates back in ``img`` pixels; faces whose eyes are
@@ -66,7 +72,7 @@ def detect_faces(img, detector, resize=None, eye_dist_threshold=None, three_poin
         if eye_dist_threshold is not None and np.linalg.norm(landmarks[0] - landmarks[1]) < eye_dist_threshold:
             continue
         if three_points:
-            landmarks = np.stack([landmarks[0], landmarks[1], (landmarks[3] + landmarks[4]) / 2])
+            landmarks = three_point_landmarks(landmarks)
         faces.append(Face(np.asarray(found['box'], dtype=np.float64) * scale, found['score'], landmarks))
     if faces and select is not None:
         faces = [faces[select_index(np.stack([f.det_row for f in faces]), img.shape[0], img.shape[1], select)]]

@@ -9,13 +9,13 @@ import functools
 import os
 from fractions import Fraction
 
-from gfpgan.errors import GFPGANError
+from gfpgan.errors import GFPGANError, is_fatal_os_error
 from gfpgan.utils.optional import import_optional
 
 __all__ = [
     'VideoError', 'VideoCodec', 'VIDEO_CODECS', 'CODEC_ALIASES', 'OUTPUT_FORMATS', 'import_av', 'av_errors',
-    'ffmpeg_reason', 'main_video_stream', 'stream_end', 'encoder_available', 'available_video_codecs', 'output_format',
-    'resolve_codec', 'encoder_options'
+    'ffmpeg_reason', 'ffmpeg_failure', 'crf_problem', 'main_video_stream', 'stream_end', 'encoder_available',
+    'available_video_codecs', 'output_format', 'resolve_codec', 'encoder_options'
 ]
 
 
@@ -33,6 +33,7 @@ class VideoCodec:
     pix_fmt: str
     quality: str = None  # 'crf', 'crf_vbr' (constant quality with bitrate 0), 'qscale', or None
     description: str = ''
+    crf_range: tuple = (0, 51)  # the crf values taken (lower is better)
 
     @property
     def subsampled(self):
@@ -43,9 +44,9 @@ class VideoCodec:
 VIDEO_CODECS = {
     'h264': VideoCodec('h264', ('libx264', ), 'yuv420p', 'crf', 'H.264 / AVC (libx264), plays everywhere'),
     'hevc': VideoCodec('hevc', ('libx265', ), 'yuv420p', 'crf', 'H.265 / HEVC (libx265), about half the size'),
-    'vp9': VideoCodec('vp9', ('libvpx-vp9', ), 'yuv420p', 'crf_vbr', 'VP9 (libvpx), for .webm and .mkv'),
+    'vp9': VideoCodec('vp9', ('libvpx-vp9', ), 'yuv420p', 'crf_vbr', 'VP9 (libvpx), for .webm and .mkv', (0, 63)),
     'mpeg4': VideoCodec('mpeg4', ('mpeg4', ), 'yuv420p', 'qscale', 'MPEG-4 Part 2, the fallback every build has'),
-    'ffv1': VideoCodec('ffv1', ('ffv1', ), 'bgr0', None, 'FFV1 lossless (BGR kept bit-exactly; .mkv, .avi)'),
+    'ffv1': VideoCodec('ffv1', ('ffv1', ), 'bgr0', None, 'FFV1 lossless (BGR kept bit-exactly; .mkv, .avi)', (0, 63)),
 }
 #: other spellings users type -> the codec's name
 CODEC_ALIASES = {
@@ -65,6 +66,15 @@ def av_errors(av):
 def ffmpeg_reason(err):
     """FFmpeg's own words for ``err`` (without the errno and file name PyAV adds)."""
     return (getattr(err, 'strerror', None) or str(err)).rstrip('.')
+
+
+def ffmpeg_failure(err, path, what):
+    """The exception to raise for the FFmpeg error ``err`` while writing ``path``: a full disk, a quota, a read-only
+    or forbidden folder is an OSError naming ``path``, fatal to a whole run as for photos
+    (``gfpgan.errors.is_fatal_os_error``); any other is a VideoError sentence starting with ``what``."""
+    if is_fatal_os_error(err):
+        return OSError(err.errno, err.strerror or str(err), os.fspath(path))
+    return VideoError(f'{what} ({ffmpeg_reason(err)}).')
 
 
 def main_video_stream(container):
@@ -161,6 +171,18 @@ def resolve_codec(codec, path, available=None):
         raise VideoError(f"A .webm file holds VP9 video only, not '{codec}' ('{path}'): use --video_codec vp9 or "
                          'another extension such as .mp4 or .mkv.')
     return VIDEO_CODECS[name], available[name], note
+
+
+def crf_problem(codec, crf):
+    """None when ``codec`` (a VideoCodec) takes quality ``crf``, else one sentence naming the codec's range: H.264
+    and HEVC take 0..51 (x264's and x265's scale), VP9 0..63, MPEG-4 the H.264 scale 0..51 (mapped to qscale
+    crf/6), FFV1 is lossless and ignores it (any 0..63 is accepted)."""
+    low, high = codec.crf_range
+    if low <= crf <= high:
+        return None
+    if codec.quality is None:
+        return f'{codec.name} is lossless and ignores it, but it must still lie in {low}..{high}, got {crf}.'
+    return f'{codec.name} takes {low}..{high} (lower is better quality), got {crf}.'
 
 
 def encoder_options(codec, crf, preset):

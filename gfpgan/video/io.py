@@ -18,6 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from gfpgan.errors import GFPGANError
 from gfpgan.utils.concurrency import put_unless_stopped
 
 from .codecs import (OUTPUT_FORMATS, VIDEO_CODECS, VideoError, av_errors, available_video_codecs, ffmpeg_reason,
@@ -26,7 +27,7 @@ from .writer import VideoWriter
 
 __all__ = [
     'VIDEO_EXTENSIONS', 'VIDEO_CODECS', 'OUTPUT_FORMATS', 'VideoError', 'ColorTags', 'VideoInfo', 'VideoFrame',
-    'VideoReader', 'VideoWriter', 'is_video_file', 'probe', 'available_video_codecs'
+    'VideoReader', 'VideoWriter', 'is_video_file', 'is_video_input', 'probe', 'available_video_codecs'
 ]
 
 logger = logging.getLogger('gfpgan')
@@ -34,6 +35,10 @@ logger = logging.getLogger('gfpgan')
 #: extensions routed to the video path (lower case); FFmpeg reads many more, these are the usual ones
 VIDEO_EXTENSIONS = ('.mp4', '.mov', '.mkv', '.avi', '.webm', '.m4v', '.mpg', '.mpeg', '.m2ts', '.mts', '.ts', '.flv',
                     '.wmv', '.3gp', '.ogv', '.mxf')
+#: extensions always taken as photos (never probed): OpenCV's and the usual still-image ones
+PHOTO_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.jpe', '.jfif', '.webp', '.bmp', '.dib', '.tif', '.tiff', '.ppm', '.pgm',
+                    '.pbm', '.pnm', '.pfm', '.pxm', '.sr', '.ras', '.jp2', '.exr', '.hdr', '.pic', '.avif', '.gif',
+                    '.heic', '.tga', '.ico')
 _QUEUE_FRAMES = 4  # decoded frames the decode thread keeps ready
 _LIVE_READERS = weakref.WeakSet()  # readers whose decode thread runs
 
@@ -49,6 +54,24 @@ def _stop_live_readers():
 def is_video_file(path):
     """Whether ``path`` has a video extension (VIDEO_EXTENSIONS); the file is not opened."""
     return os.path.splitext(os.fspath(path))[1].lower() in VIDEO_EXTENSIONS
+
+
+def is_video_input(path):
+    """Whether the inference command restores ``path`` as a video: a video extension (VIDEO_EXTENSIONS) is, a photo
+    extension (PHOTO_EXTENSIONS) is not, both without opening the file; any other extension (.vob .y4m .f4v .divx
+    ...) is when OpenCV does not recognise the file as an image and ``probe`` opens it as a moving picture (not an
+    image FFmpeg also reads, such as a PNG under another name). Without PyAV only the extension counts."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext in VIDEO_EXTENSIONS or ext in PHOTO_EXTENSIONS:
+        return ext in VIDEO_EXTENSIONS
+    try:
+        import cv2
+        if cv2.haveImageReader(os.fspath(path)):  # reads the file's signature only
+            return False
+        info = probe(path)
+    except (GFPGANError, OSError):
+        return False
+    return not (info.format.endswith('_pipe') or info.format in ('image2', 'tty'))
 
 
 @dataclasses.dataclass(frozen=True)

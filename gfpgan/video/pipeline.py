@@ -17,7 +17,7 @@ import numpy as np
 
 from gfpgan.faces.alignment import least_squares_alignment
 from gfpgan.restoration.core import Face, align_faces, as_bgr_uint8, detect_faces, inverse_affines, pad_faces, \
-    paste_faces
+    paste_faces, three_point_landmarks
 
 from .smoothing import TrackWindow
 from .tracking import FaceTracker, TrackedFace
@@ -179,7 +179,7 @@ class FrameRestorer:
         for face in work.tracked:
             points = face.landmarks if self.landmarks is None else self.landmarks.smoothed(face.track_id, work.index)
             if helper.template_3points:
-                points = np.stack([points[0], points[1], (points[3] + points[4]) / 2])
+                points = three_point_landmarks(points)
             faces.append(Face(face.box, face.score, points))
         if self.landmarks is not None:
             self.landmarks.forget_before(work.index + 1)
@@ -300,10 +300,10 @@ def restore_video(restorer, input_path, output_path, options=None, codec='auto',
     """Restore the faces of the video ``input_path`` into ``output_path`` (container by its extension) with
     ``restore_frames``: the same frame count and timestamps, rotation metadata, audio and subtitle streams copied
     (``gfpgan.video.io.VideoWriter``); the output appears under its name only once complete. ``codec`` / ``crf``:
-    the writer's; ``save_frames``: a folder that also receives every restored frame as <index>.png. A progress bar
-    (frames/s, ETA) unless ``progress`` is False. Returns a summary dict: input, output, frames, faces, tracks, cuts,
-    seconds, fps, read_errors, codec, dropped_streams. VideoError names the file when it cannot be read or
-    written."""
+    the writer's; ``save_frames``: a folder that also receives every restored frame as <index>.png (six digits,
+    000000.png on). A progress bar (frames/s, ETA) unless ``progress`` is False. Returns a summary dict: input,
+    output, frames, faces, tracks, cuts, seconds, fps, read_errors, codec, dropped_streams. VideoError names the
+    file when it cannot be read or written."""
     from tqdm import tqdm
     from .io import VideoReader, VideoWriter
     start = time.perf_counter()
@@ -311,8 +311,7 @@ def restore_video(restorer, input_path, output_path, options=None, codec='auto',
     with VideoReader(input_path) as reader:
         info = reader.info
         size = int(info.width * restorer.upscale), int(info.height * restorer.upscale)
-        total = info.frame_count or (round(info.duration * info.fps) if info.duration and info.fps else None)
-        bar = tqdm(total=total, unit='frame', desc=os.path.basename(os.fspath(input_path)),
+        bar = tqdm(total=info.estimated_frames, unit='frame', desc=os.path.basename(os.fspath(input_path)),
                    disable=not progress, leave=False)
         try:
             with VideoWriter(output_path, info, *size, codec=codec, crf=crf) as writer:

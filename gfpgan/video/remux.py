@@ -7,7 +7,7 @@ import heapq
 import io
 import itertools
 
-from .codecs import VideoError, av_errors, ffmpeg_reason, import_av, main_video_stream, stream_end
+from .codecs import av_errors, ffmpeg_failure, ffmpeg_reason, import_av, main_video_stream, stream_end
 
 __all__ = ['remux', 'COPIED_STREAM_TYPES']
 
@@ -125,5 +125,5 @@ def remux(video_path, source_path, out_path, fmt, muxer_options, name=None, end_
                     packet.stream = out_video if order == 0 else targets[packet.stream.index]
                     out.mux(packet)
         except errors as err:
-            raise VideoError(f"Cannot write the video '{name}' ({ffmpeg_reason(err)}).") from err
+            raise ffmpeg_failure(err, name, f"Cannot write the video '{name}'") from err
     return problems

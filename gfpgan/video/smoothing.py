@@ -44,13 +44,15 @@ class TrackWindow:
         self._tracks = collections.defaultdict(collections.OrderedDict)
 
     def add(self, track_id, index, value):
-        self._tracks[track_id][index] = np.asarray(value, dtype=np.float64)
+        """Keep ``value``: float32 stays float32 (a 512x512 paste mask is 1 MB, not 2), anything else is float64."""
+        value = np.asarray(value)
+        self._tracks[track_id][index] = value if value.dtype == np.float32 else value.astype(np.float64)
 
     def smoothed(self, track_id, index):
         """The smoothed value of ``track_id`` at frame ``index`` (which it must have been observed at)."""
         seen = self._tracks[track_id]
         frames = [i for i in seen if index - self.window <= i <= index + self.lookahead]
-        weights = local_fit_weights(np.array(frames) - index, self.sigma, self.degree)
+        weights = local_fit_weights(np.array(frames) - index, self.sigma, self.degree).astype(seen[index].dtype)
         return sum(w * seen[i] for w, i in zip(weights, frames))
 
     def forget_before(self, index):

@@ -5,17 +5,26 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import secrets
+import stat
+import time
 from fractions import Fraction
 
 import numpy as np
 
-from .codecs import VideoError, av_errors, encoder_options, ffmpeg_reason, import_av, output_format, resolve_codec
+from .codecs import (VideoError, av_errors, crf_problem, encoder_options, ffmpeg_failure, import_av, output_format,
+                     resolve_codec)
 from .remux import remux
 
-__all__ = ['VideoWriter', 'temporary_name', 'remove_file']
+__all__ = ['VideoWriter', 'temporary_name', 'remove_file', 'is_video_temporary', 'remove_stale_video_temporaries',
+           'STALE_AFTER_S']
 
 logger = logging.getLogger('gfpgan')
+
+_VIDEO_TEMPORARY = re.compile(r'\..+\.(?:video|mux)\.[0-9a-f]{8}\.tmp')
+#: a writer's temporary untouched this long (s) is a killed run's: a live one grows every few frames
+STALE_AFTER_S = 3600.0
 
 
 def temporary_name(path, tag):
@@ -23,6 +32,35 @@ def temporary_name(path, tag):
     killed run's leftovers are recognised by ``remove_stale_temporaries``."""
     folder, name = os.path.split(os.path.abspath(path))
     return os.path.join(folder, f'.{name}.{tag}.{secrets.token_hex(4)}.tmp')
+
+
+def is_video_temporary(name):
+    """Whether the file name ``name`` is one of VideoWriter's temporaries (``.<name>.video|mux.<8 hex>.tmp``)."""
+    return _VIDEO_TEMPORARY.fullmatch(name) is not None
+
+
+def remove_stale_video_temporaries(folder, min_age_s=STALE_AFTER_S):
+    """Remove the temporaries a killed VideoWriter left in ``folder`` (not its subfolders): regular files whose
+    name is a writer's temporary (``is_video_temporary``; nothing else is touched) last modified at least
+    ``min_age_s`` seconds ago. A run still writing into the same folder keeps its own: its encoded temporary grows
+    every few frames and its remuxed one is written in one go. Returns the [(path, bytes)] removed."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed, now = [], time.time()
+    for entry in entries:
+        if not is_video_temporary(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < min_age_s:
+                continue
+            os.remove(entry.path)
+        except FileNotFoundError:  # its writer finished or removed it meanwhile
+            continue
+        removed.append((entry.path, info.st_size))
+    return removed
 
 
 def remove_file(path):
@@ -61,8 +99,9 @@ class VideoWriter:
         if self.codec.subsampled and (self.width % 2 or self.height % 2):
             raise VideoError(f"Cannot encode '{self.path}' at {self.width}x{self.height} with {self.codec.name}: its "
                              "4:2:0 colour needs an even width and height; use --video_codec ffv1 or an even size.")
-        if not 0 <= crf <= 63:
-            raise ValueError(f'crf must be in 0..63 (lower is better quality), got {crf}.')
+        problem = crf_problem(self.codec, crf)
+        if problem:
+            raise ValueError(f'crf: {problem}')
         self.rotation = source.rotation or 0
         self._color = _yuv_color(source.color) if self.codec.pix_fmt.startswith('yuv') else None
         self.time_base = source.time_base
@@ -86,7 +125,7 @@ class VideoWriter:
             self._container.start_encoding()  # opens the encoder and the file now: a bad setting fails here
         except av_errors(av) as err:
             self.abort()
-            raise VideoError(f"Cannot start writing '{self.path}' with {self.encoder} ({ffmpeg_reason(err)}).") from err
+            raise ffmpeg_failure(err, self.path, f"Cannot start writing '{self.path}' with {self.encoder}") from err
         except BaseException:
             self.abort()
             raise
@@ -183,8 +222,18 @@ class VideoWriter:
         try:
             self._mux(self._stream.encode(frame))
         except av_errors(av) as err:
-            raise VideoError(f"Encoding '{self.path}' with {self.encoder} failed ({ffmpeg_reason(err)}).") from err
+            raise ffmpeg_failure(err, self.path, f"Encoding '{self.path}' with {self.encoder} failed") from err
         self.frames_written += 1
+
+    def _finish_encoding(self):
+        """Flush the encoder and close the encoded temporary; FFmpeg errors raised as by ``_encode``."""
+        av = import_av()
+        try:
+            self._mux(self._stream.encode(None))
+            self._container.close()
+        except av_errors(av) as err:
+            raise ffmpeg_failure(err, self.path, f"Finishing '{self.path}' with {self.encoder} failed") from err
+        self._container = None
 
     def _mux(self, packets):
         """Mux encoded packets, each with its own frame's duration: encoders with B-frames (libx264) leave it 0, and
@@ -214,9 +263,7 @@ class VideoWriter:
                 self._pending = None
             if self.frames_written == 0:
                 raise VideoError(f"No frames were written to '{self.path}', so no video was made.")
-            self._mux(self._stream.encode(None))
-            self._container.close()
-            self._container = None
+            self._finish_encoding()
             source = self.source.path if self.copy_streams else None
             if source:
                 self._final_tmp = temporary_name(self.path, 'mux')

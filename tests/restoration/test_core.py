@@ -7,7 +7,7 @@ from skimage import data as skdata
 
 from gfpgan.faces import face_template
 from gfpgan.restoration.core import (Face, align_faces, detect_faces, inverse_affines, pad_faces, paste_faces,
-                                     restore_batch)
+                                     restore_batch, three_point_landmarks)
 from gfpgan.restoration.face_helper import FaceRestoreHelper
 from gfpgan.restoration.image_mode import merge_image, restore_mode, split_alpha, split_image
 from gfpgan.utils.img_util import bgr_to_tensor, tensor_to_bgr
@@ -86,3 +86,10 @@ def test_bgr_tensor_pair_round_trips_and_states_its_range(photo):
     assert np.array_equal(tensor_to_bgr(x, (-1, 1))[0], photo)
     y = bgr_to_tensor([photo, photo[::-1]])
     assert y.shape[0] == 2 and y.max() <= 1 and np.array_equal(tensor_to_bgr(y)[1], photo[::-1])
+
+
+def test_three_point_landmarks_are_the_eyes_and_the_mouth_centre(photo):
+    five = detect_faces(photo, TwoFaces())[0].landmarks
+    three = detect_faces(photo, TwoFaces(), three_points=True)[0].landmarks
+    assert three.shape == (3, 2) and np.array_equal(three, three_point_landmarks(five))
+    assert np.array_equal(three[:2], five[:2]) and np.allclose(three[2], five[3:].mean(axis=0))

@@ -80,3 +80,17 @@ def test_mask_windows_average_without_moving():
         smoother.add(7, t, mask)
     middle = smoother.smoothed(7, 2)
     assert 0.2 < middle.mean() < 0.6 and np.ptp(middle) == 0  # a flickering mask is averaged
+
+
+def test_float32_masks_stay_float32_and_landmarks_float64():
+    masks, points = TrackWindow(window=2, lookahead=2, degree=0), TrackWindow(window=2, lookahead=2)
+    for t, v in enumerate((0.0, 1.0, 0.0, 1.0, 0.0)):
+        masks.add(3, t, np.full((512, 512), v, np.float32))
+        points.add(3, t, np.full((5, 2), v, np.float32 if t % 2 else np.int64))
+    smoothed = masks.smoothed(3, 2)
+    assert smoothed.dtype == np.float32 and sum(m.nbytes for m in masks._tracks[3].values()) == 5 * 512 * 512 * 4
+    reference = TrackWindow(window=2, lookahead=2, degree=0)
+    for t, v in enumerate((0.0, 1.0, 0.0, 1.0, 0.0)):
+        reference.add(3, t, np.full((512, 512), v))
+    assert np.allclose(smoothed, reference.smoothed(3, 2), atol=1e-6)  # the same average, half the memory
+    assert points.smoothed(3, 2).dtype == np.float64  # int landmarks are kept as float64

@@ -1,7 +1,9 @@
 """inference_gfpgan.py on videos: a clip with audio end to end (frame count, timestamps and audio kept, frames saved),
 a folder mixing a photo, a video and a broken video, the preflight of the video options and of a bad single video
 (a small random restorer and a known-landmarks detector stand in for the release files)."""
+import errno
 import os
+import time
 
 import av
 import cv2
@@ -122,3 +124,79 @@ def test_switches_and_output_names():
     assert video_output_path(args, 'x/a.ts') == os.path.join('r', 'restored_videos', 'a.mkv')
     ffv1 = cli.build_parser().parse_args(['--video_codec', 'ffv1', '--suffix', 's', '-o', 'r'])
     assert video_output_path(ffv1, 'a.mp4') == os.path.join('r', 'restored_videos', 'a_s.mkv')
+
+
+def test_a_full_disk_stops_a_folder_run(tmp_path, small_restorer, still_clip, capsys, monkeypatch):
+    """FFmpeg's "no space left" while encoding stops the run (exit 2, one sentence naming the output) instead of
+    failing every later video the same way; another write error skips just that video."""
+    from gfpgan.video.writer import VideoWriter
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    for name in ('a.mkv', 'b.mkv'):
+        write_clip(folder / name, still_clip.frames[:3], fps=25, audio=None)
+    calls = []
+
+    def full(self, packets):
+        calls.append(self.path)
+        raise av.error.OSError(errno.ENOSPC, 'No space left on device', self._video_tmp)
+
+    monkeypatch.setattr(VideoWriter, '_mux', full)
+    args = ['-i', str(folder), '-o', str(tmp_path / 'out'), '-s', '1', '--bg_upsampler', 'none', '--no_progress']
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count('error:') == 1 and 'no space left' in err and os.path.join('restored_videos', 'a.mkv') in err
+    assert len(calls) == 1 and not os.listdir(tmp_path / 'out' / 'restored_videos')
+
+    def broken(self, packets):
+        calls.append(self.path)
+        raise av.error.OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(VideoWriter, '_mux', broken)
+    assert cli.main(args) == 1  # both videos tried, both skipped and counted
+    assert '2 failed' in capsys.readouterr().out and len(calls) == 3
+
+
+def test_a_rerun_removes_only_stale_writer_temporaries(tmp_path, small_restorer, still_clip, capsys):
+    clip = write_clip(tmp_path / 'clip.mkv', still_clip.frames[:3], audio=None)
+    videos = tmp_path / 'out' / 'restored_videos'
+    videos.mkdir(parents=True)
+    names = {'.clip.mkv.video.0123abcd.tmp': True, '.old.mp4.mux.89abcdef.tmp': True,  # stale: removed
+             '.live.mkv.video.0123abcd.tmp': False,  # a running writer's (recent): kept
+             '.photo.png.0123abcd.tmp': False, 'clip.mkv.video.0123abcd.tmp': False, 'notes.txt': False}
+    hours_ago = time.time() - 2 * 3600
+    for name, stale in names.items():
+        (videos / name).write_bytes(b'x' * 100)
+        os.utime(videos / name, (hours_ago, hours_ago) if stale or name != '.live.mkv.video.0123abcd.tmp' else None)
+    assert cli.main(['-i', str(clip), '-o', str(tmp_path / 'out'), '-s', '1', '--bg_upsampler', 'none',
+                     '--no_progress']) == 0
+    err = capsys.readouterr().err
+    assert 'removed 2 temporary file(s)' in err and '.clip.mkv.video.0123abcd.tmp' in err and '200 bytes' in err
+    kept = sorted(name for name, stale in names.items() if not stale)
+    assert sorted(os.listdir(videos)) == sorted(kept + ['clip.mkv'])
+
+
+def test_videos_of_unusual_extensions_are_found_by_opening_them(tmp_path, small_restorer, still_clip, capsys):
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    clip = open(write_clip(tmp_path / 'c.mkv', still_clip.frames[:3], audio=None), 'rb').read()
+    (folder / 'clip.vob').write_bytes(clip)
+    (folder / 'notes.dat').write_text('not a video')
+    cv2.imwrite(str(folder / 'photo.png'), still_clip.frames[0])
+    out = tmp_path / 'out'
+    assert cli.main(['-i', str(folder), '-o', str(out), '-s', '1', '--bg_upsampler', 'none', '--no_progress']) == 1
+    printed = capsys.readouterr().out
+    assert '1 photo(s), 1 face(s); 1 video(s), 3 frame(s)' in printed and '1 failed: ' in printed
+    assert 'notes.dat' in printed and os.listdir(out / 'restored_videos') == ['clip.mkv']
+    (tmp_path / 'single.y4m').write_bytes(clip)
+    assert cli.main(['-i', str(tmp_path / 'single.y4m'), '-o', str(out), '-s', '1', '--no_progress']) == 0
+    assert sorted(os.listdir(out / 'restored_videos')) == ['clip.mkv', 'single.mkv']
+
+
+def test_crf_is_checked_per_codec_and_the_help_names_frame_files(tmp_path, small_restorer, still_clip, capsys):
+    clip = write_clip(tmp_path / 'clip.mp4', still_clip.frames[:2], audio=None)
+    assert cli.main(['-i', str(clip), '-o', str(tmp_path / 'o'), '--crf', '55', '--no_progress']) == 2
+    err = capsys.readouterr().err
+    assert "--crf: for '" in err and 'h264 takes 0..51 (lower is better quality), got 55' in err
+    assert not small_restorer
+    assert '<index>.png, the index with six digits from 000000.png' in ' '.join(cli.EPILOG.split())
+    assert '0..63 for vp9' in cli.build_parser().format_help()

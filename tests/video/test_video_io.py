@@ -1,5 +1,6 @@
 """Video in and out through PyAV: timing, rotation, copied audio / subtitles, codec choice, bad files, atomic output."""
 import dataclasses
+import errno
 import gc
 import logging
 import os
@@ -19,6 +20,7 @@ from gfpgan.utils.fileio import is_temporary_name, remove_stale_temporaries  # n
 from gfpgan.video.io import (VIDEO_EXTENSIONS, ColorTags, VideoError, VideoFrame, VideoReader,  # noqa: E402
                              VideoWriter, available_video_codecs, is_video_file, probe)
 from gfpgan.video.synthetic import write_clip  # noqa: E402
+from gfpgan.video.writer import STALE_AFTER_S, is_video_temporary, remove_stale_video_temporaries  # noqa: E402
 
 SUBTITLES = [(0.1, 0.5, 'first line'), (0.6, 0.9, 'second line')]
 
@@ -377,7 +379,15 @@ def test_a_killed_writer_leaves_only_a_recognisable_temporary(tmp_path, small_cl
     assert not out.exists()
     leftovers = [name for name in os.listdir(tmp_path) if name.startswith('.out.mp4.')]
     assert len(leftovers) == 1 and os.path.getsize(tmp_path / leftovers[0]) > 0
-    assert remove_stale_temporaries(tmp_path, min_age_s=0)[0] == 1 and sorted(os.listdir(tmp_path)) == ['in.mp4']
+    assert is_video_temporary(leftovers[0])
+    os.utime(tmp_path / leftovers[0], (time.time() - STALE_AFTER_S + 60, ) * 2)
+    assert remove_stale_video_temporaries(tmp_path) == []  # under an hour old: it may be a live writer's
+    os.utime(tmp_path / leftovers[0], (time.time() - STALE_AFTER_S - 1, ) * 2)
+    assert [os.path.basename(p) for p, _ in remove_stale_video_temporaries(tmp_path)] == leftovers
+    assert sorted(os.listdir(tmp_path)) == ['in.mp4']
+    assert not is_video_temporary('.out.mp4.0123abcd.tmp') and not is_video_temporary('out.mp4.video.0123abcd.tmp')
+    assert is_temporary_name(leftovers[0])  # (and the generic sweep recognises it too)
+    assert remove_stale_temporaries(tmp_path, min_age_s=0) == (0, 0)
 
 
 def test_writer_checks_timestamps_and_needs_a_frame(tmp_path, small_clip):
@@ -413,3 +423,60 @@ def test_reader_can_stop_early_and_read_again(tmp_path, small_clip):
     assert reader._thread is None  # the decode thread was stopped and joined
     assert len(list(reader)) == 24 == len(reader)
     reader.close()
+
+
+def test_video_inputs_are_told_by_extension_else_by_opening(tmp_path, small_clip):
+    import cv2
+    from gfpgan.video.io import is_video_input
+    clip = open(write_clip(tmp_path / 'c.mkv', small_clip.frames[:3], audio=None), 'rb').read()
+    for name in ('a.vob', 'a.y4m', 'a.divx', 'a.png'):
+        (tmp_path / name).write_bytes(clip)
+    cv2.imwrite(str(tmp_path / 'still.png'), small_clip.frames[0])
+    (tmp_path / 'still.foo').write_bytes((tmp_path / 'still.png').read_bytes())  # FFmpeg reads a PNG too
+    (tmp_path / 'notes.dat').write_text('not a video')
+    assert [is_video_input(tmp_path / n) for n in ('a.vob', 'a.y4m', 'a.divx', 'c.mkv')] == [True] * 4
+    assert not any(is_video_input(tmp_path / n) for n in ('a.png', 'still.foo', 'notes.dat', 'missing.xyz'))
+
+
+@pytest.mark.parametrize('code', [errno.EIO, errno.ENOSPC])
+def test_errors_finishing_the_file_are_one_sentence_or_fatal(tmp_path, small_clip, code):
+    """A failure of the encoder flush / container close is a VideoError, or an OSError naming the output when the
+    disk is full; the temporaries are removed either way."""
+    from gfpgan.errors import is_fatal_os_error
+    src = write_clip(tmp_path / 'in.mkv', small_clip.frames[:3], audio=None)
+    out = tmp_path / 'out.mkv'
+
+    class FailingClose:
+        def __init__(self, container):
+            self.container = container
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+        def close(self):
+            self.container.close()
+            raise av.error.OSError(code, os.strerror(code))
+
+    with pytest.raises((VideoError, OSError)) as caught:
+        with VideoReader(src) as reader, VideoWriter(out, reader.info, reader.info.width, reader.info.height) as w:
+            for frame in reader:
+                w.write(frame)
+            w._container = FailingClose(w._container)
+    if code == errno.ENOSPC:
+        assert is_fatal_os_error(caught.value) and caught.value.filename == str(out)
+        assert not isinstance(caught.value, VideoError)
+    else:
+        assert isinstance(caught.value, VideoError) and 'out.mkv' in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == ['in.mkv']
+
+
+def test_crf_is_checked_against_the_codec_range(tmp_path, small_clip):
+    assert codecs.crf_problem(codecs.VIDEO_CODECS['h264'], 51) is None
+    assert 'h264 takes 0..51' in codecs.crf_problem(codecs.VIDEO_CODECS['h264'], 52)
+    assert codecs.crf_problem(codecs.VIDEO_CODECS['vp9'], 63) is None
+    assert 'vp9 takes 0..63' in codecs.crf_problem(codecs.VIDEO_CODECS['vp9'], 64)
+    assert 'lossless' in codecs.crf_problem(codecs.VIDEO_CODECS['ffv1'], 64)
+    info = probe(write_clip(tmp_path / 'in.mp4', small_clip.frames[:1], audio=None))
+    with pytest.raises(ValueError, match=r'hevc takes 0\.\.51'):
+        VideoWriter(tmp_path / 'out.mp4', info, info.width, info.height, codec='hevc', crf=55)
+    assert sorted(os.listdir(tmp_path)) == ['in.mp4']
