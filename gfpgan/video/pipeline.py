@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from gfpgan.errors import os_error_at
 from gfpgan.faces.alignment import least_squares_alignment
 from gfpgan.restoration.core import Face, align_faces, as_bgr_uint8, detect_faces, inverse_affines, pad_faces, \
     paste_faces, three_point_landmarks
@@ -278,7 +279,11 @@ class _EncodeThread:
             try:
                 self.writer.write(frame)
                 if self.save_frames is not None:
-                    imwrite(frame.image, os.path.join(self.save_frames, f'{frame.index:06d}.png'))
+                    png = os.path.join(self.save_frames, f'{frame.index:06d}.png')
+                    try:
+                        imwrite(frame.image, png)
+                    except OSError as err:  # a full disk names the frame (fatal to the run, as for the video)
+                        raise os_error_at(err, png) from err
             except BaseException as err:  # handed to the caller's thread
                 self.error = err
 

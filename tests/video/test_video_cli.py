@@ -11,6 +11,7 @@ import pytest
 
 from gfpgan.faces.detectors import LandmarksDetector
 from gfpgan.restoration import cli
+from gfpgan.utils import img_util
 from gfpgan.video.inference import stability_options, video_output_path
 from gfpgan.video.io import probe
 from gfpgan.video.synthetic import moving_face_clip, write_clip
@@ -134,7 +135,7 @@ def test_a_full_disk_stops_a_folder_run(tmp_path, small_restorer, still_clip, ca
     folder.mkdir()
     for name in ('a.mkv', 'b.mkv'):
         write_clip(folder / name, still_clip.frames[:3], fps=25, audio=None)
-    calls = []
+    calls, real_mux = [], VideoWriter._mux
 
     def full(self, packets):
         calls.append(self.path)
@@ -154,6 +155,15 @@ def test_a_full_disk_stops_a_folder_run(tmp_path, small_restorer, still_clip, ca
     monkeypatch.setattr(VideoWriter, '_mux', broken)
     assert cli.main(args) == 1  # both videos tried, both skipped and counted
     assert '2 failed' in capsys.readouterr().out and len(calls) == 3
+    monkeypatch.setattr(VideoWriter, '_mux', real_mux)
+
+    def no_space(img, path, *rest, **kwargs):
+        raise OSError(errno.ENOSPC, 'No space left on device')  # as a failed write of an open file: no name
+
+    monkeypatch.setattr(img_util, 'imwrite', no_space)
+    assert cli.main(args + ['--save_frames']) == 2  # a saved frame on a full disk stops the run too
+    err = capsys.readouterr().err
+    assert err.count('error:') == 1 and 'no space left' in err and os.path.join('a', '000000.png') in err
 
 
 def test_a_rerun_removes_only_stale_writer_temporaries(tmp_path, small_restorer, still_clip, capsys):
