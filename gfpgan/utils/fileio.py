@@ -7,7 +7,7 @@ import stat
 import time
 from contextlib import contextmanager
 
-__all__ = ['atomic_write', 'is_temporary_name', 'remove_stale_temporaries']
+__all__ = ['atomic_write', 'is_temporary_name', 'remove_stale_files', 'remove_stale_temporaries']
 
 # ``.<target name>.<8 hex digits>.tmp``: the temporaries ``atomic_write`` creates, and nothing else
 _TEMPORARY_NAME = re.compile(r'\..+\.[0-9a-f]{8}\.tmp')
@@ -69,19 +69,17 @@ def is_temporary_name(name):
     return _TEMPORARY_NAME.fullmatch(name) is not None
 
 
-def remove_stale_temporaries(folder, min_age_s=10.0):
-    """Remove the temporaries of interrupted ``atomic_write`` calls (a kill -9 during a checkpoint write) in
-    ``folder``, not its subfolders: regular files named ``.<name>.<8 hex>.tmp`` last modified at least
-    ``min_age_s`` seconds ago (a younger one may belong to a writer still running). Returns (files, bytes) removed;
-    (0, 0) for a missing folder."""
-    removed, size = 0, 0
+def remove_stale_files(folder, min_age_s, match):
+    """Remove the regular files of ``folder`` (not its subfolders) whose name ``match(name)`` accepts and that were
+    last modified at least ``min_age_s`` seconds ago (a younger one may belong to a writer still running). Returns
+    the [(path, bytes)] removed; none for a missing folder."""
     try:
         entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return 0, 0
-    now = time.time()
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed, now = [], time.time()
     for entry in entries:
-        if not is_temporary_name(entry.name):
+        if not match(entry.name):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
@@ -90,6 +88,13 @@ def remove_stale_temporaries(folder, min_age_s=10.0):
             os.remove(entry.path)
         except FileNotFoundError:  # its writer finished or removed it meanwhile
             continue
-        removed += 1
-        size += info.st_size
-    return removed, size
+        removed.append((entry.path, info.st_size))
+    return removed
+
+
+def remove_stale_temporaries(folder, min_age_s=10.0):
+    """Remove the temporaries of interrupted ``atomic_write`` calls (a kill -9 during a checkpoint write) in
+    ``folder``, not its subfolders: regular files named ``.<name>.<8 hex>.tmp`` last modified at least
+    ``min_age_s`` seconds ago. Returns (files, bytes) removed; (0, 0) for a missing folder."""
+    removed = remove_stale_files(folder, min_age_s, is_temporary_name)
+    return len(removed), sum(size for _, size in removed)

@@ -7,11 +7,11 @@ import math
 import os
 import re
 import secrets
-import stat
-import time
 from fractions import Fraction
 
 import numpy as np
+
+from gfpgan.utils.fileio import remove_stale_files
 
 from .codecs import (VideoError, av_errors, crf_problem, encoder_options, ffmpeg_failure, import_av, output_format,
                      resolve_codec)
@@ -44,23 +44,7 @@ def remove_stale_video_temporaries(folder, min_age_s=STALE_AFTER_S):
     name is a writer's temporary (``is_video_temporary``; nothing else is touched) last modified at least
     ``min_age_s`` seconds ago. A run still writing into the same folder keeps its own: its encoded temporary grows
     every few frames and its remuxed one is written in one go. Returns the [(path, bytes)] removed."""
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    removed, now = [], time.time()
-    for entry in entries:
-        if not is_video_temporary(entry.name):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < min_age_s:
-                continue
-            os.remove(entry.path)
-        except FileNotFoundError:  # its writer finished or removed it meanwhile
-            continue
-        removed.append((entry.path, info.st_size))
-    return removed
+    return remove_stale_files(folder, min_age_s, is_video_temporary)
 
 
 def remove_file(path):
